@@ -1,0 +1,326 @@
+//! Audio input: decode a file (or bytes), mix down to mono and resample to 16 kHz.
+//!
+//! The built-in decoders (symphonia, plus libopus for Opus) read WAV, AIFF, FLAC, MP3, Ogg
+//! (Vorbis, Opus), MP4/M4A/MOV (AAC), MKV/WebM and raw ADTS AAC, including the audio track of a
+//! video file. Anything else is handed to the `ffmpeg` command-line tool when it is on `PATH`.
+//!
+//! Damage that still leaves audio to work with (a broken packet, a truncated file) is not an
+//! error: what can be decoded is returned and the problem is described in [`Audio::warnings`].
+
+mod decode;
+mod ffmpeg;
+mod resample;
+mod sniff;
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+pub use resample::resample_to_16k;
+
+use crate::{Error, Result};
+use decode::{Decoded, Failure};
+use ffmpeg::{FfmpegError, TempInput};
+
+/// Sample rate of [`Audio::samples`], the rate Whisper expects.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// Decoded audio, ready for feature extraction.
+#[derive(Clone, PartialEq)]
+pub struct Audio {
+    /// Mono samples at [`SAMPLE_RATE`] (16 kHz), in `[-1, 1]`. The channels of the source are
+    /// averaged.
+    pub samples: Vec<f32>,
+    /// Sample rate of the source audio track, in Hz (0 if unknown: only when ffmpeg decoded the
+    /// file and `ffprobe` was not available to tell).
+    pub source_sample_rate: u32,
+    /// Number of channels of the source audio track (0 if unknown, as above).
+    pub source_channels: usize,
+    /// Problems that did not prevent decoding, e.g. skipped damaged packets or a truncated file.
+    pub warnings: Vec<String>,
+}
+
+impl Audio {
+    /// Length in seconds.
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+impl fmt::Debug for Audio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Audio")
+            .field("samples", &format_args!("[{} samples]", self.samples.len()))
+            .field("duration", &self.duration())
+            .field("source_sample_rate", &self.source_sample_rate)
+            .field("source_channels", &self.source_channels)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
+/// Decodes an audio (or video) file to 16 kHz mono.
+///
+/// The file extension is used as a hint only; the content decides the format.
+///
+/// # Errors
+/// - [`Error::Io`] if the file cannot be opened or read;
+/// - [`Error::EmptyAudio`] if it is empty, has no audio track, or decodes to no samples;
+/// - [`Error::UnsupportedFormat`] if neither the built-in decoders nor ffmpeg can read it (or it
+///   would need ffmpeg and ffmpeg is not installed);
+/// - [`Error::CorruptAudio`] if the format is recognised but nothing in it can be decoded.
+pub fn load_file(path: &Path) -> Result<Audio> {
+    load_file_with(path, OsStr::new(ffmpeg::FFMPEG))
+}
+
+/// Decodes audio (or video) held in memory, e.g. an upload, to 16 kHz mono.
+///
+/// `extension_hint` is the file extension the data came with (`"mp3"`, `".wav"`, ...), if any;
+/// it only speeds up format detection. Errors are as for [`load_file`] (never [`Error::Io`]
+/// unless handing the data to ffmpeg through a temporary file fails).
+pub fn load_bytes(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Audio> {
+    load_bytes_with(bytes, extension_hint, OsStr::new(ffmpeg::FFMPEG))
+}
+
+/// Converts raw 16-bit little-endian PCM to samples in `[-1, 1)`. No resampling or mixing is
+/// done: the input must already be 16 kHz mono. A trailing odd byte is ignored.
+pub fn from_pcm_s16le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// Where the input is, for symphonia (streaming) and for ffmpeg (needs a path).
+enum Input<'a> {
+    File(&'a Path),
+    Bytes(Arc<Vec<u8>>),
+}
+
+/// Shares the bytes between the symphonia reader and a possible ffmpeg fallback.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+fn load_file_with(path: &Path, ffmpeg: &OsStr) -> Result<Audio> {
+    let mut file = File::open(path).map_err(|err| Error::io(path, err))?;
+    let meta = file.metadata().map_err(|err| Error::io(path, err))?;
+    if meta.is_dir() {
+        return Err(Error::io(
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "is a directory, not a file"),
+        ));
+    }
+    let name = path.display().to_string();
+    if meta.len() == 0 {
+        return Err(Error::EmptyAudio(format!("{name}: the file is empty (0 bytes)")));
+    }
+    let mut head = Vec::with_capacity(64);
+    (&mut file)
+        .take(64)
+        .read_to_end(&mut head)
+        .map_err(|err| Error::io(path, err))?;
+    let file = File::open(path).map_err(|err| Error::io(path, err))?;
+    let extension = path
+        .extension()
+        .and_then(OsStr::to_str)
+        .map(str::to_ascii_lowercase);
+    load(
+        Box::new(file),
+        Input::File(path),
+        &head,
+        &name,
+        extension.as_deref(),
+        ffmpeg,
+    )
+}
+
+fn load_bytes_with(bytes: Vec<u8>, extension_hint: Option<&str>, ffmpeg: &OsStr) -> Result<Audio> {
+    let extension = extension_hint
+        .map(|ext| ext.trim_start_matches('.').to_ascii_lowercase())
+        .filter(|ext| !ext.is_empty());
+    let name = match &extension {
+        Some(ext) => format!("audio data ({} bytes, .{ext})", bytes.len()),
+        None => format!("audio data ({} bytes)", bytes.len()),
+    };
+    if bytes.is_empty() {
+        return Err(Error::EmptyAudio(format!("{name}: no data")));
+    }
+    let bytes = Arc::new(bytes);
+    let head = bytes[..bytes.len().min(64)].to_vec();
+    let source = Box::new(Cursor::new(SharedBytes(Arc::clone(&bytes))));
+    load(
+        source,
+        Input::Bytes(bytes),
+        &head,
+        &name,
+        extension.as_deref(),
+        ffmpeg,
+    )
+}
+
+/// Decodes with symphonia, falls back to ffmpeg, then mixes down and resamples.
+fn load(
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    input: Input<'_>,
+    head: &[u8],
+    name: &str,
+    extension: Option<&str>,
+    ffmpeg: &OsStr,
+) -> Result<Audio> {
+    let decoded = match decode::decode(source, extension) {
+        Ok(decoded) => decoded,
+        Err(failure) => {
+            let temp;
+            let ffmpeg_input = match &input {
+                Input::File(path) => *path,
+                Input::Bytes(bytes) => match TempInput::create(bytes, extension) {
+                    Ok(file) => {
+                        temp = file;
+                        temp.path()
+                    }
+                    Err(err) => {
+                        return Err(explain(failure, FfmpegError::Io(err), name, head, extension));
+                    }
+                },
+            };
+            match ffmpeg::decode(ffmpeg, ffmpeg_input) {
+                Ok(mut decoded) => {
+                    decoded.warnings.insert(
+                        0,
+                        format!("decoded with ffmpeg ({})", failure_summary(&failure)),
+                    );
+                    decoded
+                }
+                Err(err) => return Err(explain(failure, err, name, head, extension)),
+            }
+        }
+    };
+    finish(decoded, name)
+}
+
+/// Resamples to 16 kHz and cleans up the samples.
+fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
+    let Decoded {
+        samples,
+        sample_rate,
+        source_sample_rate,
+        source_channels,
+        warnings,
+    } = decoded;
+    if samples.is_empty() {
+        return Err(Error::EmptyAudio(format!(
+            "{name}: the audio track contains no samples"
+        )));
+    }
+    let mut samples = if sample_rate == SAMPLE_RATE {
+        samples
+    } else {
+        resample::resample(&samples, sample_rate)
+            .map_err(|msg| Error::CorruptAudio(format!("{name}: {msg}")))?
+    };
+    for s in &mut samples {
+        // Lossy decoders and the resampler can overshoot full scale slightly.
+        *s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
+    }
+    Ok(Audio {
+        samples,
+        source_sample_rate,
+        source_channels,
+        warnings,
+    })
+}
+
+fn failure_summary(failure: &Failure) -> &str {
+    match failure {
+        Failure::Unrecognised => "format not supported by the built-in decoders",
+        Failure::NoAudioTrack(_) => "the built-in decoders found no audio track",
+        Failure::UnsupportedCodec(msg) | Failure::Corrupt(msg) => msg,
+    }
+}
+
+/// Builds the error for input that neither symphonia nor ffmpeg could decode.
+fn explain(
+    failure: Failure,
+    ffmpeg: FfmpegError,
+    name: &str,
+    head: &[u8],
+    extension: Option<&str>,
+) -> Error {
+    let looks_like = match (sniff::describe(head), extension) {
+        (Some(what), _) => format!(" (it looks like {what})"),
+        (None, Some(ext)) => format!(" (.{ext})"),
+        (None, None) => String::new(),
+    };
+    let ffmpeg_note = match &ffmpeg {
+        FfmpegError::NotInstalled => {
+            "; decoding it needs ffmpeg, which was not found on PATH".to_string()
+        }
+        FfmpegError::NoAudioStream => "; ffmpeg finds no audio stream in it either".to_string(),
+        FfmpegError::Failed(msg) => format!("; ffmpeg cannot decode it either: {msg}"),
+        FfmpegError::Io(err) => format!("; running ffmpeg failed: {err}"),
+    };
+    match failure {
+        Failure::Unrecognised if matches!(ffmpeg, FfmpegError::NoAudioStream) => {
+            Error::EmptyAudio(format!("{name}: no audio track{looks_like}"))
+        }
+        Failure::Unrecognised => Error::UnsupportedFormat(format!(
+            "{name}: not a format the built-in decoders read (WAV, AIFF, FLAC, MP3, Ogg \
+             Vorbis/Opus, MP4/M4A AAC, MKV/WebM, ADTS AAC){looks_like}{ffmpeg_note}"
+        )),
+        Failure::NoAudioTrack(msg) => Error::EmptyAudio(format!("{name}: {msg}")),
+        Failure::UnsupportedCodec(msg) => {
+            Error::UnsupportedFormat(format!("{name}: {msg}{ffmpeg_note}"))
+        }
+        Failure::Corrupt(msg) => Error::CorruptAudio(format!("{name}: {msg}{ffmpeg_note}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_FFMPEG: &str = "stt-test-no-such-ffmpeg";
+
+    /// A minimal AVI header: symphonia does not read AVI.
+    fn avi_bytes() -> Vec<u8> {
+        let mut bytes = b"RIFF\x24\0\0\0AVI LIST\x18\0\0\0hdrl".to_vec();
+        bytes.resize(64, 0);
+        bytes
+    }
+
+    #[test]
+    fn unsupported_without_ffmpeg_names_format_and_ffmpeg() {
+        let err = load_bytes_with(avi_bytes(), Some("avi"), OsStr::new(NO_FFMPEG)).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedFormat, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("AVI"), "{msg}");
+        assert!(msg.contains("ffmpeg"), "{msg}");
+        assert!(msg.contains("not found"), "{msg}");
+    }
+
+    #[test]
+    fn text_without_ffmpeg_says_text() {
+        let err = load_bytes_with(
+            b"this is not audio at all\n".repeat(20),
+            Some("mp3"),
+            OsStr::new(NO_FFMPEG),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedFormat, "{err}");
+        assert!(err.to_string().contains("text"), "{err}");
+    }
+
+    #[test]
+    fn pcm_s16le() {
+        let bytes = [0x00, 0x80, 0x00, 0x00, 0xff, 0x7f, 0x01];
+        assert_eq!(from_pcm_s16le(&bytes), vec![-1.0, 0.0, 32767.0 / 32768.0]);
+    }
+}

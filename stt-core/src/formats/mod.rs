@@ -1,0 +1,96 @@
+//! Output formats: pure functions from a [`Transcript`] to text.
+
+mod json;
+mod subtitles;
+
+use std::str::FromStr;
+
+use crate::transcript::Transcript;
+use crate::{Error, Result};
+
+pub use json::to_api_json;
+pub use subtitles::{to_srt, to_vtt};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The JSON body of `POST /v1/transcribe`.
+    #[default]
+    Json,
+    Txt,
+    Srt,
+    Vtt,
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "json" => Ok(Format::Json),
+            "txt" | "text" => Ok(Format::Txt),
+            "srt" => Ok(Format::Srt),
+            "vtt" => Ok(Format::Vtt),
+            other => Err(Error::InvalidOption(format!(
+                "unknown format {other:?}; expected json, txt, srt or vtt"
+            ))),
+        }
+    }
+}
+
+pub fn render(transcript: &Transcript, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut json = to_api_json(transcript).to_string();
+            json.push('\n');
+            json
+        }
+        Format::Txt => format!("{}\n", transcript.text),
+        Format::Srt => to_srt(transcript),
+        Format::Vtt => to_vtt(transcript),
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample_transcript() -> Transcript {
+    use crate::transcript::Segment;
+    let segment = |id, start, end, text: &str| Segment {
+        id,
+        seek: 0,
+        start,
+        end,
+        text: text.into(),
+        tokens: vec![],
+        temperature: 0.0,
+        avg_logprob: -0.1,
+        no_speech_prob: 0.01,
+    };
+    Transcript {
+        text: "Hello there. General Kenobi!".into(),
+        language: "en".into(),
+        language_probability: 0.99,
+        duration: 3725.5,
+        model: "base".into(),
+        segments: vec![
+            segment(0, 0.0, 2.5, " Hello there."),
+            segment(1, 3661.25, 3662.0004, " General Kenobi!"),
+        ],
+        warnings: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names() {
+        assert_eq!("SRT".parse::<Format>().unwrap(), Format::Srt);
+        assert_eq!("text".parse::<Format>().unwrap(), Format::Txt);
+        assert!("docx".parse::<Format>().unwrap_err().to_string().contains("docx"));
+    }
+
+    #[test]
+    fn txt_is_the_plain_text() {
+        assert_eq!(render(&sample_transcript(), Format::Txt), "Hello there. General Kenobi!\n");
+    }
+}

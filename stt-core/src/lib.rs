@@ -1,0 +1,23 @@
+//! stt-core: speech to text with Whisper models on ONNX Runtime.
+//!
+//! The pipeline: [`audio`] (decode, mix down, resample) → [`mel`] (log-mel features) →
+//! [`model`] (encoder, decoder, key/value cache) → [`decode`] (logit rules, token choice,
+//! language detection) → [`transcribe`] (the long-form loop) → [`transcript`] → [`formats`].
+
+pub mod audio;
+pub mod decode;
+pub mod error;
+pub mod formats;
+pub mod mel;
+pub mod model;
+pub mod options;
+pub mod store;
+pub mod tokenizer;
+pub mod transcribe;
+pub mod transcript;
+
+pub use error::{Error, ErrorKind, Result};
+pub use model::{LoadOptions, Precision};
+pub use options::{Task, TranscribeOptions};
+pub use transcribe::{Progress, Transcriber};
+pub use transcript::{Segment, Transcript};

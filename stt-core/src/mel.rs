@@ -1,0 +1,224 @@
+//! Log-mel spectrogram exactly as openai-whisper computes it (`whisper/audio.py`):
+//! STFT (n_fft 400, hop 160, periodic Hann, centred with reflect padding, last frame dropped),
+//! power spectrum, Slaney mel filterbank, `log10(max(x, 1e-10))`, floor at max − 8,
+//! then `(x + 4) / 4`.
+
+use std::sync::Arc;
+
+use rustfft::{Fft, FftPlanner, num_complex::Complex};
+
+use crate::audio::SAMPLE_RATE;
+
+/// Window size of the short-time Fourier transform, in samples (25 ms).
+pub const N_FFT: usize = 400;
+/// Hop between frames, in samples (10 ms).
+pub const HOP_LENGTH: usize = 160;
+/// One model window: 30 s of audio.
+pub const CHUNK_SECONDS: usize = 30;
+pub const N_SAMPLES: usize = CHUNK_SECONDS * SAMPLE_RATE as usize;
+/// Mel frames in one model window.
+pub const N_FRAMES: usize = N_SAMPLES / HOP_LENGTH;
+/// Seconds per mel frame.
+pub const FRAME_SECONDS: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+
+const N_FREQS: usize = N_FFT / 2 + 1;
+
+/// A log-mel spectrogram, stored mel-bin major: `data[bin * n_frames + frame]`.
+#[derive(Debug, Clone)]
+pub struct LogMel {
+    pub n_mels: usize,
+    pub n_frames: usize,
+    pub data: Vec<f32>,
+}
+
+impl LogMel {
+    /// Frames `[start, start + N_FRAMES)` as a model input `[n_mels, N_FRAMES]`; frames past the end
+    /// are zero, as in faster-whisper's `pad_or_trim` of the feature matrix.
+    pub fn window(&self, start: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; self.n_mels * N_FRAMES];
+        let available = self.n_frames.saturating_sub(start).min(N_FRAMES);
+        for bin in 0..self.n_mels {
+            let src = &self.data[bin * self.n_frames + start..][..available];
+            out[bin * N_FRAMES..][..available].copy_from_slice(src);
+        }
+        out
+    }
+}
+
+/// Computes log-mel spectrograms for one filterbank size; build once, reuse per file.
+pub struct MelExtractor {
+    n_mels: usize,
+    filters: Vec<f32>,
+    window: Vec<f32>,
+    fft: Arc<dyn Fft<f32>>,
+}
+
+impl MelExtractor {
+    pub fn new(n_mels: usize) -> Self {
+        // Periodic Hann: torch.hann_window(N_FFT) divides by N, not N - 1.
+        let window = (0..N_FFT)
+            .map(|i| {
+                let phase = 2.0 * std::f64::consts::PI * i as f64 / N_FFT as f64;
+                (0.5 - 0.5 * phase.cos()) as f32
+            })
+            .collect();
+        Self {
+            n_mels,
+            filters: slaney_mel_filters(n_mels),
+            window,
+            fft: FftPlanner::new().plan_fft_forward(N_FFT),
+        }
+    }
+
+    pub fn n_mels(&self) -> usize {
+        self.n_mels
+    }
+
+    /// Log-mel of `samples` (16 kHz mono) followed by `padding` zero samples; openai-whisper pads
+    /// with a whole window (`N_SAMPLES`) so that the last window of speech is complete.
+    pub fn compute(&self, samples: &[f32], padding: usize) -> LogMel {
+        let total = samples.len() + padding;
+        let n_frames = total / HOP_LENGTH;
+        let sample_at = |i: isize| -> f32 {
+            // Reflect padding of N_FFT / 2 on both sides (torch.stft center=True).
+            let len = total as isize;
+            let j = if i < 0 {
+                -i
+            } else if i >= len {
+                2 * (len - 1) - i
+            } else {
+                i
+            };
+            let j = j.clamp(0, len.max(1) - 1) as usize;
+            samples.get(j).copied().unwrap_or(0.0)
+        };
+
+        let mut power = vec![0.0f32; n_frames * N_FREQS];
+        let mut buffer = vec![Complex::new(0.0f32, 0.0); N_FFT];
+        let mut scratch = vec![Complex::new(0.0f32, 0.0); self.fft.get_inplace_scratch_len()];
+        for frame in 0..n_frames {
+            let origin = (frame * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
+            for (k, slot) in buffer.iter_mut().enumerate() {
+                *slot = Complex::new(sample_at(origin + k as isize) * self.window[k], 0.0);
+            }
+            self.fft.process_with_scratch(&mut buffer, &mut scratch);
+            for (bin, value) in buffer[..N_FREQS].iter().enumerate() {
+                power[frame * N_FREQS + bin] = value.norm_sqr();
+            }
+        }
+
+        let mut data = vec![0.0f32; self.n_mels * n_frames];
+        let mut max = f32::NEG_INFINITY;
+        for mel in 0..self.n_mels {
+            let filter = &self.filters[mel * N_FREQS..][..N_FREQS];
+            for frame in 0..n_frames {
+                let spectrum = &power[frame * N_FREQS..][..N_FREQS];
+                let energy: f32 = filter.iter().zip(spectrum).map(|(f, p)| f * p).sum();
+                let log = energy.max(1e-10).log10();
+                max = max.max(log);
+                data[mel * n_frames + frame] = log;
+            }
+        }
+        let floor = max - 8.0;
+        for value in &mut data {
+            *value = (value.max(floor) + 4.0) / 4.0;
+        }
+        LogMel {
+            n_mels: self.n_mels,
+            n_frames,
+            data,
+        }
+    }
+}
+
+/// librosa.filters.mel(sr=16000, n_fft=400, n_mels, htk=False, norm="slaney"), row-major
+/// `[n_mels, N_FREQS]`.
+fn slaney_mel_filters(n_mels: usize) -> Vec<f32> {
+    const F_SP: f64 = 200.0 / 3.0;
+    const MIN_LOG_HZ: f64 = 1000.0;
+    const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
+    let log_step = 6.4f64.ln() / 27.0;
+    let hz_to_mel = |hz: f64| {
+        if hz >= MIN_LOG_HZ {
+            MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step
+        } else {
+            hz / F_SP
+        }
+    };
+    let mel_to_hz = |mel: f64| {
+        if mel >= MIN_LOG_MEL {
+            MIN_LOG_HZ * (log_step * (mel - MIN_LOG_MEL)).exp()
+        } else {
+            mel * F_SP
+        }
+    };
+
+    let nyquist = SAMPLE_RATE as f64 / 2.0;
+    let fft_freqs: Vec<f64> = (0..N_FREQS)
+        .map(|i| i as f64 * nyquist / (N_FREQS - 1) as f64)
+        .collect();
+    let max_mel = hz_to_mel(nyquist);
+    let mel_freqs: Vec<f64> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(max_mel * i as f64 / (n_mels + 1) as f64))
+        .collect();
+
+    let mut filters = vec![0.0f32; n_mels * N_FREQS];
+    for mel in 0..n_mels {
+        let (lower, centre, upper) = (mel_freqs[mel], mel_freqs[mel + 1], mel_freqs[mel + 2]);
+        let norm = 2.0 / (upper - lower);
+        for (bin, &freq) in fft_freqs.iter().enumerate() {
+            let rising = (freq - lower) / (centre - lower);
+            let falling = (upper - freq) / (upper - centre);
+            filters[mel * N_FREQS + bin] = (rising.min(falling).max(0.0) * norm) as f32;
+        }
+    }
+    filters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_count_matches_whisper() {
+        let mel = MelExtractor::new(80).compute(&vec![0.0; 16_000], N_SAMPLES);
+        assert_eq!(mel.n_frames, (16_000 + N_SAMPLES) / HOP_LENGTH);
+        assert_eq!(mel.data.len(), 80 * mel.n_frames);
+    }
+
+    #[test]
+    fn filterbank_rows_cover_the_spectrum() {
+        for n_mels in [80, 128] {
+            let filters = slaney_mel_filters(n_mels);
+            for row in filters.chunks(N_FREQS) {
+                assert!(row.iter().any(|&w| w > 0.0), "empty mel filter");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pure_tone_peaks_in_the_right_mel_bin() {
+        let tone: Vec<f32> = (0..N_SAMPLES)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5)
+            .collect();
+        let mel = MelExtractor::new(80).compute(&tone, 0);
+        let frame = mel.n_frames / 2;
+        let loudest = (0..80)
+            .max_by(|&a, &b| {
+                let (x, y) = (mel.data[a * mel.n_frames + frame], mel.data[b * mel.n_frames + frame]);
+                x.total_cmp(&y)
+            })
+            .unwrap();
+        // 1 kHz is 15 Slaney mels; bins are ~0.57 mel wide at 80 bins up to 8 kHz: bin ≈ 26.
+        assert!((25..=27).contains(&loudest), "loudest bin {loudest}");
+    }
+
+    #[test]
+    fn window_pads_with_zeros_past_the_end() {
+        let mel = MelExtractor::new(80).compute(&vec![0.1; 3_200], 0);
+        let window = mel.window(0);
+        assert_eq!(window.len(), 80 * N_FRAMES);
+        assert_eq!(window[N_FRAMES - 1], 0.0);
+        assert_eq!(window[0], mel.data[0]);
+    }
+}

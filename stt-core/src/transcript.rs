@@ -1,0 +1,43 @@
+//! The result of a transcription: what every output format is rendered from.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// All segment texts joined, without leading or trailing space.
+    pub text: String,
+    /// ISO 639-1 code of the language decoded in.
+    pub language: String,
+    /// Detection probability of `language` (1 when it was given).
+    pub language_probability: f32,
+    /// Length of the input audio, in seconds.
+    pub duration: f64,
+    /// Which model produced it.
+    pub model: String,
+    pub segments: Vec<Segment>,
+    /// Problems that did not stop the transcription (e.g. a damaged frame that was skipped).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub id: usize,
+    /// Mel frame where the window that produced this segment began.
+    pub seek: usize,
+    pub start: f64,
+    pub end: f64,
+    /// Text as decoded, usually with a leading space.
+    pub text: String,
+    /// Token ids, timestamp tokens included.
+    pub tokens: Vec<u32>,
+    pub temperature: f32,
+    pub avg_logprob: f64,
+    pub no_speech_prob: f32,
+}
+
+impl Segment {
+    /// Geometric mean of the token probabilities of the window, in [0, 1].
+    pub fn confidence(&self) -> f64 {
+        self.avg_logprob.exp().clamp(0.0, 1.0)
+    }
+}
