@@ -205,7 +205,10 @@ mod tests {
         let frame = mel.n_frames / 2;
         let loudest = (0..80)
             .max_by(|&a, &b| {
-                let (x, y) = (mel.data[a * mel.n_frames + frame], mel.data[b * mel.n_frames + frame]);
+                let (x, y) = (
+                    mel.data[a * mel.n_frames + frame],
+                    mel.data[b * mel.n_frames + frame],
+                );
                 x.total_cmp(&y)
             })
             .unwrap();

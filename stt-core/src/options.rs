@@ -21,8 +21,13 @@ pub struct TranscribeOptions {
     /// ISO 639-1 code of the spoken language; `None` (or "auto") detects it from the first window.
     pub language: Option<String>,
     pub task: Task,
-    /// Sampling temperature; 0 is greedy decoding.
-    pub temperature: f32,
+    /// Temperatures tried in order until a window decodes well (see `decode::FallbackPolicy`);
+    /// 0 is greedy decoding.
+    pub temperature: Vec<f32>,
+    /// Candidates sampled at each temperature above 0.
+    pub best_of: usize,
+    /// Retry at the next temperature when the text compresses better than this (a loop).
+    pub compression_ratio_threshold: Option<f32>,
     /// Feed the previous window's text as a prompt to the next one.
     pub condition_on_previous_text: bool,
     /// Text given to the model as if it preceded the audio (names, spelling, style).
@@ -35,10 +40,11 @@ pub struct TranscribeOptions {
     pub without_timestamps: bool,
     /// Latest allowed first timestamp of a window, in seconds.
     pub max_initial_timestamp: f32,
+    /// Retry at the next temperature when the average token log probability is below this.
+    pub log_prob_threshold: Option<f32>,
     /// A window whose no-speech probability is above this, and whose average log probability
     /// is below `log_prob_threshold`, is treated as silence.
     pub no_speech_threshold: Option<f32>,
-    pub log_prob_threshold: Option<f32>,
 }
 
 impl Default for TranscribeOptions {
@@ -46,15 +52,17 @@ impl Default for TranscribeOptions {
         Self {
             language: None,
             task: Task::Transcribe,
-            temperature: 0.0,
+            temperature: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            best_of: 5,
+            compression_ratio_threshold: Some(2.4),
             condition_on_previous_text: true,
             initial_prompt: None,
             suppress_tokens: vec![-1],
             suppress_blank: true,
             without_timestamps: false,
             max_initial_timestamp: 1.0,
-            no_speech_threshold: Some(0.6),
             log_prob_threshold: Some(-1.0),
+            no_speech_threshold: Some(0.6),
         }
     }
 }
@@ -68,13 +76,17 @@ impl TranscribeOptions {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.temperature) {
+        if self.temperature.is_empty() {
+            return Err(Error::InvalidOption(
+                "temperature needs at least one value".into(),
+            ));
+        }
+        if let Some(bad) = self.temperature.iter().find(|t| !(0.0..=1.0).contains(*t)) {
             return Err(Error::InvalidOption(format!(
-                "temperature must be between 0 and 1, got {}",
-                self.temperature
+                "temperature must be between 0 and 1, got {bad}"
             )));
         }
-        if !(self.max_initial_timestamp >= 0.0) {
+        if self.max_initial_timestamp.is_nan() || self.max_initial_timestamp < 0.0 {
             return Err(Error::InvalidOption(format!(
                 "max_initial_timestamp must be >= 0, got {}",
                 self.max_initial_timestamp
@@ -111,9 +123,12 @@ mod tests {
     fn unknown_fields_and_bad_values_are_rejected() {
         assert!(serde_json::from_str::<TranscribeOptions>(r#"{"beam": 3}"#).is_err());
         let options = TranscribeOptions {
-            temperature: 3.0,
+            temperature: vec![0.0, 3.0],
             ..Default::default()
         };
-        assert_eq!(options.validate().unwrap_err().kind(), crate::ErrorKind::InvalidOption);
+        assert_eq!(
+            options.validate().unwrap_err().kind(),
+            crate::ErrorKind::InvalidOption
+        );
     }
 }

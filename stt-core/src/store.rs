@@ -57,7 +57,10 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     if as_path.is_dir() {
         return Ok(as_path.to_path_buf());
     }
-    if let Some(model) = installed_models().into_iter().find(|m| m.name == name_or_path) {
+    if let Some(model) = installed_models()
+        .into_iter()
+        .find(|m| m.name == name_or_path)
+    {
         return Ok(model.dir);
     }
     let installed: Vec<String> = installed_models().into_iter().map(|m| m.name).collect();
@@ -69,7 +72,10 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     let hint = if PULLABLE_MODELS.contains(&name_or_path) {
         format!("; run `stt models pull {name_or_path}`")
     } else {
-        format!("; models that can be pulled: {}", PULLABLE_MODELS.join(", "))
+        format!(
+            "; models that can be pulled: {}",
+            PULLABLE_MODELS.join(", ")
+        )
     };
     Err(Error::ModelNotFound(format!(
         "{name_or_path:?} is not installed (installed: {installed}){hint}"

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::audio::{self, Audio};
 use crate::decode::{
-    LogitRules, TimestampRules, WindowDecoding, WindowParams, decode_window, detect_language,
+    Attempt, FallbackPolicy, LogitRules, TimestampRules, WindowParams, decode_with_fallback,
+    detect_language,
 };
 use crate::mel::{FRAME_SECONDS, MelExtractor, N_FRAMES, N_SAMPLES};
 use crate::model::{LoadOptions, ModelFiles, WhisperModel};
@@ -99,6 +100,13 @@ impl Transcriber {
         let mut language_probability = 1.0f32;
 
         let rules = self.logit_rules(options);
+        let policy = FallbackPolicy {
+            temperatures: options.temperature.clone(),
+            best_of: options.best_of,
+            compression_ratio_threshold: options.compression_ratio_threshold,
+            log_prob_threshold: options.log_prob_threshold,
+            no_speech_threshold: options.no_speech_threshold,
+        };
         let mut all_tokens: Vec<u32> = match &options.initial_prompt {
             Some(prompt) if !prompt.trim().is_empty() => {
                 self.tokenizer.encode(&format!(" {}", prompt.trim()))?
@@ -136,21 +144,33 @@ impl Transcriber {
             }
             let sot_index = prompt.len();
             let multilingual_token = self.tokenizer.is_multilingual().then_some(language_token);
-            prompt.extend(self.tokenizer.start_sequence(multilingual_token, options.task));
+            prompt.extend(
+                self.tokenizer
+                    .start_sequence(multilingual_token, options.task),
+            );
             if options.without_timestamps {
                 prompt.push(special.no_timestamps);
             }
             let params = WindowParams {
-                temperature: options.temperature,
-                max_new_tokens: (self.model.config.max_target_positions / 2)
-                    .min(self.model.config.max_target_positions.saturating_sub(prompt.len())),
+                temperature: 0.0,
+                max_new_tokens: (self.model.config.max_target_positions / 2).min(
+                    self.model
+                        .config
+                        .max_target_positions
+                        .saturating_sub(prompt.len()),
+                ),
                 sot_index,
                 no_speech: special.no_speech,
                 eot: special.eot,
                 seed: seek as u64,
             };
+            let tokenizer = &self.tokenizer;
             let mut decoder = self.model.decoder(&features);
-            let result = decode_window(&mut decoder, &prompt, &rules, &params)?;
+            let attempt =
+                decode_with_fallback(&mut decoder, &prompt, &rules, &params, &policy, &|tokens| {
+                    tokenizer.decode(tokens)
+                })?;
+            let result = &attempt.decoding;
 
             let is_silence = options
                 .no_speech_threshold
@@ -162,7 +182,7 @@ impl Transcriber {
                 seek += segment_frames;
             } else {
                 let (window_segments, advance) =
-                    self.split_segments(&result, seek, time_offset, segment_frames)?;
+                    self.split_segments(&attempt, seek, time_offset, segment_frames)?;
                 for segment in window_segments {
                     all_tokens.extend_from_slice(&segment.tokens);
                     if segment.start < segment.end && !segment.text.trim().is_empty() {
@@ -242,12 +262,13 @@ impl Transcriber {
     /// how many mel frames the window advances.
     fn split_segments(
         &self,
-        result: &WindowDecoding,
+        attempt: &Attempt,
         seek: usize,
         time_offset: f64,
         segment_frames: usize,
     ) -> Result<(Vec<Segment>, usize)> {
         let tokenizer = &self.tokenizer;
+        let result = &attempt.decoding;
         let tokens = &result.tokens;
         let is_ts: Vec<bool> = tokens.iter().map(|&t| tokenizer.is_timestamp(t)).collect();
         let single_timestamp_ending =
@@ -266,6 +287,7 @@ impl Transcriber {
                 tokens: tokens.to_vec(),
                 temperature: result.temperature,
                 avg_logprob: result.avg_logprob,
+                compression_ratio: attempt.compression_ratio,
                 no_speech_prob: result.no_speech_prob,
             })
         };

@@ -30,8 +30,11 @@ pub struct Segment {
     pub text: String,
     /// Token ids, timestamp tokens included.
     pub tokens: Vec<u32>,
+    /// Temperature of the decoding that was kept (above 0 after a fallback).
     pub temperature: f32,
     pub avg_logprob: f64,
+    /// Text length over its compressed length; high values mean repetition.
+    pub compression_ratio: f64,
     pub no_speech_prob: f32,
 }
 

@@ -7,10 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use stt_core::formats::{self, Format};
-use stt_core::{LoadOptions, Precision, Transcriber, TranscribeOptions, store};
+use stt_core::{LoadOptions, Precision, TranscribeOptions, Transcriber, store};
 
 #[derive(Parser)]
-#[command(name = "stt", version, about = "Speech to text with Whisper on ONNX Runtime")]
+#[command(
+    name = "stt",
+    version,
+    about = "Speech to text with Whisper on ONNX Runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -176,8 +180,18 @@ mod tests {
 
     #[test]
     fn choices_parse_like_the_server() {
-        assert_eq!(parse_choice::<Task>("Translate", "task").unwrap(), Task::Translate);
-        assert!(parse_choice::<Task>("summarize", "task").unwrap_err().contains("summarize"));
-        assert_eq!(parse_choice::<Precision>("int8", "precision").unwrap(), Precision::Int8);
+        assert_eq!(
+            parse_choice::<Task>("Translate", "task").unwrap(),
+            Task::Translate
+        );
+        assert!(
+            parse_choice::<Task>("summarize", "task")
+                .unwrap_err()
+                .contains("summarize")
+        );
+        assert_eq!(
+            parse_choice::<Precision>("int8", "precision").unwrap(),
+            Precision::Int8
+        );
     }
 }

@@ -65,13 +65,14 @@ pub(super) fn decode(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<Decoded, Failure> {
-    panic::catch_unwind(AssertUnwindSafe(|| decode_unguarded(source, extension)))
-        .unwrap_or_else(|payload| {
+    panic::catch_unwind(AssertUnwindSafe(|| decode_unguarded(source, extension))).unwrap_or_else(
+        |payload| {
             Err(Failure::Corrupt(format!(
                 "the decoder crashed on this data ({})",
                 panic_message(payload.as_ref())
             )))
-        })
+        },
+    )
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -99,17 +100,28 @@ fn decode_unguarded(
             MetadataOptions::default(),
         )
         .map_err(|err| match err {
-            SymphoniaError::Unsupported(_) => Failure::Unrecognised,
-            SymphoniaError::IoError(ref io) if io.kind() == IoErrorKind::UnexpectedEof => {
+            // The probe itself only fails like this; a demuxer that recognised the data and
+            // then failed to open it reports its own error.
+            SymphoniaError::Unsupported(msg) if msg.starts_with("core (probe)") => {
                 Failure::Unrecognised
             }
-            _ => Failure::Corrupt(format!("cannot read the container: {err}")),
+            SymphoniaError::IoError(ref io) if io.kind() == IoErrorKind::UnexpectedEof => {
+                Failure::Corrupt("the file ends inside the container header (truncated?)".into())
+            }
+            _ => Failure::Corrupt(format!(
+                "cannot open the container ({err}); the file may be truncated or damaged"
+            )),
         })?;
 
     let mut warnings = Vec::new();
-    let (mut track_id, mut decoder, expected_frames) = open_audio_track(&*format, &mut warnings)?;
+    let opened = open_audio_track(&*format, &mut warnings)?;
+    let (mut track_id, mut decoder, expected_frames) =
+        (opened.id, opened.decoder, opened.expected_frames);
 
-    let mut out = MonoSink::default();
+    let mut out = MonoSink {
+        skip: opened.priming,
+        ..MonoSink::default()
+    };
     let mut bad_packets = 0usize;
     let mut first_bad: Option<String> = None;
     loop {
@@ -119,9 +131,9 @@ fn decode_unguarded(
             Err(SymphoniaError::ResetRequired) => {
                 // A new logical stream starts (chained Ogg): the track list changed.
                 match open_audio_track(&*format, &mut Vec::new()) {
-                    Ok((id, dec, _)) => {
-                        track_id = id;
-                        decoder = dec;
+                    Ok(next) => {
+                        track_id = next.id;
+                        decoder = next.decoder;
                         continue;
                     }
                     Err(_) => {
@@ -197,7 +209,7 @@ fn decode_unguarded(
     };
 
     if let Some(expected) = expected_frames {
-        let decoded = out.samples.len() as u64;
+        let decoded = (out.samples.len() + opened.priming) as u64;
         // Allow for codec frame granularity (a few ms); report real losses.
         if decoded + u64::from(sample_rate / 20) < expected {
             warnings.push(format!(
@@ -217,12 +229,26 @@ fn decode_unguarded(
     })
 }
 
-/// Picks the first audio track that has a decoder and opens the decoder. Returns the track id,
-/// the decoder and the announced number of frames.
+/// An audio track ready to decode.
+struct OpenTrack {
+    id: u32,
+    decoder: Box<dyn AudioDecoder>,
+    /// Number of frames the container announces, if it does.
+    expected_frames: Option<u64>,
+    /// Encoder priming frames to drop from the start of the decoded audio.
+    priming: usize,
+}
+
+/// Frames of encoder delay at the start of an AAC-LC stream. symphonia's AAC decoder does not
+/// remove them, and the MP4 demuxer does not read the edit list that announces them; ffmpeg
+/// drops the same 1024 frames.
+const AAC_PRIMING_FRAMES: usize = 1024;
+
+/// Picks the first audio track that has a decoder and opens the decoder.
 fn open_audio_track(
     format: &dyn FormatReader,
     warnings: &mut Vec<String>,
-) -> Result<(u32, Box<dyn AudioDecoder>, Option<u64>), Failure> {
+) -> Result<OpenTrack, Failure> {
     let audio_tracks: Vec<&Track> = format
         .tracks()
         .iter()
@@ -236,12 +262,16 @@ fn open_audio_track(
     };
 
     let registry = codecs();
-    let chosen = audio_tracks.iter().find_map(|track| match &track.codec_params {
-        Some(CodecParameters::Audio(params)) if registry.get_audio_decoder(params.codec).is_some() => {
-            Some((track, params))
-        }
-        _ => None,
-    });
+    let chosen = audio_tracks
+        .iter()
+        .find_map(|track| match &track.codec_params {
+            Some(CodecParameters::Audio(params))
+                if registry.get_audio_decoder(params.codec).is_some() =>
+            {
+                Some((track, params))
+            }
+            _ => None,
+        });
     let Some((track, params)) = chosen else {
         let codec = match &first.codec_params {
             Some(CodecParameters::Audio(params)) => codec_name(params.codec),
@@ -270,7 +300,18 @@ fn open_audio_track(
                 codec_name(params.codec)
             )),
         })?;
-    Ok((track.id, decoder, track.num_frames))
+    // Trim AAC priming ourselves unless the demuxer already accounts for it.
+    let priming = if params.codec == codec_ids::CODEC_ID_AAC && track.delay.is_none() {
+        AAC_PRIMING_FRAMES
+    } else {
+        0
+    };
+    Ok(OpenTrack {
+        id: track.id,
+        decoder,
+        expected_frames: track.num_frames,
+        priming,
+    })
 }
 
 /// Human name of a codec for messages.
@@ -303,6 +344,8 @@ struct MonoSink {
     samples: Vec<f32>,
     rate: Option<u32>,
     channels: usize,
+    /// Frames still to drop from the start (encoder priming).
+    skip: usize,
     scratch: Vec<f32>,
 }
 
@@ -323,7 +366,9 @@ impl MonoSink {
         }
         let rate = buf.spec().rate();
         match self.rate {
-            None if rate == 0 => return Err("the audio track declares a sample rate of 0 Hz".into()),
+            None if rate == 0 => {
+                return Err("the audio track declares a sample rate of 0 Hz".into());
+            }
             None => {
                 self.rate = Some(rate);
                 self.channels = channels;
@@ -338,12 +383,15 @@ impl MonoSink {
         }
 
         buf.copy_to_vec_interleaved::<f32>(&mut self.scratch);
+        let skipped = self.skip.min(buf.frames());
+        self.skip -= skipped;
+        let interleaved = self.scratch.get(skipped * channels..).unwrap_or_default();
         if channels == 1 {
-            self.samples.extend_from_slice(&self.scratch);
+            self.samples.extend_from_slice(interleaved);
         } else {
             let scale = 1.0 / channels as f32;
             self.samples.extend(
-                self.scratch
+                interleaved
                     .chunks_exact(channels)
                     .map(|frame| frame.iter().sum::<f32>() * scale),
             );

@@ -1,15 +1,18 @@
 //! Fallback decoder: the `ffmpeg` command-line tool, for formats symphonia cannot read (AVI,
-//! WMA, AC-3, ...). ffmpeg mixes down and resamples to 16 kHz itself.
+//! WMA, AC-3, ...).
+//!
+//! ffmpeg writes 32-bit float WAV to a pipe at the source's own rate and channel count, which
+//! tells us both; the channels are averaged here as they come in and resampled afterwards like
+//! the built-in path.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
-use super::SAMPLE_RATE;
 use super::decode::Decoded;
 
 /// The ffmpeg program looked up on `PATH`.
@@ -30,7 +33,8 @@ pub(super) enum FfmpegError {
     Io(io::Error),
 }
 
-/// Decodes `input` with `program` (normally [`FFMPEG`]) to 16 kHz mono.
+/// Decodes the first audio stream of `input` with `program` (normally [`FFMPEG`]) to mono at
+/// the stream's own sample rate.
 pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegError> {
     // "file:" keeps ffmpeg from reading a name like "a:b.wav" or "-x.wav" as a protocol/option.
     let mut url = OsString::from("file:");
@@ -38,8 +42,8 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
     let mut child = match Command::new(program)
         .args(["-nostdin", "-hide_banner", "-v", "error", "-i"])
         .arg(&url)
-        .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-f", "f32le", "-ac", "1"])
-        .args(["-ar", &SAMPLE_RATE.to_string(), "-"])
+        .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1"])
+        .args(["-c:a", "pcm_f32le", "-f", "wav", "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,13 +55,15 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
     };
 
     // Drain stderr on its own thread so that neither pipe can fill up and block ffmpeg.
-    let stderr_thread = child.stderr.take().map(|stderr| thread::spawn(move || drain(stderr)));
-    let mut pcm = Vec::new();
-    let read_result = match child.stdout.take() {
-        Some(mut stdout) => stdout.read_to_end(&mut pcm).map(drop),
-        None => Ok(()),
+    let stderr_thread = child
+        .stderr
+        .take()
+        .map(|stderr| thread::spawn(move || drain(stderr)));
+    let parsed = match child.stdout.take() {
+        Some(stdout) => read_wav_f32_mono(BufReader::with_capacity(1 << 16, stdout)),
+        None => Err(WavError::Invalid("no output pipe".into())),
     };
-    if read_result.is_err() {
+    if parsed.is_err() {
         // Stop ffmpeg rather than wait for it to fill a pipe nobody reads.
         let _ = child.kill();
     }
@@ -65,27 +71,33 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
     let stderr = stderr_thread
         .and_then(|handle| handle.join().ok())
         .unwrap_or_default();
-    read_result.map_err(FfmpegError::Io)?;
-
-    let samples: Vec<f32> = pcm
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    let error_lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
         .collect();
-    let error_lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if samples.is_empty() && !status.success() {
-        if error_lines.iter().any(|l| l.contains("matches no streams")) {
-            return Err(FfmpegError::NoAudioStream);
+
+    let wav = match parsed {
+        Ok(wav) if !wav.samples.is_empty() || status.success() => wav,
+        result => {
+            if error_lines.iter().any(|l| l.contains("matches no streams")) {
+                return Err(FfmpegError::NoAudioStream);
+            }
+            return Err(match (error_lines.last(), result) {
+                (Some(line), _) => FfmpegError::Failed(line.to_string()),
+                (None, Err(WavError::Io(err))) => FfmpegError::Io(err),
+                (None, Err(WavError::Invalid(msg))) => {
+                    FfmpegError::Failed(format!("unexpected output from ffmpeg: {msg}"))
+                }
+                (None, Ok(_)) => FfmpegError::Failed(format!("ffmpeg exited with {status}")),
+            });
         }
-        let last = error_lines
-            .last()
-            .map_or_else(|| format!("ffmpeg exited with {status}"), |l| l.to_string());
-        return Err(FfmpegError::Failed(last));
-    }
+    };
 
     let mut warnings = Vec::new();
     if !error_lines.is_empty() {
         let shown: Vec<&str> = error_lines.iter().take(3).copied().collect();
-        let more = error_lines.len().saturating_sub(shown.len());
+        let more = error_lines.len() - shown.len();
         let mut msg = format!("ffmpeg reported: {}", shown.join("; "));
         if more > 0 {
             msg.push_str(&format!(" (and {more} more)"));
@@ -93,14 +105,15 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
         warnings.push(msg);
     }
     if !status.success() {
-        warnings.push(format!("ffmpeg stopped early ({status}); the audio may be incomplete"));
+        warnings.push(format!(
+            "ffmpeg stopped early ({status}); the audio may be incomplete"
+        ));
     }
-    let (source_sample_rate, source_channels) = probe_stream(program, &url).unwrap_or((0, 0));
     Ok(Decoded {
-        samples,
-        sample_rate: SAMPLE_RATE,
-        source_sample_rate,
-        source_channels,
+        samples: wav.samples,
+        sample_rate: wav.sample_rate,
+        source_sample_rate: wav.sample_rate,
+        source_channels: wav.channels,
         warnings,
     })
 }
@@ -121,33 +134,107 @@ fn drain(mut pipe: impl Read) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// Sample rate and channel count of the first audio stream, from `ffprobe` next to `ffmpeg`.
-/// Best effort: `None` if ffprobe is missing or says nothing useful.
-fn probe_stream(ffmpeg: &OsStr, url: &OsStr) -> Option<(u32, usize)> {
-    let ffmpeg = Path::new(ffmpeg);
-    let ffprobe = match ffmpeg.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join("ffprobe"),
-        _ => PathBuf::from("ffprobe"),
+/// Audio read from ffmpeg's WAV output, mixed down to mono.
+#[derive(Debug)]
+struct MonoWav {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    channels: usize,
+}
+
+#[derive(Debug)]
+enum WavError {
+    Io(io::Error),
+    Invalid(String),
+}
+
+impl From<io::Error> for WavError {
+    fn from(err: io::Error) -> Self {
+        WavError::Io(err)
+    }
+}
+
+/// Parses a 32-bit float WAV stream as ffmpeg writes it to a pipe (chunk sizes of the RIFF and
+/// data chunks unknown, i.e. 0xFFFFFFFF: the data runs to the end of the stream) and averages
+/// its channels.
+fn read_wav_f32_mono(mut reader: impl Read) -> Result<MonoWav, WavError> {
+    let invalid = |msg: &str| WavError::Invalid(msg.to_string());
+    let truncated = |err: io::Error| match err.kind() {
+        io::ErrorKind::UnexpectedEof => WavError::Invalid("the WAV header is incomplete".into()),
+        _ => WavError::Io(err),
     };
-    let output = Command::new(ffprobe)
-        .args(["-v", "error", "-select_streams", "a:0"])
-        .args(["-show_entries", "stream=sample_rate,channels", "-of", "default=nw=1"])
-        .arg(url)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut rate = None;
-    let mut channels = None;
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("sample_rate=") {
-            rate = v.trim().parse().ok();
-        } else if let Some(v) = line.strip_prefix("channels=") {
-            channels = v.trim().parse().ok();
+    let mut riff = [0u8; 12];
+    reader.read_exact(&mut riff).map_err(truncated)?;
+    if &riff[..4] != b"RIFF" || &riff[8..] != b"WAVE" {
+        return Err(invalid("not a WAV stream"));
+    }
+    let mut format: Option<(u32, usize)> = None;
+    loop {
+        let mut header = [0u8; 8];
+        reader.read_exact(&mut header).map_err(truncated)?;
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if &header[..4] == b"data" {
+            let Some((sample_rate, channels)) = format else {
+                return Err(invalid("data chunk before the format chunk"));
+            };
+            let samples = read_frames_mono(&mut reader, channels)?;
+            return Ok(MonoWav {
+                samples,
+                sample_rate,
+                channels,
+            });
+        }
+        // Any other chunk is small (format, metadata); refuse absurd sizes.
+        if size > 1 << 20 {
+            return Err(invalid("oversized header chunk"));
+        }
+        let mut body = vec![0u8; size as usize + (size as usize & 1)];
+        reader.read_exact(&mut body).map_err(truncated)?;
+        if &header[..4] == b"fmt " {
+            format = Some(parse_fmt(&body).ok_or_else(|| invalid("unexpected sample format"))?);
         }
     }
-    Some((rate?, channels?))
+}
+
+/// (sample rate, channels) of a `fmt ` chunk describing 32-bit IEEE float samples.
+fn parse_fmt(body: &[u8]) -> Option<(u32, usize)> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes([*body.get(i)?, *body.get(i + 1)?]));
+    let tag = u16_at(0)?;
+    let channels = usize::from(u16_at(2)?);
+    let rate = u32::from_le_bytes(body.get(4..8)?.try_into().ok()?);
+    let bits = u16_at(14)?;
+    // WAVE_FORMAT_IEEE_FLOAT, or WAVE_FORMAT_EXTENSIBLE with the float sub-format.
+    let float = tag == 3 || (tag == 0xFFFE && u16_at(24)? == 3);
+    (float && bits == 32 && channels > 0 && rate > 0).then_some((rate, channels))
+}
+
+/// Reads interleaved f32 frames to the end of the stream, averaging the channels.
+fn read_frames_mono(reader: &mut impl Read, channels: usize) -> io::Result<Vec<f32>> {
+    let frame_bytes = channels * 4;
+    let mut samples = Vec::new();
+    let mut buf = vec![0u8; frame_bytes * 4096];
+    let mut filled = 0;
+    loop {
+        let n = match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        filled += n;
+        let whole = filled - filled % frame_bytes;
+        let scale = 1.0 / channels as f32;
+        samples.extend(buf[..whole].chunks_exact(frame_bytes).map(|frame| {
+            frame
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .sum::<f32>()
+                * scale
+        }));
+        buf.copy_within(whole..filled, 0);
+        filled -= whole;
+    }
+    Ok(samples)
 }
 
 /// A file in the temporary directory holding in-memory input for ffmpeg; removed on drop.
@@ -193,5 +280,56 @@ impl TempInput {
 impl Drop for TempInput {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav(tag: u16, channels: u16, frames: &[f32]) -> Vec<u8> {
+        let mut out = b"RIFF\xff\xff\xff\xffWAVE".to_vec();
+        out.extend_from_slice(b"fmt \x12\0\0\0");
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&channels.to_le_bytes());
+        out.extend_from_slice(&8000u32.to_le_bytes());
+        out.extend_from_slice(&(8000 * 4 * u32::from(channels)).to_le_bytes());
+        out.extend_from_slice(&(4 * channels).to_le_bytes());
+        out.extend_from_slice(&32u16.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(b"LIST\x03\0\0\0abc\0");
+        out.extend_from_slice(b"data\xff\xff\xff\xff");
+        for x in frames {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn reads_ffmpeg_style_wav_and_averages_channels() {
+        // Three stereo frames and a cut-off fourth one.
+        let bytes = wav(3, 2, &[0.5, 0.25, -1.0, 1.0, 0.1, 0.3, 0.9]);
+        let out = read_wav_f32_mono(&bytes[..]).unwrap();
+        assert_eq!((out.sample_rate, out.channels), (8000, 2));
+        assert_eq!(out.samples, vec![0.375, 0.0, 0.2]);
+        // One byte at a time, to exercise frames split across reads.
+        struct Slow<'a>(&'a [u8]);
+        impl Read for Slow<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let slow = read_wav_f32_mono(Slow(&bytes)).unwrap();
+        assert_eq!(slow.samples, out.samples);
+    }
+
+    #[test]
+    fn rejects_other_sample_formats_and_garbage() {
+        assert!(read_wav_f32_mono(&wav(1, 1, &[0.0])[..]).is_err());
+        assert!(read_wav_f32_mono(&b"RIFF"[..]).is_err());
+        assert!(read_wav_f32_mono(&b"hello world, not a wav file"[..]).is_err());
     }
 }

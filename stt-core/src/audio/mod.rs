@@ -15,7 +15,7 @@ mod sniff;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -120,14 +120,16 @@ fn load_file_with(path: &Path, ffmpeg: &OsStr) -> Result<Audio> {
     }
     let name = path.display().to_string();
     if meta.len() == 0 {
-        return Err(Error::EmptyAudio(format!("{name}: the file is empty (0 bytes)")));
+        return Err(Error::EmptyAudio(format!(
+            "{name}: the file is empty (0 bytes)"
+        )));
     }
     let mut head = Vec::with_capacity(64);
     (&mut file)
         .take(64)
         .read_to_end(&mut head)
+        .and_then(|_| file.rewind())
         .map_err(|err| Error::io(path, err))?;
-    let file = File::open(path).map_err(|err| Error::io(path, err))?;
     let extension = path
         .extension()
         .and_then(OsStr::to_str)
@@ -187,7 +189,13 @@ fn load(
                         temp.path()
                     }
                     Err(err) => {
-                        return Err(explain(failure, FfmpegError::Io(err), name, head, extension));
+                        return Err(explain(
+                            failure,
+                            FfmpegError::Io(err),
+                            name,
+                            head,
+                            extension,
+                        ));
                     }
                 },
             };
@@ -228,7 +236,11 @@ fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
     };
     for s in &mut samples {
         // Lossy decoders and the resampler can overshoot full scale slightly.
-        *s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
+        *s = if s.is_finite() {
+            s.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
     }
     Ok(Audio {
         samples,

@@ -2,10 +2,12 @@
 //! The model is seen only through [`TokenDecoder`], so every rule here is unit-tested with
 //! scripted logits.
 
+mod fallback;
 mod language;
 mod rules;
 mod window;
 
+pub use fallback::{Attempt, FallbackPolicy, compression_ratio, decode_with_fallback};
 pub use language::{LanguageDetection, detect_language};
 pub use rules::{LogitRules, TimestampRules};
 pub use window::{WindowDecoding, WindowParams, decode_window};
@@ -19,6 +21,9 @@ pub trait TokenDecoder {
     /// Appends `tokens` to the sequence decoded so far and returns one row of logits per
     /// appended token (`[tokens.len(), vocab]`); row `i` predicts the token after `tokens[i]`.
     fn forward(&mut self, tokens: &[u32]) -> Result<Array2<f32>>;
+
+    /// Forgets every token fed so far (the audio stays).
+    fn reset(&mut self);
 }
 
 pub(crate) fn log_softmax(logits: &[f32]) -> Vec<f32> {
@@ -31,7 +36,9 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
     values
         .iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
         .0
 }
 
@@ -71,5 +78,7 @@ pub(crate) mod scripted {
             }
             Ok(logits)
         }
+
+        fn reset(&mut self) {}
     }
 }

@@ -1,5 +1,5 @@
-//! The token loop of one window: feed the prompt, then choose one token at a time until
-//! end of text or the length limit.
+//! The token loop of one window: feed the whole prompt to a reset decoder, then choose one
+//! token at a time until end of text or the length limit.
 
 use super::{LogitRules, TokenDecoder, argmax, log_softmax};
 use crate::Result;
@@ -36,6 +36,7 @@ pub fn decode_window(
     rules: &LogitRules,
     params: &WindowParams,
 ) -> Result<WindowDecoding> {
+    decoder.reset();
     let mut rng = SplitMix64(params.seed);
     let mut tokens = Vec::new();
     let mut sum_logprob = 0.0f64;
@@ -52,7 +53,7 @@ pub fn decode_window(
                 .get(params.no_speech as usize)
                 .map_or(0.0, |lp| lp.exp());
         }
-        let Some(last) = logits.rows().into_iter().last() else {
+        let Some(last) = logits.rows().into_iter().next_back() else {
             break;
         };
         let mut last = last.to_vec();
@@ -151,7 +152,8 @@ mod tests {
 
     #[test]
     fn rules_change_the_choice() {
-        let mut decoder = ScriptedDecoder::new(12, vec![vec![(4, 5.0), (5, 4.0)], vec![(EOT, 9.0)]]);
+        let mut decoder =
+            ScriptedDecoder::new(12, vec![vec![(4, 5.0), (5, 4.0)], vec![(EOT, 9.0)]]);
         let rules = LogitRules {
             suppress: vec![4],
             ..no_rules()
@@ -170,13 +172,26 @@ mod tests {
     #[test]
     fn sampling_is_reproducible_and_follows_the_distribution() {
         let run = |seed| {
-            let mut decoder = ScriptedDecoder::new(12, vec![vec![(4, 1.0), (5, 1.0)], vec![(EOT, 50.0)]]);
-            let params = WindowParams { seed, ..params(1.0) };
-            decode_window(&mut decoder, &[11], &no_rules(), &params).unwrap().tokens
+            let mut decoder =
+                ScriptedDecoder::new(12, vec![vec![(4, 1.0), (5, 1.0)], vec![(EOT, 50.0)]]);
+            let params = WindowParams {
+                seed,
+                ..params(1.0)
+            };
+            let rules = LogitRules {
+                suppress_at_begin: vec![EOT],
+                ..no_rules()
+            };
+            decode_window(&mut decoder, &[11], &rules, &params)
+                .unwrap()
+                .tokens
         };
         assert_eq!(run(3), run(3));
         let picks: Vec<u32> = (0..64).map(|seed| run(seed)[0]).collect();
         assert!(picks.contains(&4) && picks.contains(&5), "{picks:?}");
-        assert!(picks.iter().any(|t| *t != 4 && *t != 5), "others keep some mass: {picks:?}");
+        assert!(
+            picks.iter().any(|t| *t != 4 && *t != 5),
+            "others keep some mass: {picks:?}"
+        );
     }
 }

@@ -62,6 +62,7 @@ pub(crate) fn sample_transcript() -> Transcript {
         tokens: vec![],
         temperature: 0.0,
         avg_logprob: -0.1,
+        compression_ratio: 1.2,
         no_speech_prob: 0.01,
     };
     Transcript {
@@ -86,11 +87,20 @@ mod tests {
     fn format_names() {
         assert_eq!("SRT".parse::<Format>().unwrap(), Format::Srt);
         assert_eq!("text".parse::<Format>().unwrap(), Format::Txt);
-        assert!("docx".parse::<Format>().unwrap_err().to_string().contains("docx"));
+        assert!(
+            "docx"
+                .parse::<Format>()
+                .unwrap_err()
+                .to_string()
+                .contains("docx")
+        );
     }
 
     #[test]
     fn txt_is_the_plain_text() {
-        assert_eq!(render(&sample_transcript(), Format::Txt), "Hello there. General Kenobi!\n");
+        assert_eq!(
+            render(&sample_transcript(), Format::Txt),
+            "Hello there. General Kenobi!\n"
+        );
     }
 }

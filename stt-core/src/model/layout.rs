@@ -130,7 +130,9 @@ impl ModelFiles {
         let generation: GenerationConfig = read_json(&file(GENERATION_CONFIG)?)?;
 
         if architecture.decoder_attention_heads == 0
-            || architecture.d_model % architecture.decoder_attention_heads != 0
+            || !architecture
+                .d_model
+                .is_multiple_of(architecture.decoder_attention_heads)
         {
             return Err(Error::InvalidModel(format!(
                 "{}: d_model {} is not divisible by {} heads",
@@ -172,8 +174,7 @@ impl ModelFiles {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidModel(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| Error::InvalidModel(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -230,7 +231,11 @@ mod tests {
         export(&dir);
         let err = ModelFiles::open(&dir, Precision::Int8).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidModel);
-        assert!(err.to_string().contains("onnx/encoder_model_quantized.onnx"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("onnx/encoder_model_quantized.onnx"),
+            "{err}"
+        );
 
         std::fs::remove_file(dir.join(TOKENIZER)).unwrap();
         let err = ModelFiles::open(&dir, Precision::Float32).unwrap_err();

@@ -67,7 +67,11 @@ pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// The newest `libonnxruntime.so*` (or platform equivalent) directly inside `dir`.
 fn library_in(dir: &Path) -> Option<PathBuf> {
-    let prefix = format!("{}onnxruntime{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let prefix = format!(
+        "{}onnxruntime{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|entry| entry.ok().map(|e| e.path()))

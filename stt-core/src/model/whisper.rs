@@ -28,7 +28,12 @@ struct LayerCacheNames {
 }
 
 /// Order of the four cache tensors of a layer; the first two grow, the last two are fixed.
-const CACHE_PARTS: [&str; 4] = ["decoder.key", "decoder.value", "encoder.key", "encoder.value"];
+const CACHE_PARTS: [&str; 4] = [
+    "decoder.key",
+    "decoder.value",
+    "encoder.key",
+    "encoder.value",
+];
 
 pub struct WhisperModel {
     pub config: ModelConfig,
@@ -52,11 +57,27 @@ impl WhisperModel {
             })
             .collect::<Vec<_>>();
 
-        require_io(&encoder, &files.encoder, &[ENCODER_INPUT], &[ENCODER_OUTPUT])?;
-        let past: Vec<&str> = cache_names.iter().flat_map(|n| &n.past).map(String::as_str).collect();
-        let present: Vec<&str> =
-            cache_names.iter().flat_map(|n| &n.present).map(String::as_str).collect();
-        let inputs = [&[INPUT_IDS, ENCODER_HIDDEN_STATES, USE_CACHE_BRANCH][..], &past].concat();
+        require_io(
+            &encoder,
+            &files.encoder,
+            &[ENCODER_INPUT],
+            &[ENCODER_OUTPUT],
+        )?;
+        let past: Vec<&str> = cache_names
+            .iter()
+            .flat_map(|n| &n.past)
+            .map(String::as_str)
+            .collect();
+        let present: Vec<&str> = cache_names
+            .iter()
+            .flat_map(|n| &n.present)
+            .map(String::as_str)
+            .collect();
+        let inputs = [
+            &[INPUT_IDS, ENCODER_HIDDEN_STATES, USE_CACHE_BRANCH][..],
+            &past,
+        ]
+        .concat();
         let outputs = [&[LOGITS][..], &present].concat();
         require_io(&decoder, &files.decoder, &inputs, &outputs)?;
         Ok(Self {
@@ -146,11 +167,18 @@ impl TokenDecoder for DecoderState<'_> {
         let config = &self.model.config;
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
-            (INPUT_IDS.into(), Tensor::from_array(([1, ids.len()], ids)).map_err(inference)?.into()),
+            (
+                INPUT_IDS.into(),
+                Tensor::from_array(([1, ids.len()], ids))
+                    .map_err(inference)?
+                    .into(),
+            ),
             (ENCODER_HIDDEN_STATES.into(), (&self.audio.0).into()),
             (
                 USE_CACHE_BRANCH.into(),
-                Tensor::from_array(([1], vec![self.cache.is_some()])).map_err(inference)?.into(),
+                Tensor::from_array(([1], vec![self.cache.is_some()]))
+                    .map_err(inference)?
+                    .into(),
             ),
         ];
         let mut selector = OutputSelector::no_default().with(LOGITS);
@@ -193,7 +221,9 @@ impl TokenDecoder for DecoderState<'_> {
             .map_err(inference)?;
         let shape = logits.shape().to_vec();
         if shape.len() != 3 || shape[1] != tokens.len() {
-            return Err(Error::Inference(format!("unexpected logits shape {shape:?}")));
+            return Err(Error::Inference(format!(
+                "unexpected logits shape {shape:?}"
+            )));
         }
         let logits = logits
             .to_shape((shape[1], shape[2]))
@@ -219,5 +249,9 @@ impl TokenDecoder for DecoderState<'_> {
             None => self.cache = Some(KvCache { grown, cross }),
         }
         Ok(logits)
+    }
+
+    fn reset(&mut self) {
+        self.cache = None;
     }
 }

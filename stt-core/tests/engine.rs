@@ -1,0 +1,311 @@
+//! The engine end to end on real recordings with the real base model (installed by
+//! `scripts/setup.sh` under `$STT_HOME`), checked against reference transcripts and against
+//! faster-whisper / CTranslate2 running the same weights.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use stt_core::mel::{MelExtractor, N_SAMPLES};
+use stt_core::{LoadOptions, TranscribeOptions, Transcriber, Transcript, audio, store};
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("STT_FIXTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/audio"),
+        PathBuf::from,
+    )
+}
+
+struct Fixture {
+    file: String,
+    language: String,
+    duration: f64,
+    reference: String,
+}
+
+fn manifest() -> Vec<Fixture> {
+    let path = fixtures().join("MANIFEST.tsv");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set STT_FIXTURES)", path.display()));
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let columns: Vec<&str> = line.split('\t').collect();
+            Fixture {
+                file: columns[0].into(),
+                language: columns[1].into(),
+                duration: columns[2].parse().unwrap(),
+                reference: columns[3].into(),
+            }
+        })
+        .collect()
+}
+
+fn fixture(name: &str) -> Fixture {
+    manifest().into_iter().find(|f| f.file == name).unwrap()
+}
+
+/// One base model shared by the tests of this file (loading takes seconds).
+fn base() -> MutexGuard<'static, Transcriber> {
+    static MODEL: OnceLock<Mutex<Transcriber>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let model = Transcriber::load("base", &LoadOptions::default())
+                .unwrap_or_else(|e| panic!("{e} (run scripts/setup.sh first)"));
+            Mutex::new(model)
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn transcribe(name: &str, options: &TranscribeOptions) -> Transcript {
+    base()
+        .transcribe_file(&fixtures().join(name), options, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Lower case, punctuation removed, split on whitespace (apostrophes kept inside words).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut previous: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut current = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            let substitution = previous[j] + usize::from(rw != hw);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn jfk_matches_the_reference_text() {
+    let transcript = transcribe("jfk.flac", &TranscribeOptions::default());
+    assert_eq!(transcript.language, "en");
+    assert!(transcript.language_probability > 0.5);
+    let reference = &fixture("jfk.flac").reference;
+    assert_eq!(
+        words(&transcript.text),
+        words(reference),
+        "{}",
+        transcript.text
+    );
+    let first = &transcript.segments[0];
+    assert!(first.start < 0.5 && transcript.segments.last().unwrap().end > 10.0);
+    assert!(first.avg_logprob < 0.0 && first.no_speech_prob < 0.2);
+}
+
+#[test]
+fn text_only_mode_gives_the_reference_punctuation() {
+    let options = TranscribeOptions {
+        without_timestamps: true,
+        ..TranscribeOptions::default()
+    };
+    let transcript = transcribe("jfk.flac", &options);
+    assert_eq!(transcript.text, fixture("jfk.flac").reference);
+    assert_eq!(transcript.segments.len(), 1);
+}
+
+#[test]
+fn mel_and_greedy_tokens_match_faster_whisper_and_ctranslate2() {
+    let work = std::env::temp_dir().join(format!("stt-reference-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    for (name, language) in [
+        ("jfk.flac", "en"),
+        ("en_librispeech_1089-134686-0000.flac", "en"),
+        ("de_picovoice_test_de.wav", "de"),
+    ] {
+        let audio = audio::load_file(&fixtures().join(name)).unwrap();
+        let samples_path = work.join(format!("{name}.f32"));
+        let bytes: Vec<u8> = audio.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        std::fs::write(&samples_path, bytes).unwrap();
+        let prefix = work.join(name);
+        let status = Command::new(store::python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference.py"))
+            .arg(&samples_path)
+            .arg(store::stt_home().join("ct2/base"))
+            .arg(language)
+            .arg(&prefix)
+            .status()
+            .expect("python runs");
+        assert!(status.success(), "reference.py failed for {name}");
+
+        let reference_mel: Vec<f32> = std::fs::read(format!("{}.mel", prefix.display()))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let mel = MelExtractor::new(80).compute(&audio.samples, N_SAMPLES);
+        assert_eq!(
+            mel.data.len(),
+            reference_mel.len(),
+            "{name}: mel frame count"
+        );
+        let max_diff = mel
+            .data
+            .iter()
+            .zip(&reference_mel)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{name}: max |mel - faster-whisper mel| = {max_diff:.2e}");
+        assert!(max_diff < 2e-3, "{name}: mel differs by {max_diff}");
+
+        let reference: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}.json", prefix.display())).unwrap(),
+        )
+        .unwrap();
+        let reference_tokens: Vec<u32> = reference["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect();
+        let options = TranscribeOptions {
+            language: Some(language.into()),
+            ..TranscribeOptions::default()
+        };
+        let transcript = base().transcribe(&audio, &options, &mut |_| {}).unwrap();
+        let ours: Vec<u32> = transcript
+            .segments
+            .iter()
+            .filter(|s| s.seek == 0)
+            .flat_map(|s| s.tokens.clone())
+            .collect();
+        assert!(!ours.is_empty(), "{name}: no tokens");
+        assert!(
+            reference_tokens.starts_with(&ours),
+            "{name}: greedy tokens differ from CTranslate2\n ours: {ours:?}\n ct2:  {reference_tokens:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn every_manifest_fixture_transcribes() {
+    let mut failures = Vec::new();
+    for fixture in manifest() {
+        let transcript = transcribe(&fixture.file, &TranscribeOptions::default());
+        let error_rate = word_error_rate(&fixture.reference, &transcript.text);
+        eprintln!(
+            "{:<55} {} ({:.2}) WER {:5.1}%  {:.1}s",
+            fixture.file,
+            transcript.language,
+            transcript.language_probability,
+            100.0 * error_rate,
+            transcript.duration
+        );
+        if transcript.text.trim().is_empty() {
+            failures.push(format!("{}: empty transcript", fixture.file));
+        }
+        if (transcript.duration - fixture.duration).abs() > 0.5 {
+            failures.push(format!(
+                "{}: duration {}",
+                fixture.file, transcript.duration
+            ));
+        }
+        if fixture.language == "en" && error_rate > 0.35 {
+            failures.push(format!(
+                "{}: WER {error_rate:.2}: {}",
+                fixture.file, transcript.text
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn long_recordings_come_out_complete_and_in_order() {
+    for name in [
+        "en_librivox_sonnets_001_002_106s.mp3",
+        "es_librivox_capitan_veneno_dedication_70s.mp3",
+    ] {
+        let fixture = fixture(name);
+        let transcript = transcribe(name, &TranscribeOptions::default());
+        let segments = &transcript.segments;
+        assert_eq!(transcript.language, fixture.language, "{name}");
+        assert!(segments.len() >= 5, "{name}: {} segments", segments.len());
+        for pair in segments.windows(2) {
+            assert!(
+                pair[0].start <= pair[1].start,
+                "{name}: starts go back: {pair:?}"
+            );
+            assert!(
+                pair[0].end <= pair[1].start + 1e-6,
+                "{name}: overlap: {pair:?}"
+            );
+            assert_ne!(pair[0].text, pair[1].text, "{name}: repeated segment");
+        }
+        assert!(segments.iter().all(|s| s.start < s.end));
+        let last_end = segments.last().unwrap().end;
+        assert!(
+            last_end > fixture.duration - 8.0,
+            "{name}: ends at {last_end}"
+        );
+        assert!(
+            last_end <= fixture.duration + 1.0,
+            "{name}: ends at {last_end}"
+        );
+        let error_rate = word_error_rate(&fixture.reference, &transcript.text);
+        assert!(
+            error_rate < 0.3,
+            "{name}: WER {error_rate:.2}: {}",
+            transcript.text
+        );
+    }
+}
+
+#[test]
+fn a_damaged_file_is_transcribed_with_a_warning() {
+    let transcript = transcribe(
+        "en_librivox_sonnet001_first9s_badlastframe.flac",
+        &TranscribeOptions::default(),
+    );
+    assert!(!transcript.warnings.is_empty());
+    assert!(
+        words(&transcript.text).contains(&"fairest".to_string()),
+        "{}",
+        transcript.text
+    );
+}
+
+#[test]
+fn english_only_models_refuse_other_languages() {
+    let mut tiny = Transcriber::load("tiny.en", &LoadOptions::default()).unwrap();
+    let audio = audio::load_file(&fixtures().join("jfk.flac")).unwrap();
+    let options = TranscribeOptions {
+        language: Some("de".into()),
+        ..TranscribeOptions::default()
+    };
+    let err = tiny.transcribe(&audio, &options, &mut |_| {}).unwrap_err();
+    assert_eq!(err.kind(), stt_core::ErrorKind::InvalidOption);
+    let transcript = tiny
+        .transcribe(&audio, &TranscribeOptions::default(), &mut |_| {})
+        .unwrap();
+    assert_eq!(transcript.language, "en");
+    assert!(word_error_rate(&fixture("jfk.flac").reference, &transcript.text) < 0.15);
+}
+
+#[test]
+fn word_error_rate_counts_edits() {
+    assert_eq!(word_error_rate("a b c d", "a x c d"), 0.25);
+    assert_eq!(word_error_rate("A, b.", "a b"), 0.0);
+    assert_eq!(word_error_rate("a b", "a b c"), 0.5);
+}
