@@ -83,7 +83,21 @@ fn words(text: &str) -> Vec<String> {
 }
 
 fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
+    edit_rate(&words(reference), &words(hypothesis))
+}
+
+/// For languages written without spaces (ja, zh): errors per character, punctuation ignored.
+fn character_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let chars = |text: &str| -> Vec<String> {
+        text.chars()
+            .filter(|c| c.is_alphanumeric())
+            .map(String::from)
+            .collect()
+    };
+    edit_rate(&chars(reference), &chars(hypothesis))
+}
+
+fn edit_rate(r: &[String], h: &[String]) -> f64 {
     let mut previous: Vec<usize> = (0..=h.len()).collect();
     for (i, rw) in r.iter().enumerate() {
         let mut current = vec![i + 1; h.len() + 1];
@@ -203,9 +217,12 @@ fn every_manifest_fixture_transcribes() {
     let mut failures = Vec::new();
     for fixture in manifest() {
         let transcript = transcribe(&fixture.file, &TranscribeOptions::default());
-        let error_rate = word_error_rate(&fixture.reference, &transcript.text);
+        let error_rate = match fixture.language.as_str() {
+            "ja" | "zh" => character_error_rate(&fixture.reference, &transcript.text),
+            _ => word_error_rate(&fixture.reference, &transcript.text),
+        };
         eprintln!(
-            "{:<55} {} ({:.2}) WER {:5.1}%  {:.1}s",
+            "{:<55} {} ({:.2}) error rate {:5.1}%  {:.1}s",
             fixture.file,
             transcript.language,
             transcript.language_probability,
@@ -221,11 +238,36 @@ fn every_manifest_fixture_transcribes() {
                 fixture.file, transcript.duration
             ));
         }
-        if fixture.language == "en" && error_rate > 0.35 {
+        if transcript.language != fixture.language {
             failures.push(format!(
-                "{}: WER {error_rate:.2}: {}",
+                "{}: detected {}",
+                fixture.file, transcript.language
+            ));
+        }
+        // Read speech: English within 35 %, other languages within 50 % (base is a small model).
+        // The two-speaker recordings overlap speech; the stereo one has both speakers at once.
+        let bound = match fixture.file.as_str() {
+            "2spk_pyannote_sample.wav" => 0.6,
+            "2spk_faster_whisper_stereo_diarization.wav" => 1.0,
+            // base writes this Mandarin clip in Traditional characters (faster-whisper too);
+            // the reference is Simplified, so shared characters are all that can match.
+            "zh_aishell_BAC009S0724W0121.wav" => 0.8,
+            _ if fixture.language == "en" => 0.35,
+            _ => 0.5,
+        };
+        if error_rate > bound {
+            failures.push(format!(
+                "{}: error rate {error_rate:.2}: {}",
                 fixture.file, transcript.text
             ));
+        }
+        // No hallucinated loop: the same segment text at most twice.
+        let texts: Vec<&str> = transcript.segments.iter().map(|s| s.text.trim()).collect();
+        if let Some(text) = texts
+            .iter()
+            .find(|t| texts.iter().filter(|u| u == t).count() > 2)
+        {
+            failures.push(format!("{}: {text:?} repeats", fixture.file));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -43,6 +43,9 @@ enum Command {
         /// float32, or int8 for the quantized graphs.
         #[arg(long, default_value = "float32")]
         precision: String,
+        /// Decode text only, without timestamp tokens (one segment per 30 s window).
+        #[arg(long)]
+        without_timestamps: bool,
     },
     /// Install and list models.
     Models {
@@ -83,11 +86,13 @@ fn run(command: Command) -> Result<(), String> {
             format,
             output,
             precision,
+            without_timestamps,
         } => {
             let format: Format = format.parse().map_err(|e: stt_core::Error| e.to_string())?;
             let options = TranscribeOptions {
                 language: Some(language),
                 task: parse_choice(&task, "task")?,
+                without_timestamps,
                 ..TranscribeOptions::default()
             };
             let load = LoadOptions {
