@@ -24,26 +24,28 @@ pub struct LoadOptions {
 
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
-/// Where the ONNX Runtime library is, in order: `explicit`, `$STT_ORT_LIB`, `$ORT_DYLIB_PATH`,
-/// `$STT_HOME/runtime/`, then the `onnxruntime` package of [`crate::store::python`].
+/// Where the ONNX Runtime library is: `explicit`, else `$STT_ORT_LIB`, else `$ORT_DYLIB_PATH`
+/// (the first one given is the only place looked at), else `$STT_HOME/runtime/`, else the
+/// `onnxruntime` package of [`crate::store::python`].
 pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
-    let mut looked = Vec::new();
-    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
-    if let Some(path) = explicit {
-        candidates.push(("the ort_library option".into(), path.to_path_buf()));
-    }
-    for var in ["STT_ORT_LIB", "ORT_DYLIB_PATH"] {
-        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            candidates.push((format!("${var}"), PathBuf::from(value)));
-        }
-    }
-    for (origin, path) in candidates {
-        if path.is_file() {
-            return Ok(path);
-        }
-        looked.push(format!("{origin} = {}", path.display()));
+    let given = explicit
+        .map(|path| ("the ort_library option".to_string(), path.to_path_buf()))
+        .or_else(|| {
+            ["STT_ORT_LIB", "ORT_DYLIB_PATH"].into_iter().find_map(|var| {
+                let value = std::env::var_os(var).filter(|v| !v.is_empty())?;
+                Some((format!("${var}"), PathBuf::from(value)))
+            })
+        });
+    if let Some((origin, path)) = given {
+        // An explicit choice is never silently replaced by another library.
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::RuntimeNotFound(format!("{origin} = {}", path.display())))
+        };
     }
 
+    let mut looked = Vec::new();
     let cache = stt_home().join("runtime");
     if let Some(found) = library_in(&cache) {
         return Ok(found);
