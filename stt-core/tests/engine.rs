@@ -162,25 +162,31 @@ fn mel_and_greedy_tokens_match_faster_whisper_and_ctranslate2() {
             .expect("python runs");
         assert!(status.success(), "reference.py failed for {name}");
 
-        let reference_mel: Vec<f32> = std::fs::read(format!("{}.mel", prefix.display()))
-            .unwrap()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let mel = MelExtractor::new(80).compute(&audio.samples, N_SAMPLES);
-        assert_eq!(
-            mel.data.len(),
-            reference_mel.len(),
-            "{name}: mel frame count"
-        );
-        let max_diff = mel
-            .data
-            .iter()
-            .zip(&reference_mel)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        eprintln!("{name}: max |mel - faster-whisper mel| = {max_diff:.2e}");
-        assert!(max_diff < 2e-3, "{name}: mel differs by {max_diff}");
+        for n_mels in [80, 128] {
+            let reference_mel: Vec<f32> =
+                std::fs::read(format!("{}.mel{n_mels}", prefix.display()))
+                    .unwrap()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+            let mel = MelExtractor::new(n_mels).compute(&audio.samples, N_SAMPLES);
+            assert_eq!(
+                mel.data.len(),
+                reference_mel.len(),
+                "{name}: mel size ({n_mels} bins)"
+            );
+            let max_diff = mel
+                .data
+                .iter()
+                .zip(&reference_mel)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!("{name}: max |mel - faster-whisper mel| = {max_diff:.2e} ({n_mels} bins)");
+            assert!(
+                max_diff < 2e-3,
+                "{name}: {n_mels}-bin mel differs by {max_diff}"
+            );
+        }
 
         let reference: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(format!("{}.json", prefix.display())).unwrap(),

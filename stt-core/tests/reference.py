@@ -2,9 +2,9 @@
 CTranslate2 running the same weights.
 
 usage: reference.py SAMPLES_F32LE CT2_DIR LANGUAGE OUT_PREFIX
-Reads 16 kHz mono float32 samples (the engine's own decoded audio), writes OUT_PREFIX.mel
-(float32 [n_mels, frames] of the samples followed by 30 s of silence, as openai-whisper pads)
-and OUT_PREFIX.json ({"tokens": greedy tokens of the first window with timestamps}).
+Reads 16 kHz mono float32 samples (the engine's own decoded audio), writes OUT_PREFIX.mel80
+and OUT_PREFIX.mel128 (float32 [n_mels, frames] of the samples followed by 30 s of silence, as
+openai-whisper pads) and OUT_PREFIX.json ({"tokens": greedy tokens of the first window with timestamps}).
 """
 
 import json
@@ -22,11 +22,12 @@ def main():
     samples_path, ct2_dir, language, out = sys.argv[1:5]
     samples = np.fromfile(samples_path, dtype="<f4")
     model = ctranslate2.models.Whisper(ct2_dir, device="cpu", compute_type="float32")
-    extractor = FeatureExtractor(feature_size=model.n_mels)
-    mel = extractor(samples, padding=N_SAMPLES).astype(np.float32)
-    mel.tofile(out + ".mel")
+    for n_mels in (80, 128):
+        mel = FeatureExtractor(feature_size=n_mels)(samples, padding=N_SAMPLES).astype(np.float32)
+        mel.tofile(f"{out}.mel{n_mels}")
+        if n_mels == model.n_mels:
+            window = np.ascontiguousarray(mel[None, :, :N_FRAMES])
 
-    window = np.ascontiguousarray(mel[None, :, :N_FRAMES])
     tokenizer_prompt = ["<|startoftranscript|>"]
     if model.is_multilingual:
         tokenizer_prompt += [f"<|{language}|>", "<|transcribe|>"]

@@ -31,17 +31,22 @@ pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
     let given = explicit
         .map(|path| ("the ort_library option".to_string(), path.to_path_buf()))
         .or_else(|| {
-            ["STT_ORT_LIB", "ORT_DYLIB_PATH"].into_iter().find_map(|var| {
-                let value = std::env::var_os(var).filter(|v| !v.is_empty())?;
-                Some((format!("${var}"), PathBuf::from(value)))
-            })
+            ["STT_ORT_LIB", "ORT_DYLIB_PATH"]
+                .into_iter()
+                .find_map(|var| {
+                    let value = std::env::var_os(var).filter(|v| !v.is_empty())?;
+                    Some((format!("${var}"), PathBuf::from(value)))
+                })
         });
     if let Some((origin, path)) = given {
         // An explicit choice is never silently replaced by another library.
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(Error::RuntimeNotFound(format!("{origin} = {}", path.display())))
+            Err(Error::RuntimeNotFound(format!(
+                "{origin} = {}",
+                path.display()
+            )))
         };
     }
 
