@@ -14,7 +14,7 @@ use crate::model::{LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
 use crate::tokenizer::{TIMESTAMP_SECONDS, WhisperTokenizer};
 use crate::transcript::{Segment, Transcript};
-use crate::{Result, store};
+use crate::{Error, Result, store};
 
 /// Mel frames per timestamp step (0.02 s is two 10 ms frames).
 const FRAMES_PER_TIMESTAMP: usize = 2;
@@ -86,17 +86,22 @@ impl Transcriber {
         let total_seconds = audio.duration();
         let special = self.tokenizer.special;
 
-        let fixed_language = match options.fixed_language() {
-            Some(code) if self.tokenizer.is_multilingual() => {
-                Some((code.to_string(), self.tokenizer.language_token(code)?))
-            }
-            Some(code) if code != "en" => {
-                return Err(self.tokenizer.language_token(code).unwrap_err());
-            }
-            _ if !self.tokenizer.is_multilingual() => Some(("en".to_string(), 0)),
-            _ => None,
-        };
-        let mut language = fixed_language.clone();
+        // The language, and its token in the start sequence (English-only models have none);
+        // `None` until detected on the first window.
+        let mut language: Option<(String, Option<u32>)> =
+            match (options.fixed_language(), self.tokenizer.is_multilingual()) {
+                (Some(code), true) => {
+                    Some((code.to_string(), Some(self.tokenizer.language_token(code)?)))
+                }
+                (Some(code), false) if code != "en" => {
+                    return Err(Error::InvalidOption(format!(
+                        "model {} is English-only; language {code:?} is not available",
+                        self.name
+                    )));
+                }
+                (_, false) => Some(("en".to_string(), None)),
+                (None, true) => None,
+            };
         let mut language_probability = 1.0f32;
 
         let rules = self.logit_rules(options);
@@ -129,7 +134,7 @@ impl Transcriber {
                     let detection =
                         detect_language(&mut decoder, special.sot, self.tokenizer.languages())?;
                     language_probability = detection.probability;
-                    let token = self.tokenizer.language_token(&detection.language)?;
+                    let token = Some(self.tokenizer.language_token(&detection.language)?);
                     language = Some((detection.language, token));
                     token
                 }
@@ -143,11 +148,7 @@ impl Transcriber {
                 prompt.extend_from_slice(&previous[previous.len().saturating_sub(max_context)..]);
             }
             let sot_index = prompt.len();
-            let multilingual_token = self.tokenizer.is_multilingual().then_some(language_token);
-            prompt.extend(
-                self.tokenizer
-                    .start_sequence(multilingual_token, options.task),
-            );
+            prompt.extend(self.tokenizer.start_sequence(language_token, options.task));
             if options.without_timestamps {
                 prompt.push(special.no_timestamps);
             }
@@ -204,7 +205,14 @@ impl Transcriber {
             });
         }
 
-        let (language, _) = language.unwrap_or_else(|| ("en".to_string(), 0));
+        // Too short for a single window: nothing was heard, so nothing was detected.
+        let language = match language {
+            Some((code, _)) => code,
+            None => {
+                language_probability = 0.0;
+                String::new()
+            }
+        };
         let text = segments.iter().map(|s| s.text.as_str()).collect::<String>();
         Ok(Transcript {
             text: text.trim().to_string(),

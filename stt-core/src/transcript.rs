@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub struct Transcript {
     /// All segment texts joined, without leading or trailing space.
     pub text: String,
-    /// ISO 639-1 code of the language decoded in.
+    /// ISO 639-1 code of the language decoded in (empty when the audio was too short to tell).
     pub language: String,
     /// Detection probability of `language` (1 when it was given).
     pub language_probability: f32,
