@@ -182,8 +182,9 @@ fn mel_and_greedy_tokens_match_faster_whisper_and_ctranslate2() {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
             eprintln!("{name}: max |mel - faster-whisper mel| = {max_diff:.2e} ({n_mels} bins)");
+            // Measured up to 1.6e-5 (float32 FFT rounding); 1e-4 leaves room for other CPUs.
             assert!(
-                max_diff < 2e-3,
+                max_diff < 1e-4,
                 "{name}: {n_mels}-bin mel differs by {max_diff}"
             );
         }
