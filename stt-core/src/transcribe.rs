@@ -60,10 +60,6 @@ impl Transcriber {
         &self.name
     }
 
-    pub fn tokenizer(&self) -> &WhisperTokenizer {
-        &self.tokenizer
-    }
-
     pub fn transcribe_file(
         &mut self,
         path: &Path,

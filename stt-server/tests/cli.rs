@@ -18,6 +18,17 @@ fn stt(args: &[&str]) -> Output {
         .expect("stt runs")
 }
 
+/// Runs `stt` and asserts it succeeded, showing its stderr otherwise.
+fn stt_ok(args: &[&str]) -> Output {
+    let output = stt(args);
+    assert!(
+        output.status.success(),
+        "stt {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stt-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -45,12 +56,7 @@ fn assert_one_line_error(output: &Output, needle: &str) {
 #[test]
 fn transcribes_jfk_to_api_json() {
     let jfk = fixtures().join("jfk.flac");
-    let output = stt(&["transcribe", jfk.to_str().unwrap()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = stt_ok(&["transcribe", jfk.to_str().unwrap()]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["language"], "en");
     assert_eq!(json["model"], "base");
@@ -77,7 +83,7 @@ fn writes_subtitles_and_text_to_files() {
     let jfk = fixtures().join("jfk.flac");
     for format in ["srt", "vtt", "txt"] {
         let out = dir.join(format!("jfk.{format}"));
-        let output = stt(&[
+        let output = stt_ok(&[
             "transcribe",
             jfk.to_str().unwrap(),
             "--format",
@@ -87,11 +93,6 @@ fn writes_subtitles_and_text_to_files() {
             "--language",
             "en",
         ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         assert!(output.stdout.is_empty());
         let text = std::fs::read_to_string(&out).unwrap();
         match format {
@@ -108,18 +109,13 @@ fn writes_subtitles_and_text_to_files() {
 #[test]
 fn text_only_decoding_prints_the_reference_sentence() {
     let jfk = fixtures().join("jfk.flac");
-    let output = stt(&[
+    let output = stt_ok(&[
         "transcribe",
         jfk.to_str().unwrap(),
         "--format",
         "txt",
         "--without-timestamps",
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.\n"
@@ -224,8 +220,7 @@ fn a_missing_runtime_library_is_reported_with_where_it_looked() {
 
 #[test]
 fn models_list_shows_the_installed_models() {
-    let output = stt(&["models", "list"]);
-    assert!(output.status.success());
+    let output = stt_ok(&["models", "list"]);
     let listing = String::from_utf8_lossy(&output.stdout);
     assert!(
         listing.lines().any(|l| l.starts_with("base\t")),

@@ -161,6 +161,10 @@ mod tests {
             .collect())
     }
 
+    fn run(decoder: &mut ScriptedDecoder, policy: &FallbackPolicy) -> Attempt {
+        decode_with_fallback(decoder, &[11], &rules(), &params(), policy, &text_of).unwrap()
+    }
+
     #[test]
     fn compression_ratio_flags_loops() {
         assert!(compression_ratio(&"I'm Sheila in Texas. ".repeat(20)) > 2.4);
@@ -173,15 +177,7 @@ mod tests {
     #[test]
     fn a_confident_greedy_result_is_kept() {
         let mut decoder = ScriptedDecoder::new(12, vec![vec![(5, 20.0)], vec![(EOT, 20.0)]]);
-        let attempt = decode_with_fallback(
-            &mut decoder,
-            &[11],
-            &rules(),
-            &params(),
-            &policy(),
-            &text_of,
-        )
-        .unwrap();
+        let attempt = run(&mut decoder, &policy());
         assert_eq!(attempt.decoding.tokens, vec![5]);
         assert_eq!(attempt.decoding.temperature, 0.0);
         assert_eq!(decoder.calls.len(), 2);
@@ -191,15 +187,7 @@ mod tests {
     fn a_loop_falls_back_to_higher_temperatures() {
         // Greedy repeats token 4 until the limit: compressible text, so sampling is tried.
         let mut decoder = ScriptedDecoder::new(12, vec![vec![(4, 20.0)]; 200]);
-        let attempt = decode_with_fallback(
-            &mut decoder,
-            &[11],
-            &rules(),
-            &params(),
-            &policy(),
-            &text_of,
-        )
-        .unwrap();
+        let attempt = run(&mut decoder, &policy());
         // Every attempt loops; the result is still one of them, never an error.
         assert_eq!(attempt.decoding.tokens.len(), 8);
         // 1 greedy + 2 candidates at each of two temperatures, 8 steps each.
@@ -210,13 +198,7 @@ mod tests {
     fn silence_is_not_retried() {
         // High no-speech probability and low confidence: keep the (empty-ish) greedy result.
         let mut decoder = ScriptedDecoder::new(12, vec![vec![(9, 30.0)], vec![(EOT, 0.1)]]);
-        let policy = FallbackPolicy {
-            no_speech_threshold: Some(0.6),
-            ..policy()
-        };
-        let attempt =
-            decode_with_fallback(&mut decoder, &[11], &rules(), &params(), &policy, &text_of)
-                .unwrap();
+        let attempt = run(&mut decoder, &policy());
         assert!(attempt.decoding.no_speech_prob > 0.6);
         assert_eq!(attempt.decoding.temperature, 0.0);
     }

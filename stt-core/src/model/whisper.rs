@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use ndarray::Array2;
-use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue};
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
 use super::layout::{ModelConfig, ModelFiles};
@@ -40,6 +40,10 @@ pub struct WhisperModel {
     encoder: Session,
     decoder: Session,
     cache_names: Vec<LayerCacheNames>,
+    /// Outputs fetched on a window's first step: logits and every cache tensor.
+    first_step_outputs: RunOptions<HasSelectedOutputs>,
+    /// Outputs fetched on later steps: logits and the growing self-attention cache.
+    next_step_outputs: RunOptions<HasSelectedOutputs>,
 }
 
 /// Encoder output for one window, kept in ONNX Runtime's memory and fed to the decoder as is.
@@ -80,11 +84,22 @@ impl WhisperModel {
         .concat();
         let outputs = [&[LOGITS][..], &present].concat();
         require_io(&decoder, &files.decoder, &inputs, &outputs)?;
+
+        let select = |names: &mut dyn Iterator<Item = &String>| -> Result<_> {
+            let selector = names.fold(OutputSelector::no_default().with(LOGITS), |s, name| {
+                s.with(name)
+            });
+            Ok(RunOptions::new().map_err(inference)?.with_outputs(selector))
+        };
+        let first_step_outputs = select(&mut cache_names.iter().flat_map(|n| &n.present))?;
+        let next_step_outputs = select(&mut cache_names.iter().flat_map(|n| &n.present[..2]))?;
         Ok(Self {
             config,
             encoder,
             decoder,
             cache_names,
+            first_step_outputs,
+            next_step_outputs,
         })
     }
 
@@ -181,7 +196,6 @@ impl TokenDecoder for DecoderState<'_> {
                     .into(),
             ),
         ];
-        let mut selector = OutputSelector::no_default().with(LOGITS);
         let names = &self.model.cache_names;
         match &self.cache {
             Some(cache) => {
@@ -189,7 +203,6 @@ impl TokenDecoder for DecoderState<'_> {
                     for (name, value) in layer.past.iter().zip(grown.iter().chain(cross)) {
                         inputs.push((name.as_str().into(), value.into()));
                     }
-                    selector = selector.with(&layer.present[0]).with(&layer.present[1]);
                 }
             }
             None => {
@@ -201,17 +214,17 @@ impl TokenDecoder for DecoderState<'_> {
                             .map_err(inference)?;
                         inputs.push((name.as_str().into(), empty.into()));
                     }
-                    for name in &layer.present {
-                        selector = selector.with(name);
-                    }
                 }
             }
         }
-        let run_options = RunOptions::new().map_err(inference)?.with_outputs(selector);
+        let run_options = match self.cache {
+            Some(_) => &self.model.next_step_outputs,
+            None => &self.model.first_step_outputs,
+        };
         let mut outputs = self
             .model
             .decoder
-            .run_with_options(inputs, &run_options)
+            .run_with_options(inputs, run_options)
             .map_err(inference)?;
 
         let logits = outputs
