@@ -4,6 +4,7 @@
 //! [`model`] (encoder, decoder, key/value cache) → [`decode`] (logit rules, token choice,
 //! language detection) → [`transcribe`] (the long-form loop) → [`transcript`] → [`formats`].
 
+pub mod alignment;
 pub mod audio;
 pub mod decode;
 pub mod error;

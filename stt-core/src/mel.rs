@@ -32,11 +32,15 @@ pub struct LogMel {
 }
 
 impl LogMel {
-    /// Frames `[start, start + N_FRAMES)` as a model input `[n_mels, N_FRAMES]`; frames past the end
-    /// are zero, as in faster-whisper's `pad_or_trim` of the feature matrix.
-    pub fn window(&self, start: usize) -> Vec<f32> {
+    /// `frames` frames from `start` as a model input `[n_mels, N_FRAMES]`; the rest is zero, as
+    /// in openai-whisper's and faster-whisper's `pad_or_trim` of the feature matrix.
+    pub fn window(&self, start: usize, frames: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; self.n_mels * N_FRAMES];
-        let available = self.n_frames.saturating_sub(start).min(N_FRAMES);
+        let available = self
+            .n_frames
+            .saturating_sub(start)
+            .min(frames)
+            .min(N_FRAMES);
         for bin in 0..self.n_mels {
             let src = &self.data[bin * self.n_frames + start..][..available];
             out[bin * N_FRAMES..][..available].copy_from_slice(src);
@@ -219,8 +223,10 @@ mod tests {
     #[test]
     fn window_pads_with_zeros_past_the_end() {
         let mel = MelExtractor::new(80).compute(&vec![0.1; 3_200], 0);
-        let window = mel.window(0);
+        let window = mel.window(0, 10);
         assert_eq!(window.len(), 80 * N_FRAMES);
+        assert_eq!(window[9], mel.data[9]);
+        assert_eq!(window[10], 0.0, "only the frames asked for");
         assert_eq!(window[N_FRAMES - 1], 0.0);
         assert_eq!(window[0], mel.data[0]);
     }

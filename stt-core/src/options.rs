@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, alignment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,17 +21,35 @@ pub struct TranscribeOptions {
     /// ISO 639-1 code of the spoken language; `None` (or "auto") detects it from the first window.
     pub language: Option<String>,
     pub task: Task,
-    /// Temperatures tried in order until a window decodes well (see `decode::FallbackPolicy`);
-    /// 0 is greedy decoding.
-    pub temperature: Vec<f32>,
-    /// Candidates sampled at each temperature above 0.
+    /// Beams searched at temperature 0; 1 is greedy decoding.
+    pub beam_size: usize,
+    /// Candidates sampled at each temperature above 0; the best ranked is kept.
     pub best_of: usize,
+    /// 1 ends beam search when its best proposal ends the text; above 1 it goes on until
+    /// `beam_size * patience` sequences have ended.
+    pub patience: f32,
+    /// Candidates are ranked by `log probability / length ^ length_penalty`.
+    pub length_penalty: f32,
+    /// Temperatures tried in order until a window decodes well (see `decode::FallbackPolicy`).
+    pub temperature: Vec<f32>,
     /// Retry at the next temperature when the text compresses better than this (a loop).
     pub compression_ratio_threshold: Option<f32>,
+    /// Retry at the next temperature when the average token log probability is below this.
+    pub log_prob_threshold: Option<f32>,
+    /// A window whose no-speech probability is above this, and whose average log probability
+    /// is below `log_prob_threshold`, is treated as silence.
+    pub no_speech_threshold: Option<f32>,
     /// Feed the previous window's text as a prompt to the next one.
     pub condition_on_previous_text: bool,
+    /// Stop conditioning on previous text after a window decoded above this temperature.
+    pub prompt_reset_on_temperature: f32,
     /// Text given to the model as if it preceded the audio (names, spelling, style).
     pub initial_prompt: Option<String>,
+    /// Text the first window's transcript is made to begin with.
+    pub prefix: Option<String>,
+    /// Words or phrases to make likelier, given as a prompt to every window (ignored with
+    /// `prefix`).
+    pub hotwords: Option<String>,
     /// Token ids never to emit; -1 stands for the model's list of non-speech symbols.
     pub suppress_tokens: Vec<i64>,
     /// Forbid a blank or end-of-text as the first sampled token.
@@ -40,11 +58,21 @@ pub struct TranscribeOptions {
     pub without_timestamps: bool,
     /// Latest allowed first timestamp of a window, in seconds.
     pub max_initial_timestamp: f32,
-    /// Retry at the next temperature when the average token log probability is below this.
-    pub log_prob_threshold: Option<f32>,
-    /// A window whose no-speech probability is above this, and whose average log probability
-    /// is below `log_prob_threshold`, is treated as silence.
-    pub no_speech_threshold: Option<f32>,
+    /// Time every word from the cross-attention of the alignment heads.
+    pub word_timestamps: bool,
+    /// Punctuation joined to the following word when timing words.
+    pub prepend_punctuations: String,
+    /// Punctuation joined to the preceding word when timing words.
+    pub append_punctuations: String,
+    /// Detect speech with Silero VAD first and decode only that; silence is never decoded, so
+    /// nothing can be invented there. Ignored when `clip_timestamps` are given.
+    pub vad_filter: bool,
+    /// Only these parts of the audio are transcribed: `[start, end, start, end, ...]` in
+    /// seconds; a missing last end means the end of the audio. Empty means everything.
+    pub clip_timestamps: Vec<f64>,
+    /// With word timestamps: skip silences longer than this many seconds before text that
+    /// looks hallucinated (improbable, or words too short or too long).
+    pub hallucination_silence_threshold: Option<f32>,
 }
 
 impl Default for TranscribeOptions {
@@ -52,17 +80,29 @@ impl Default for TranscribeOptions {
         Self {
             language: None,
             task: Task::Transcribe,
-            temperature: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            beam_size: 5,
             best_of: 5,
+            patience: 1.0,
+            length_penalty: 1.0,
+            temperature: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             compression_ratio_threshold: Some(2.4),
+            log_prob_threshold: Some(-1.0),
+            no_speech_threshold: Some(0.6),
             condition_on_previous_text: true,
+            prompt_reset_on_temperature: 0.5,
             initial_prompt: None,
+            prefix: None,
+            hotwords: None,
             suppress_tokens: vec![-1],
             suppress_blank: true,
             without_timestamps: false,
             max_initial_timestamp: 1.0,
-            log_prob_threshold: Some(-1.0),
-            no_speech_threshold: Some(0.6),
+            word_timestamps: true,
+            prepend_punctuations: alignment::DEFAULT_PREPEND_PUNCTUATIONS.into(),
+            append_punctuations: alignment::DEFAULT_APPEND_PUNCTUATIONS.into(),
+            vad_filter: true,
+            clip_timestamps: Vec::new(),
+            hallucination_silence_threshold: None,
         }
     }
 }
@@ -85,6 +125,35 @@ impl TranscribeOptions {
             return Err(Error::InvalidOption(format!(
                 "temperature must be between 0 and 1, got {bad}"
             )));
+        }
+        if self.beam_size == 0 || self.best_of == 0 {
+            return Err(Error::InvalidOption(
+                "beam_size and best_of must be at least 1".into(),
+            ));
+        }
+        if self.patience.is_nan() || self.patience <= 0.0 {
+            return Err(Error::InvalidOption(format!(
+                "patience must be above 0, got {}",
+                self.patience
+            )));
+        }
+        if let Some(bad) = self
+            .clip_timestamps
+            .iter()
+            .find(|t| t.is_nan() || **t < 0.0)
+        {
+            return Err(Error::InvalidOption(format!(
+                "clip_timestamps must be seconds >= 0, got {bad}"
+            )));
+        }
+        if self
+            .clip_timestamps
+            .windows(2)
+            .any(|pair| pair[1] < pair[0])
+        {
+            return Err(Error::InvalidOption(
+                "clip_timestamps must not decrease".into(),
+            ));
         }
         if self.max_initial_timestamp.is_nan() || self.max_initial_timestamp < 0.0 {
             return Err(Error::InvalidOption(format!(

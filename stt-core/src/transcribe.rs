@@ -4,16 +4,17 @@
 
 use std::path::Path;
 
+use crate::alignment;
 use crate::audio::{self, Audio};
 use crate::decode::{
     Attempt, FallbackPolicy, LogitRules, TimestampRules, WindowParams, decode_with_fallback,
-    detect_language,
+    detect_language, log_softmax,
 };
 use crate::mel::{FRAME_SECONDS, MelExtractor, N_FRAMES, N_SAMPLES};
-use crate::model::{LoadOptions, ModelFiles, WhisperModel};
+use crate::model::{AudioFeatures, LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
 use crate::tokenizer::{TIMESTAMP_SECONDS, WhisperTokenizer};
-use crate::transcript::{Segment, Transcript};
+use crate::transcript::{Segment, Transcript, Word};
 use crate::{Error, Result, store};
 
 /// Mel frames per timestamp step (0.02 s is two 10 ms frames).
@@ -77,9 +78,23 @@ impl Transcriber {
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<Transcript> {
         options.validate()?;
-        let mel = self.mel.compute(&audio.samples, N_SAMPLES);
+        let mut transcript = self.decode_samples(&audio.samples, options, on_progress)?;
+        transcript.duration = audio.duration();
+        transcript.duration_after_vad = audio.duration();
+        transcript.warnings = audio.warnings.clone();
+        Ok(transcript)
+    }
+
+    /// The long-form loop over 16 kHz samples.
+    fn decode_samples(
+        &mut self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<Transcript> {
+        let mel = self.mel.compute(samples, N_SAMPLES);
         let content_frames = mel.n_frames.saturating_sub(N_FRAMES);
-        let total_seconds = audio.duration();
+        let content_seconds = content_frames as f64 * FRAME_SECONDS;
         let special = self.tokenizer.special;
 
         // The language, and its token in the start sequence (English-only models have none);
@@ -103,25 +118,52 @@ impl Transcriber {
         let rules = self.logit_rules(options);
         let policy = FallbackPolicy {
             temperatures: options.temperature.clone(),
-            best_of: options.best_of,
             compression_ratio_threshold: options.compression_ratio_threshold,
             log_prob_threshold: options.log_prob_threshold,
             no_speech_threshold: options.no_speech_threshold,
         };
-        let mut all_tokens: Vec<u32> = match &options.initial_prompt {
-            Some(prompt) if !prompt.trim().is_empty() => {
-                self.tokenizer.encode(&format!(" {}", prompt.trim()))?
+        let max_context = self.model.config.max_target_positions / 2 - 1;
+        let text_prompt = |text: &Option<String>| -> Result<Vec<u32>> {
+            match text {
+                Some(text) if !text.trim().is_empty() => {
+                    let mut tokens = self.tokenizer.encode(&format!(" {}", text.trim()))?;
+                    tokens.truncate(max_context);
+                    Ok(tokens)
+                }
+                _ => Ok(Vec::new()),
             }
-            _ => Vec::new(),
         };
+        let mut all_tokens = text_prompt(&options.initial_prompt)?;
+        let hotwords = match options.prefix {
+            None => text_prompt(&options.hotwords)?,
+            Some(_) => Vec::new(),
+        };
+        let mut prefix = text_prompt(&options.prefix)?;
+        if !prefix.is_empty() && !options.without_timestamps {
+            prefix.insert(0, special.timestamp_begin);
+        }
+
         let mut prompt_reset_since = 0;
         let mut segments: Vec<Segment> = Vec::new();
-        let mut seek = 0usize;
+        let mut last_speech_timestamp = 0.0;
+        let clips = seek_clips(&options.clip_timestamps, content_frames);
+        let mut clip_index = 0;
+        let mut seek = clips.first().map_or(0, |clip| clip.0);
 
-        while seek < content_frames {
-            let segment_frames = N_FRAMES.min(content_frames - seek);
+        while let Some(&(clip_start, clip_end)) = clips.get(clip_index) {
+            let clip_end = clip_end.min(content_frames);
+            seek = seek.max(clip_start);
+            if seek >= clip_end {
+                clip_index += 1;
+                if let Some(next) = clips.get(clip_index) {
+                    seek = next.0;
+                }
+                continue;
+            }
+            let previous_seek = seek;
+            let segment_frames = N_FRAMES.min(content_frames - seek).min(clip_end - seek);
             let time_offset = seek as f64 * FRAME_SECONDS;
-            let features = self.model.encode(mel.window(seek))?;
+            let features = self.model.encode(mel.window(seek, segment_frames))?;
 
             let language_token = match &language {
                 Some((_, token)) => *token,
@@ -136,26 +178,33 @@ impl Transcriber {
                 }
             };
 
-            let mut prompt = Vec::new();
+            // [<|startofprev|> hotwords previous-text] <|startoftranscript|> language task
             let previous = &all_tokens[prompt_reset_since..];
-            let max_context = self.model.config.max_target_positions / 2 - 1;
-            if !previous.is_empty() {
+            let mut prompt = Vec::new();
+            if !previous.is_empty() || !hotwords.is_empty() {
                 prompt.push(special.sot_prev);
+                prompt.extend_from_slice(&hotwords);
                 prompt.extend_from_slice(&previous[previous.len().saturating_sub(max_context)..]);
             }
             let sot_index = prompt.len();
-            prompt.extend(self.tokenizer.start_sequence(language_token, options.task));
+            let start_sequence = self.tokenizer.start_sequence(language_token, options.task);
+            prompt.extend_from_slice(&start_sequence);
             if options.without_timestamps {
                 prompt.push(special.no_timestamps);
             }
+            let max_positions = self.model.config.max_target_positions;
             let params = WindowParams {
                 temperature: 0.0,
-                max_new_tokens: (self.model.config.max_target_positions / 2).min(
-                    self.model
-                        .config
-                        .max_target_positions
-                        .saturating_sub(prompt.len()),
-                ),
+                beam_size: options.beam_size,
+                patience: options.patience,
+                best_of: options.best_of,
+                length_penalty: options.length_penalty,
+                max_new_tokens: (max_positions / 2).min(max_positions.saturating_sub(prompt.len())),
+                prefix: if seek == 0 {
+                    prefix.clone()
+                } else {
+                    Vec::new()
+                },
                 sot_index,
                 no_speech: special.no_speech,
                 eot: special.eot,
@@ -177,27 +226,78 @@ impl Transcriber {
                     .is_some_and(|threshold| result.avg_logprob > threshold as f64);
             if is_silence {
                 seek += segment_frames;
-            } else {
-                let (window_segments, advance) =
-                    self.split_segments(&attempt, seek, time_offset, segment_frames)?;
-                for segment in window_segments {
-                    all_tokens.extend_from_slice(&segment.tokens);
-                    if segment.start < segment.end && !segment.text.trim().is_empty() {
-                        segments.push(Segment {
-                            id: segments.len(),
-                            ..segment
-                        });
+                continue;
+            }
+
+            let (mut window_segments, advance, single_timestamp_ending) =
+                self.split_segments(&attempt, seek, time_offset, segment_frames)?;
+            seek += advance;
+            if options.word_timestamps {
+                let language = language.as_ref().map_or("en", |(code, _)| code.as_str());
+                self.time_words(
+                    &features,
+                    &start_sequence,
+                    &mut window_segments,
+                    segment_frames,
+                    language,
+                    options,
+                    last_speech_timestamp,
+                )?;
+                // Resume at the last word only when the model placed timestamps: without them
+                // it has read the whole window, and decoding its tail again invents text (the
+                // reference engines do that and append "Thank you very much." to jfk).
+                if !single_timestamp_ending
+                    && !options.without_timestamps
+                    && let Some(end) = last_word_end(&window_segments)
+                    && end > time_offset
+                {
+                    seek = (end / FRAME_SECONDS).round() as usize;
+                }
+                if let Some(threshold) = options.hallucination_silence_threshold {
+                    let window = WindowSpan {
+                        time_offset,
+                        duration: segment_frames as f64 * FRAME_SECONDS,
+                        content_seconds,
+                    };
+                    match skip_hallucinated_silence(
+                        &mut window_segments,
+                        threshold as f64,
+                        window,
+                        last_speech_timestamp,
+                    ) {
+                        Some(SkipTo::Gap(gap)) => {
+                            seek = previous_seek + (gap / FRAME_SECONDS).round() as usize;
+                            continue;
+                        }
+                        Some(SkipTo::Time(time)) => {
+                            seek = ((time / FRAME_SECONDS).round() as usize).min(content_frames)
+                        }
+                        None => {}
                     }
                 }
-                seek += advance;
+                if let Some(end) = last_word_end(&window_segments) {
+                    last_speech_timestamp = end;
+                }
             }
-            if !options.condition_on_previous_text || result.temperature > 0.5 {
+
+            for segment in window_segments {
+                if segment.start == segment.end || segment.text.trim().is_empty() {
+                    continue;
+                }
+                all_tokens.extend_from_slice(&segment.tokens);
+                segments.push(Segment {
+                    id: segments.len(),
+                    ..segment
+                });
+            }
+            if !options.condition_on_previous_text
+                || result.temperature > options.prompt_reset_on_temperature
+            {
                 prompt_reset_since = all_tokens.len();
             }
             on_progress(Progress {
-                processed_seconds: (seek.min(content_frames) as f64 * FRAME_SECONDS)
-                    .min(total_seconds),
-                total_seconds,
+                processed_seconds: seek.min(content_frames) as f64 * FRAME_SECONDS,
+                total_seconds: content_seconds,
             });
         }
 
@@ -214,11 +314,100 @@ impl Transcriber {
             text: text.trim().to_string(),
             language,
             language_probability,
-            duration: total_seconds,
+            duration: content_seconds,
+            duration_after_vad: content_seconds,
             model: self.name.clone(),
             segments,
-            warnings: audio.warnings.clone(),
+            warnings: Vec::new(),
         })
+    }
+
+    /// Times the words of one window's segments from the cross-attention of a decoder pass
+    /// over their text, and moves segment bounds to the first and last word.
+    #[allow(clippy::too_many_arguments)]
+    fn time_words(
+        &mut self,
+        features: &AudioFeatures,
+        start_sequence: &[u32],
+        segments: &mut [Segment],
+        num_frames: usize,
+        language: &str,
+        options: &TranscribeOptions,
+        last_speech_timestamp: f64,
+    ) -> Result<()> {
+        let special = self.tokenizer.special;
+        let text_per_segment: Vec<Vec<u32>> = segments
+            .iter()
+            .map(|s| {
+                s.tokens
+                    .iter()
+                    .copied()
+                    .filter(|&t| t < special.eot)
+                    .collect()
+            })
+            .collect();
+        let text_tokens: Vec<u32> = text_per_segment.concat();
+        if text_tokens.is_empty() {
+            return Ok(());
+        }
+        let tokens = [
+            start_sequence,
+            &[special.no_timestamps],
+            &text_tokens,
+            &[special.eot],
+        ]
+        .concat();
+        let (logits, attention) = self.model.cross_attention(features, &tokens)?;
+        let sot_len = start_sequence.len();
+        // Probability of each text token, over text tokens only, as the reference computes it.
+        let text_token_probs: Vec<f32> = text_tokens
+            .iter()
+            .enumerate()
+            .map(|(i, &token)| {
+                let row = logits.row(sot_len + i).to_vec();
+                log_softmax(&row[..special.eot as usize])[token as usize].exp()
+            })
+            .collect();
+        let tokenizer = &self.tokenizer;
+        let timings = alignment::find_alignment(
+            attention.view(),
+            sot_len,
+            &text_tokens,
+            &text_token_probs,
+            num_frames,
+            &alignment::WordSplitter {
+                eot: special.eot,
+                unicode_only: alignment::uses_unicode_split(language),
+                decode: &|tokens| tokenizer.decode(tokens),
+            },
+        )?;
+        let mut spans: Vec<alignment::SegmentSpan> = segments
+            .iter()
+            .zip(&text_per_segment)
+            .map(|(segment, text)| alignment::SegmentSpan {
+                start: segment.start,
+                end: segment.end,
+                text_tokens: text.len(),
+            })
+            .collect();
+        let time_offset = segments
+            .first()
+            .map_or(0.0, |s| s.seek as f64 * FRAME_SECONDS);
+        let mut last_speech = last_speech_timestamp;
+        let words = alignment::assign_words(
+            timings,
+            &mut spans,
+            time_offset,
+            &mut last_speech,
+            &options.prepend_punctuations,
+            &options.append_punctuations,
+        );
+        for ((segment, span), words) in segments.iter_mut().zip(spans).zip(words) {
+            segment.start = span.start;
+            segment.end = span.end;
+            segment.words = words;
+        }
+        Ok(())
     }
 
     fn logit_rules(&self, options: &TranscribeOptions) -> LogitRules {
@@ -263,14 +452,14 @@ impl Transcriber {
     }
 
     /// Cuts a window's tokens into segments at consecutive timestamp pairs; returns them with
-    /// how many mel frames the window advances.
+    /// how many mel frames the window advances, and whether the tokens end on a lone timestamp.
     fn split_segments(
         &self,
         attempt: &Attempt,
         seek: usize,
         time_offset: f64,
         segment_frames: usize,
-    ) -> Result<(Vec<Segment>, usize)> {
+    ) -> Result<(Vec<Segment>, usize, bool)> {
         let tokenizer = &self.tokenizer;
         let result = &attempt.decoding;
         let tokens = &result.tokens;
@@ -293,6 +482,7 @@ impl Transcriber {
                 avg_logprob: result.avg_logprob,
                 compression_ratio: attempt.compression_ratio,
                 no_speech_prob: result.no_speech_prob,
+                words: Vec::new(),
             })
         };
 
@@ -306,7 +496,7 @@ impl Transcriber {
                 _ => segment_frames as f64 * FRAME_SECONDS,
             };
             let segment = make(tokens, time_offset, time_offset + duration)?;
-            return Ok((vec![segment], segment_frames));
+            return Ok((vec![segment], segment_frames, single_timestamp_ending));
         }
 
         if single_timestamp_ending {
@@ -332,6 +522,133 @@ impl Transcriber {
                 frames => frames,
             }
         };
-        Ok((segments, advance))
+        Ok((segments, advance, single_timestamp_ending))
     }
+}
+
+/// `[start, end)` mel frame ranges to transcribe, from `clip_timestamps` in seconds (a missing
+/// last end is the end of the audio); the whole audio when there are none.
+fn seek_clips(clip_timestamps: &[f64], content_frames: usize) -> Vec<(usize, usize)> {
+    let mut points: Vec<usize> = clip_timestamps
+        .iter()
+        .map(|&t| (t / FRAME_SECONDS).round() as usize)
+        .collect();
+    if points.is_empty() {
+        points.push(0);
+    }
+    if points.len() % 2 == 1 {
+        points.push(content_frames);
+    }
+    points.chunks(2).map(|pair| (pair[0], pair[1])).collect()
+}
+
+fn last_word_end(segments: &[Segment]) -> Option<f64> {
+    segments
+        .iter()
+        .rev()
+        .find_map(|segment| segment.words.last())
+        .map(|word| word.end)
+}
+
+/// Where a window lies, for the hallucination checks.
+#[derive(Debug, Clone, Copy)]
+struct WindowSpan {
+    time_offset: f64,
+    duration: f64,
+    content_seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SkipTo {
+    /// Decode the window again, this many seconds later (leading silence skipped).
+    Gap(f64),
+    /// Go on from this time; the segments from the hallucination on were dropped.
+    Time(f64),
+}
+
+/// Word-level signs of a hallucination: improbable words, or words too short or too long
+/// (openai-whisper's heuristic, also in faster-whisper).
+fn word_anomaly_score(word: &Word) -> f64 {
+    let duration = word.end - word.start;
+    let mut score = 0.0;
+    if word.probability < 0.15 {
+        score += 1.0;
+    }
+    if duration < 0.133 {
+        score += (0.133 - duration) * 15.0;
+    }
+    if duration > 2.0 {
+        score += duration - 2.0;
+    }
+    score
+}
+
+fn is_segment_anomaly(segment: Option<&Segment>) -> bool {
+    let Some(segment) = segment.filter(|s| !s.words.is_empty()) else {
+        return false;
+    };
+    let punctuation = [
+        alignment::DEFAULT_PREPEND_PUNCTUATIONS,
+        alignment::DEFAULT_APPEND_PUNCTUATIONS,
+    ]
+    .concat();
+    let words: Vec<&Word> = segment
+        .words
+        .iter()
+        .filter(|w| !punctuation.contains(w.word.as_str()))
+        .take(8)
+        .collect();
+    // Only punctuation counts as an anomaly too (0.01 >= 0), as in the reference.
+    let score: f64 = words.iter().map(|w| word_anomaly_score(w)).sum();
+    score >= 3.0 || score + 0.01 >= words.len() as f64
+}
+
+/// Skips silence before text that looks hallucinated, as openai-whisper's and
+/// faster-whisper's `hallucination_silence_threshold` do.
+fn skip_hallucinated_silence(
+    segments: &mut Vec<Segment>,
+    threshold: f64,
+    window: WindowSpan,
+    last_speech_timestamp: f64,
+) -> Option<SkipTo> {
+    let next_with_words = |from: &[Segment]| from.iter().position(|s| !s.words.is_empty());
+    // A first segment that may be a hallucination: skip the leading silence.
+    if let Some(first) = next_with_words(segments).map(|i| &segments[i])
+        && is_segment_anomaly(Some(first))
+    {
+        let gap = first.start - window.time_offset;
+        if gap > threshold {
+            return Some(SkipTo::Gap(gap));
+        }
+    }
+    // Any hallucination surrounded by silence or by more hallucinations: skip to it.
+    let mut last_end = last_speech_timestamp;
+    for index in 0..segments.len() {
+        let segment = &segments[index];
+        if segment.words.is_empty() {
+            continue;
+        }
+        if is_segment_anomaly(Some(segment)) {
+            let next = next_with_words(&segments[index + 1..]).map(|i| &segments[index + 1 + i]);
+            let next_start =
+                next.map_or(window.time_offset + window.duration, |s| s.words[0].start);
+            let silence_before = segment.start - last_end > threshold
+                || segment.start < threshold
+                || segment.start - window.time_offset < 2.0;
+            let window_end = window.time_offset + N_FRAMES as f64 * FRAME_SECONDS;
+            let silence_after = next_start - segment.end > threshold
+                || is_segment_anomaly(next)
+                || window_end - segment.end < 2.0;
+            if silence_before && silence_after {
+                let mut resume = (window.time_offset + 1.0).max(segment.start);
+                if window.content_seconds - segment.end < threshold {
+                    resume = window.content_seconds;
+                }
+                segments.truncate(index);
+                return Some(SkipTo::Time(resume));
+            }
+        }
+        last_end = segment.end;
+    }
+    None
 }

@@ -12,6 +12,9 @@ pub struct Transcript {
     pub language_probability: f32,
     /// Length of the input audio, in seconds.
     pub duration: f64,
+    /// Seconds of audio left to decode after voice activity detection removed silence (equal
+    /// to `duration` without it).
+    pub duration_after_vad: f64,
     /// Which model produced it.
     pub model: String,
     pub segments: Vec<Segment>,
@@ -36,6 +39,18 @@ pub struct Segment {
     /// Text length over its compressed length; high values mean repetition.
     pub compression_ratio: f64,
     pub no_speech_prob: f32,
+    /// Timed words (empty unless word timestamps were asked for).
+    pub words: Vec<Word>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// As decoded, usually with a leading space; punctuation is joined to its word.
+    pub word: String,
+    pub start: f64,
+    pub end: f64,
+    /// Mean probability of the word's tokens.
+    pub probability: f32,
 }
 
 impl Segment {

@@ -199,8 +199,11 @@ fn mel_and_greedy_tokens_match_faster_whisper_and_ctranslate2() {
             .iter()
             .map(|t| t.as_u64().unwrap() as u32)
             .collect();
+        // Greedy, on the whole clip, as the reference decodes it.
         let options = TranscribeOptions {
             language: Some(language.into()),
+            beam_size: 1,
+            vad_filter: false,
             ..TranscribeOptions::default()
         };
         let transcript = base().transcribe(&audio, &options, &mut |_| {}).unwrap();
@@ -259,6 +262,9 @@ fn every_manifest_fixture_transcribes() {
             // base writes this Mandarin clip in Traditional characters (faster-whisper too);
             // the reference is Simplified, so shared characters are all that can match.
             "zh_aishell_BAC009S0724W0121.wav" => 0.8,
+            // "Stuffed into you, his belly counseled him.": faster-whisper's words exactly, but
+            // 3 of the reference's 8 words ("stuff it", "counselled") are spelled differently.
+            "en_librispeech_1089-134686-0001.flac" => 0.4,
             _ if fixture.language == "en" => 0.35,
             _ => 0.5,
         };

@@ -26,7 +26,11 @@ def main():
         mel = FeatureExtractor(feature_size=n_mels)(samples, padding=N_SAMPLES).astype(np.float32)
         mel.tofile(f"{out}.mel{n_mels}")
         if n_mels == model.n_mels:
-            window = np.ascontiguousarray(mel[None, :, :N_FRAMES])
+            # As faster-whisper's transcribe(): the window holds the content frames only,
+            # zero-padded to 30 s in the feature domain.
+            content_frames = min(mel.shape[-1] - N_FRAMES, N_FRAMES)
+            window = np.zeros((1, n_mels, N_FRAMES), dtype=np.float32)
+            window[0, :, :content_frames] = mel[:, :content_frames]
 
     tokenizer_prompt = ["<|startoftranscript|>"]
     if model.is_multilingual:

@@ -22,36 +22,56 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Transcribe an audio or video file.
-    Transcribe {
-        file: PathBuf,
-        /// Installed model name or model directory.
-        #[arg(long, default_value = "base")]
-        model: String,
-        /// Spoken language (ISO 639-1), or `auto` to detect it.
-        #[arg(long, default_value = "auto")]
-        language: String,
-        /// `transcribe`, or `translate` to English.
-        #[arg(long, default_value = "transcribe")]
-        task: String,
-        /// json, txt, srt or vtt.
-        #[arg(long, default_value = "json")]
-        format: String,
-        /// Write here instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
-        /// float32, or int8 for the quantized graphs.
-        #[arg(long, default_value = "float32")]
-        precision: String,
-        /// Decode text only, without timestamp tokens (one segment per 30 s window).
-        #[arg(long)]
-        without_timestamps: bool,
-    },
+    /// Transcribe audio or video files.
+    Transcribe(Box<TranscribeArgs>),
     /// Install and list models.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct TranscribeArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Installed model name or model directory.
+    #[arg(long, default_value = "base")]
+    model: String,
+    /// Spoken language (ISO 639-1), or `auto` to detect it.
+    #[arg(long, default_value = "auto")]
+    language: String,
+    /// `transcribe`, or `translate` to English.
+    #[arg(long, default_value = "transcribe")]
+    task: String,
+    /// json, verbose_json, txt, srt or vtt.
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// Write here instead of standard output (one input file only).
+    #[arg(long, conflicts_with = "output_dir")]
+    output: Option<PathBuf>,
+    /// Write one file per input here, named after the input with the format's extension.
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// float32, or int8 for the quantized graphs.
+    #[arg(long, default_value = "float32")]
+    precision: String,
+    /// Decode text only, without timestamp tokens (one segment per 30 s window).
+    #[arg(long)]
+    without_timestamps: bool,
+    /// Beams searched at temperature 0 (1 is greedy decoding).
+    #[arg(long)]
+    beam_size: Option<usize>,
+    /// Skip word timings.
+    #[arg(long)]
+    no_word_timestamps: bool,
+    /// Decode silence too (no voice activity detection).
+    #[arg(long)]
+    no_vad: bool,
+    /// Any transcription option as NAME=VALUE, VALUE in JSON (`--set patience=2`,
+    /// `--set 'clip_timestamps=[10, 20]'`); plain words are taken as strings.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -78,28 +98,51 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Transcribe {
-            file,
-            model,
-            language,
-            task,
-            format,
-            output,
-            precision,
-            without_timestamps,
-        } => {
+        Command::Transcribe(args) => {
+            let TranscribeArgs {
+                files,
+                model,
+                language,
+                task,
+                format,
+                output,
+                output_dir,
+                precision,
+                without_timestamps,
+                beam_size,
+                no_word_timestamps,
+                no_vad,
+                settings,
+            } = *args;
             let format: Format = format.parse().map_err(|e: stt_core::Error| e.to_string())?;
-            let options = TranscribeOptions {
+            let mut options = TranscribeOptions {
                 language: Some(language),
                 task: parse_choice(&task, "task")?,
                 without_timestamps,
+                word_timestamps: !no_word_timestamps,
+                vad_filter: !no_vad,
                 ..TranscribeOptions::default()
             };
+            if let Some(beam_size) = beam_size {
+                options.beam_size = beam_size;
+            }
+            let options = apply_settings(options, &settings)?;
             let load = LoadOptions {
                 precision: parse_choice::<Precision>(&precision, "precision")?,
                 ..LoadOptions::default()
             };
-            transcribe(&file, &model, &options, &load, format, output.as_deref())
+            let destination = match (output, output_dir) {
+                (Some(_), _) if files.len() > 1 => {
+                    return Err("--output takes one input file; use --output-dir".into());
+                }
+                (Some(path), _) => Destination::File(path),
+                (None, Some(dir)) => Destination::Dir(dir),
+                (None, None) if files.len() > 1 => {
+                    return Err("several input files need --output-dir".into());
+                }
+                (None, None) => Destination::Stdout,
+            };
+            transcribe_all(&files, &model, &options, &load, format, &destination)
         }
         Command::Models {
             command: ModelsCommand::Pull { names },
@@ -134,16 +177,87 @@ fn parse_choice<T: serde::de::DeserializeOwned>(value: &str, what: &str) -> Resu
         .map_err(|_| format!("invalid {what} {value:?}"))
 }
 
-fn transcribe(
-    file: &Path,
+/// Overrides options with `NAME=VALUE` pairs through serde, so every option and its checks
+/// are the ones the server and the bindings use.
+fn apply_settings(
+    options: TranscribeOptions,
+    settings: &[String],
+) -> Result<TranscribeOptions, String> {
+    let mut value = serde_json::to_value(&options).map_err(|e| e.to_string())?;
+    for setting in settings {
+        let (name, raw) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("--set {setting:?}: expected NAME=VALUE"))?;
+        let parsed = serde_json::from_str(raw)
+            .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+        value[name.trim()] = parsed;
+    }
+    let options: TranscribeOptions =
+        serde_json::from_value(value).map_err(|e| format!("invalid --set: {e}"))?;
+    options.validate().map_err(|e| e.to_string())?;
+    Ok(options)
+}
+
+enum Destination {
+    Stdout,
+    File(PathBuf),
+    Dir(PathBuf),
+}
+
+/// Transcribes every file with one loaded model; a file that fails is reported and the rest
+/// go on.
+fn transcribe_all(
+    files: &[PathBuf],
     model: &str,
     options: &TranscribeOptions,
     load: &LoadOptions,
     format: Format,
-    output: Option<&Path>,
+    destination: &Destination,
 ) -> Result<(), String> {
-    let audio = stt_core::audio::load_file(file).map_err(|e| e.to_string())?;
     let mut transcriber = Transcriber::load(model, load).map_err(|e| e.to_string())?;
+    if let Destination::Dir(dir) = destination {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut failed = 0;
+    for file in files {
+        let rendered = match transcribe(&mut transcriber, file, options, format) {
+            Ok(rendered) => rendered,
+            Err(message) if files.len() > 1 => {
+                eprintln!("error: {}: {message}", file.display());
+                failed += 1;
+                continue;
+            }
+            Err(message) => return Err(message),
+        };
+        let written = match destination {
+            Destination::Stdout => std::io::stdout()
+                .write_all(rendered.as_bytes())
+                .map_err(|e| format!("cannot write to standard output: {e}")),
+            Destination::File(path) => std::fs::write(path, rendered)
+                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            Destination::Dir(dir) => {
+                let name = file.file_name().unwrap_or(file.as_os_str());
+                let path = dir.join(format!("{}.{}", name.to_string_lossy(), format.extension()));
+                std::fs::write(&path, rendered)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+        };
+        written?;
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("{n} of {} files failed", files.len())),
+    }
+}
+
+fn transcribe(
+    transcriber: &mut Transcriber,
+    file: &Path,
+    options: &TranscribeOptions,
+    format: Format,
+) -> Result<String, String> {
+    let audio = stt_core::audio::load_file(file).map_err(|e| e.to_string())?;
 
     // A bar only for audio longer than one window; indicatif hides it when stderr is no terminal.
     let bar = (audio.duration() > 30.0).then(|| {
@@ -167,15 +281,7 @@ fn transcribe(
     for warning in &transcript.warnings {
         eprintln!("warning: {warning}");
     }
-
-    let rendered = formats::render(&transcript, format);
-    match output {
-        Some(path) => std::fs::write(path, rendered)
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => std::io::stdout()
-            .write_all(rendered.as_bytes())
-            .map_err(|e| format!("cannot write to standard output: {e}")),
-    }
+    Ok(formats::render(&transcript, format))
 }
 
 #[cfg(test)]
@@ -198,5 +304,26 @@ mod tests {
             parse_choice::<Precision>("int8", "precision").unwrap(),
             Precision::Int8
         );
+    }
+
+    #[test]
+    fn settings_override_options_through_serde() {
+        let options = apply_settings(
+            TranscribeOptions::default(),
+            &[
+                "patience=2".into(),
+                "initial_prompt=Kenobi".into(),
+                "clip_timestamps=[1.5, 3]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(options.patience, 2.0);
+        assert_eq!(options.initial_prompt.as_deref(), Some("Kenobi"));
+        assert_eq!(options.clip_timestamps, vec![1.5, 3.0]);
+        let error = apply_settings(TranscribeOptions::default(), &["beam=3".into()]).unwrap_err();
+        assert!(error.contains("beam"), "{error}");
+        let error =
+            apply_settings(TranscribeOptions::default(), &["beam_size=0".into()]).unwrap_err();
+        assert!(error.contains("beam_size"), "{error}");
     }
 }

@@ -62,7 +62,7 @@ fn transcribes_jfk_to_api_json() {
     assert_eq!(json["model"], "base");
     assert!((json["duration"].as_f64().unwrap() - 11.0).abs() < 0.1);
     let text = json["text"].as_str().unwrap();
-    assert!(text.starts_with("And so my fellow Americans"), "{text}");
+    assert!(text.starts_with("And so, my fellow Americans"), "{text}");
     assert!(
         text.ends_with("ask what you can do for your country."),
         "{text}"
@@ -73,6 +73,19 @@ fn transcribes_jfk_to_api_json() {
         assert!(segment["start"].as_f64().unwrap() < segment["end"].as_f64().unwrap());
         let confidence = segment["confidence"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&confidence));
+        // Words are on by default, inside their segment and in order.
+        let words = segment["words"].as_array().unwrap();
+        assert!(!words.is_empty());
+        let mut previous_end = segment["start"].as_f64().unwrap();
+        for word in words {
+            let (start, end) = (
+                word["start"].as_f64().unwrap(),
+                word["end"].as_f64().unwrap(),
+            );
+            assert!(start >= previous_end - 1e-9 && start <= end, "{word}");
+            previous_end = end;
+        }
+        assert!(previous_end <= segment["end"].as_f64().unwrap() + 1e-9);
         assert!(segment["words"].is_array());
     }
 }

@@ -9,10 +9,8 @@ use crate::Result;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FallbackPolicy {
-    /// Temperatures to try in order; the first is usually 0 (greedy).
+    /// Temperatures to try in order; the first is usually 0 (greedy or beam search).
     pub temperatures: Vec<f32>,
-    /// Candidates sampled at each temperature above 0; the likeliest is kept.
-    pub best_of: usize,
     pub compression_ratio_threshold: Option<f32>,
     pub log_prob_threshold: Option<f32>,
     pub no_speech_threshold: Option<f32>,
@@ -48,28 +46,11 @@ pub fn decode_with_fallback<D: TokenDecoder>(
 ) -> Result<Attempt> {
     let mut attempts: Vec<Attempt> = Vec::new();
     for &temperature in &policy.temperatures {
-        let candidates = if temperature > 0.0 {
-            policy.best_of.max(1)
-        } else {
-            1
+        let params = WindowParams {
+            temperature,
+            ..params.clone()
         };
-        let mut best: Option<WindowDecoding> = None;
-        for candidate in 0..candidates {
-            let params = WindowParams {
-                temperature,
-                seed: params
-                    .seed
-                    .wrapping_mul(1_000_003)
-                    .wrapping_add(candidate as u64),
-                ..params.clone()
-            };
-            let decoding = decode_window(decoder, prompt, rules, &params)?;
-            let score = |d: &WindowDecoding| d.sum_logprob / d.tokens.len().max(1) as f64;
-            if best.as_ref().is_none_or(|b| score(&decoding) > score(b)) {
-                best = Some(decoding);
-            }
-        }
-        let Some(decoding) = best else { continue };
+        let decoding = decode_window(decoder, prompt, rules, &params)?;
         let text = text_of(&decoding.tokens)?;
         let attempt = Attempt {
             compression_ratio: compression_ratio(&text),
@@ -121,7 +102,12 @@ mod tests {
     fn params() -> WindowParams {
         WindowParams {
             temperature: 0.0,
+            beam_size: 1,
+            patience: 1.0,
+            best_of: 2,
+            length_penalty: 1.0,
             max_new_tokens: 8,
+            prefix: vec![],
             sot_index: 0,
             no_speech: 9,
             eot: EOT,
@@ -132,7 +118,6 @@ mod tests {
     fn policy() -> FallbackPolicy {
         FallbackPolicy {
             temperatures: vec![0.0, 0.5, 1.0],
-            best_of: 2,
             compression_ratio_threshold: Some(2.4),
             log_prob_threshold: Some(-1.0),
             no_speech_threshold: Some(0.6),
@@ -176,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_confident_greedy_result_is_kept() {
-        let mut decoder = ScriptedDecoder::new(12, vec![vec![(5, 20.0)], vec![(EOT, 20.0)]]);
+        let mut decoder = ScriptedDecoder::by_step(12, 1, vec![vec![(5, 20.0)], vec![(EOT, 20.0)]]);
         let attempt = run(&mut decoder, &policy());
         assert_eq!(attempt.decoding.tokens, vec![5]);
         assert_eq!(attempt.decoding.temperature, 0.0);
@@ -186,18 +171,22 @@ mod tests {
     #[test]
     fn a_loop_falls_back_to_higher_temperatures() {
         // Greedy repeats token 4 until the limit: compressible text, so sampling is tried.
-        let mut decoder = ScriptedDecoder::new(12, vec![vec![(4, 20.0)]; 200]);
+        let mut decoder = ScriptedDecoder::new(12, |_| vec![(4, 20.0)]);
         let attempt = run(&mut decoder, &policy());
         // Every attempt loops; the result is still one of them, never an error.
         assert_eq!(attempt.decoding.tokens.len(), 8);
-        // 1 greedy + 2 candidates at each of two temperatures, 8 steps each.
-        assert_eq!(decoder.calls.len(), 5 * 8);
+        // Greedy, then both sampled temperatures with 2 candidates batched: 8 steps each.
+        let widths: Vec<usize> = decoder.calls.iter().map(Vec::len).collect();
+        assert_eq!(
+            widths,
+            [vec![1; 8], vec![1], vec![2; 7], vec![1], vec![2; 7]].concat()
+        );
     }
 
     #[test]
     fn silence_is_not_retried() {
         // High no-speech probability and low confidence: keep the (empty-ish) greedy result.
-        let mut decoder = ScriptedDecoder::new(12, vec![vec![(9, 30.0)], vec![(EOT, 0.1)]]);
+        let mut decoder = ScriptedDecoder::by_step(12, 1, vec![vec![(9, 30.0)], vec![(EOT, 0.1)]]);
         let attempt = run(&mut decoder, &policy());
         assert!(attempt.decoding.no_speech_prob > 0.6);
         assert_eq!(attempt.decoding.temperature, 0.0);

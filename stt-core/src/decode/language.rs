@@ -23,8 +23,9 @@ pub fn detect_language(
             "this model is English-only and cannot detect languages".into(),
         ));
     }
-    let logits = decoder.forward(&[sot])?;
-    let row = logits.row(0);
+    decoder.reset();
+    let logits = decoder.forward(&[vec![sot]])?;
+    let row = logits.slice(ndarray::s![0, 0, ..]);
     let language_logits: Vec<f32> = languages
         .values()
         .map(|&id| row.get(id as usize).copied().unwrap_or(f32::NEG_INFINITY))
@@ -52,17 +53,17 @@ mod tests {
     fn picks_the_likeliest_language_token_only() {
         let languages = BTreeMap::from([("en".to_string(), 5), ("de".to_string(), 6)]);
         // Token 2 is not a language: its large logit must not matter.
-        let mut decoder = ScriptedDecoder::new(8, vec![vec![(2, 30.0), (5, 1.0), (6, 3.0)]]);
+        let mut decoder = ScriptedDecoder::by_step(8, 1, vec![vec![(2, 30.0), (5, 1.0), (6, 3.0)]]);
         let detection = detect_language(&mut decoder, 7, &languages).unwrap();
         assert_eq!(detection.language, "de");
         assert!((detection.probability - 0.8808).abs() < 1e-3);
-        assert_eq!(decoder.calls, vec![vec![7]]);
+        assert_eq!(decoder.single_calls(), vec![vec![7]]);
         assert_eq!(detection.ranked[1].0, "en");
     }
 
     #[test]
     fn english_only_models_cannot_detect() {
-        let mut decoder = ScriptedDecoder::new(8, vec![]);
+        let mut decoder = ScriptedDecoder::by_step(8, 1, vec![]);
         assert!(detect_language(&mut decoder, 7, &BTreeMap::new()).is_err());
     }
 }

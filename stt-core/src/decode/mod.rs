@@ -12,15 +12,21 @@ pub use language::{LanguageDetection, detect_language};
 pub use rules::{LogitRules, TimestampRules};
 pub use window::{WindowDecoding, WindowParams, decode_window};
 
-use ndarray::Array2;
+use ndarray::Array3;
 
 use crate::Result;
 
-/// A decoder over one window of encoded audio, with its own cache of what it has seen.
+/// A decoder over one window of encoded audio. It holds a batch of token sequences (beams or
+/// sampled candidates) and caches what each has seen, so every step computes only new tokens.
 pub trait TokenDecoder {
-    /// Appends `tokens` to the sequence decoded so far and returns one row of logits per
-    /// appended token (`[tokens.len(), vocab]`); row `i` predicts the token after `tokens[i]`.
-    fn forward(&mut self, tokens: &[u32]) -> Result<Array2<f32>>;
+    /// Appends `tokens[i]` to sequence `i` (every row the same length) and returns logits
+    /// `[sequences, row length, vocab]`; `[i, j]` predicts the token after `tokens[i][j]`.
+    /// After [`reset`](Self::reset) the batch holds a single sequence.
+    fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>>;
+
+    /// Rearranges the batch: sequence `i` continues what sequence `sources[i]` has seen. Fans
+    /// one prompt out to several candidates and follows beams without recomputing a prefix.
+    fn reorder(&mut self, sources: &[usize]) -> Result<()>;
 
     /// Forgets every token fed so far (the audio stays).
     fn reset(&mut self);
@@ -44,41 +50,71 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
 
 #[cfg(test)]
 pub(crate) mod scripted {
-    //! A [`TokenDecoder`] that replays scripted logits: one row per call, keyed by call index.
+    //! A [`TokenDecoder`] whose logits are a function of each sequence's history.
     use super::*;
+
+    type Script = Box<dyn Fn(&[u32]) -> Vec<(u32, f32)>>;
 
     pub struct ScriptedDecoder {
         pub vocab: usize,
-        /// For each call, the (token, logit) pairs of its last row; others are 0.
-        pub script: Vec<Vec<(u32, f32)>>,
-        pub calls: Vec<Vec<u32>>,
+        /// Logits after a history: the listed (token, logit) pairs, 0 elsewhere.
+        script: Script,
+        /// Every sequence's history since the last reset.
+        histories: Vec<Vec<u32>>,
+        /// Rows fed by each call to `forward`.
+        pub calls: Vec<Vec<Vec<u32>>>,
     }
 
     impl ScriptedDecoder {
-        pub fn new(vocab: usize, script: Vec<Vec<(u32, f32)>>) -> Self {
+        pub fn new(vocab: usize, script: impl Fn(&[u32]) -> Vec<(u32, f32)> + 'static) -> Self {
             Self {
                 vocab,
-                script,
+                script: Box::new(script),
+                histories: vec![Vec::new()],
                 calls: Vec::new(),
             }
+        }
+
+        /// Logits set by step: every position of the first call (the prompt of `prompt_len`
+        /// tokens) gets `steps[0]`, the k-th token after the prompt gets `steps[k]`.
+        pub fn by_step(vocab: usize, prompt_len: usize, steps: Vec<Vec<(u32, f32)>>) -> Self {
+            Self::new(vocab, move |history| {
+                let step = history.len().saturating_sub(prompt_len);
+                steps.get(step).cloned().unwrap_or_default()
+            })
+        }
+
+        /// The single-sequence rows fed so far, one per call.
+        pub fn single_calls(&self) -> Vec<Vec<u32>> {
+            self.calls.iter().map(|rows| rows[0].clone()).collect()
         }
     }
 
     impl TokenDecoder for ScriptedDecoder {
-        fn forward(&mut self, tokens: &[u32]) -> Result<Array2<f32>> {
-            let step = self.calls.len();
+        fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>> {
+            assert_eq!(tokens.len(), self.histories.len(), "one row per sequence");
             self.calls.push(tokens.to_vec());
-            let mut logits = Array2::zeros((tokens.len(), self.vocab));
-            if let Some(row) = self.script.get(step) {
-                for &(token, logit) in row {
-                    for mut r in logits.rows_mut() {
-                        r[token as usize] = logit;
+            let width = tokens[0].len();
+            let mut logits = Array3::zeros((tokens.len(), width, self.vocab));
+            for (row, (fed, history)) in tokens.iter().zip(&mut self.histories).enumerate() {
+                assert_eq!(fed.len(), width, "rows of equal length");
+                for (position, &token) in fed.iter().enumerate() {
+                    history.push(token);
+                    for (id, logit) in (self.script)(history) {
+                        logits[[row, position, id as usize]] = logit;
                     }
                 }
             }
             Ok(logits)
         }
 
-        fn reset(&mut self) {}
+        fn reorder(&mut self, sources: &[usize]) -> Result<()> {
+            self.histories = sources.iter().map(|&s| self.histories[s].clone()).collect();
+            Ok(())
+        }
+
+        fn reset(&mut self) {
+            self.histories = vec![Vec::new()];
+        }
     }
 }

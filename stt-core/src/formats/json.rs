@@ -9,6 +9,11 @@ fn seconds(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
+/// Probabilities to three decimals.
+fn rounded(probability: f64) -> f64 {
+    (probability * 1000.0).round() / 1000.0
+}
+
 pub fn to_api_json(transcript: &Transcript) -> Value {
     let segments: Vec<Value> = transcript
         .segments
@@ -19,8 +24,13 @@ pub fn to_api_json(transcript: &Transcript) -> Value {
                 "start": seconds(segment.start),
                 "end": seconds(segment.end),
                 "text": segment.text.trim(),
-                "confidence": (segment.confidence() * 1000.0).round() / 1000.0,
-                "words": [],
+                "confidence": rounded(segment.confidence()),
+                "words": segment.words.iter().map(|word| json!({
+                    "word": word.word.trim(),
+                    "start": seconds(word.start),
+                    "end": seconds(word.end),
+                    "confidence": rounded(word.probability as f64),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -29,6 +39,7 @@ pub fn to_api_json(transcript: &Transcript) -> Value {
         "language": transcript.language,
         "language_probability": transcript.language_probability,
         "duration": seconds(transcript.duration),
+        "duration_after_vad": seconds(transcript.duration_after_vad),
         "model": transcript.model,
         "segments": segments,
         "speakers": [],
@@ -43,7 +54,14 @@ mod tests {
 
     #[test]
     fn has_the_api_fields() {
-        let json = to_api_json(&sample_transcript());
+        let mut transcript = sample_transcript();
+        transcript.segments[0].words = vec![crate::transcript::Word {
+            word: " Hello".into(),
+            start: 0.0,
+            end: 0.4,
+            probability: 0.9,
+        }];
+        let json = to_api_json(&transcript);
         assert_eq!(json["text"], "Hello there. General Kenobi!");
         assert_eq!(json["language"], "en");
         assert_eq!(json["duration"], 3725.5);
@@ -51,7 +69,8 @@ mod tests {
         assert_eq!(segment["text"], "General Kenobi!");
         assert_eq!(segment["start"], 3661.25);
         assert_eq!(segment["end"], 3662.0);
-        assert!(segment["words"].is_array());
+        assert_eq!(json["segments"][0]["words"][0]["word"], "Hello");
+        assert_eq!(json["segments"][0]["words"][0]["confidence"], 0.9);
         let confidence = segment["confidence"].as_f64().unwrap();
         assert!((confidence - 0.905).abs() < 1e-9, "{confidence}");
     }

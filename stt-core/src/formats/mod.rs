@@ -16,6 +16,8 @@ pub enum Format {
     /// The JSON body of `POST /v1/transcribe`.
     #[default]
     Json,
+    /// Every field of the [`Transcript`], segments with their decoding details and words.
+    VerboseJson,
     Txt,
     Srt,
     Vtt,
@@ -27,12 +29,25 @@ impl FromStr for Format {
     fn from_str(name: &str) -> Result<Self> {
         match name.to_ascii_lowercase().as_str() {
             "json" => Ok(Format::Json),
+            "verbose_json" => Ok(Format::VerboseJson),
             "txt" | "text" => Ok(Format::Txt),
             "srt" => Ok(Format::Srt),
             "vtt" => Ok(Format::Vtt),
             other => Err(Error::InvalidOption(format!(
-                "unknown format {other:?}; expected json, txt, srt or vtt"
+                "unknown format {other:?}; expected json, verbose_json, txt, srt or vtt"
             ))),
+        }
+    }
+}
+
+impl Format {
+    /// File name extension of rendered output.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json | Format::VerboseJson => "json",
+            Format::Txt => "txt",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
         }
     }
 }
@@ -41,6 +56,11 @@ pub fn render(transcript: &Transcript, format: Format) -> String {
     match format {
         Format::Json => {
             let mut json = to_api_json(transcript).to_string();
+            json.push('\n');
+            json
+        }
+        Format::VerboseJson => {
+            let mut json = serde_json::to_string(transcript).unwrap_or_default();
             json.push('\n');
             json
         }
@@ -64,12 +84,14 @@ pub(crate) fn sample_transcript() -> Transcript {
         avg_logprob: -0.1,
         compression_ratio: 1.2,
         no_speech_prob: 0.01,
+        words: vec![],
     };
     Transcript {
         text: "Hello there. General Kenobi!".into(),
         language: "en".into(),
         language_probability: 0.99,
         duration: 3725.5,
+        duration_after_vad: 3000.0,
         model: "base".into(),
         segments: vec![
             segment(0, 0.0, 2.5, " Hello there."),
@@ -94,6 +116,20 @@ mod tests {
                 .to_string()
                 .contains("docx")
         );
+    }
+
+    #[test]
+    fn verbose_json_round_trips() {
+        let mut transcript = sample_transcript();
+        transcript.segments[0].words = vec![crate::transcript::Word {
+            word: " Hello".into(),
+            start: 0.0,
+            end: 0.4,
+            probability: 0.9,
+        }];
+        let rendered = render(&transcript, Format::VerboseJson);
+        let back: Transcript = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(back, transcript);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array2, Array3, Axis};
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
@@ -44,6 +44,14 @@ pub struct WhisperModel {
     first_step_outputs: RunOptions<HasSelectedOutputs>,
     /// Outputs fetched on later steps: logits and the growing self-attention cache.
     next_step_outputs: RunOptions<HasSelectedOutputs>,
+    /// `None` when the graph does not export cross-attention (no word timestamps then).
+    alignment: Option<AlignmentOutputs>,
+}
+
+/// Alignment heads as (layer, head), and the outputs fetched to read their cross-attention.
+struct AlignmentOutputs {
+    heads: Vec<(usize, usize)>,
+    outputs: RunOptions<HasSelectedOutputs>,
 }
 
 /// Encoder output for one window, kept in ONNX Runtime's memory and fed to the decoder as is.
@@ -93,6 +101,22 @@ impl WhisperModel {
         };
         let first_step_outputs = select(&mut cache_names.iter().flat_map(|n| &n.present))?;
         let next_step_outputs = select(&mut cache_names.iter().flat_map(|n| &n.present[..2]))?;
+
+        let heads = alignment_heads(&config);
+        let mut layers: Vec<usize> = heads.iter().map(|&(layer, _)| layer).collect();
+        layers.dedup();
+        let attention_names: Vec<String> =
+            layers.iter().map(|l| cross_attention_name(*l)).collect();
+        let exported = attention_names
+            .iter()
+            .all(|name| decoder.outputs().iter().any(|o| o.name() == name));
+        let alignment = match exported {
+            true => Some(AlignmentOutputs {
+                heads,
+                outputs: select(&mut attention_names.iter())?,
+            }),
+            false => None,
+        };
         Ok(Self {
             config,
             encoder,
@@ -100,6 +124,7 @@ impl WhisperModel {
             cache_names,
             first_step_outputs,
             next_step_outputs,
+            alignment,
         })
     }
 
@@ -125,6 +150,62 @@ impl WhisperModel {
         Ok(AudioFeatures(hidden))
     }
 
+    /// Feeds `tokens` at once to a fresh decoder over `audio` and returns the logits
+    /// (`[tokens, vocab]`) and the cross-attention weights of the alignment heads
+    /// (`[heads, tokens, audio frames]`), from which word timings are read.
+    pub fn cross_attention(
+        &mut self,
+        audio: &AudioFeatures,
+        tokens: &[u32],
+    ) -> Result<(Array2<f32>, Array3<f32>)> {
+        let Some(AlignmentOutputs { heads, outputs }) = &self.alignment else {
+            return Err(Error::InvalidOption(
+                "this model's decoder exports no cross-attention, so it cannot time words".into(),
+            ));
+        };
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        let input_ids = Tensor::from_array(([1, ids.len()], ids)).map_err(inference)?;
+        let mut inputs = step_inputs(input_ids, audio, false)?;
+        push_empty_past(&mut inputs, &self.cache_names, &self.config)?;
+        let outputs = self
+            .decoder
+            .run_with_options(inputs, outputs)
+            .map_err(inference)?;
+        let logits = extract_logits(&outputs, 1, tokens.len())?.index_axis_move(Axis(0), 0);
+
+        let mut per_head = Vec::with_capacity(heads.len());
+        for &(layer, head) in heads {
+            let name = cross_attention_name(layer);
+            let weights = outputs
+                .get(&name)
+                .ok_or_else(|| Error::Inference(format!("decoder returned no {name}")))?
+                .try_extract_array::<f32>()
+                .map_err(inference)?;
+            // [1, heads, tokens, frames]
+            if weights.ndim() != 4
+                || head >= weights.shape()[1]
+                || weights.shape()[2] != tokens.len()
+            {
+                return Err(Error::Inference(format!(
+                    "unexpected {name} shape {:?}",
+                    weights.shape()
+                )));
+            }
+            per_head.push(
+                weights
+                    .index_axis(Axis(0), 0)
+                    .index_axis(Axis(0), head)
+                    .to_owned(),
+            );
+        }
+        let views: Vec<_> = per_head.iter().map(|w| w.view()).collect();
+        let attention = ndarray::stack(Axis(0), &views)
+            .map_err(inference)?
+            .into_dimensionality::<ndarray::Ix3>()
+            .map_err(inference)?;
+        Ok((logits, attention))
+    }
+
     /// A fresh decoder over `audio`, with an empty cache.
     pub fn decoder<'a>(&'a mut self, audio: &'a AudioFeatures) -> DecoderState<'a> {
         DecoderState {
@@ -133,6 +214,23 @@ impl WhisperModel {
             cache: None,
         }
     }
+}
+
+fn cross_attention_name(layer: usize) -> String {
+    format!("cross_attentions.{layer}")
+}
+
+/// The heads whose cross-attention follows the speech; without a list, every head of the
+/// second half of the layers, as openai-whisper does.
+fn alignment_heads(config: &ModelConfig) -> Vec<(usize, usize)> {
+    let mut heads = config.alignment_heads.clone();
+    if heads.is_empty() {
+        heads = (config.decoder_layers / 2..config.decoder_layers)
+            .flat_map(|layer| (0..config.decoder_heads).map(move |head| (layer, head)))
+            .collect();
+    }
+    heads.sort_unstable();
+    heads
 }
 
 /// Fails at load, not mid-decode, when a graph lacks an input or output the engine feeds or reads.
@@ -161,8 +259,8 @@ fn inference(e: impl std::fmt::Display) -> Error {
     Error::Inference(e.to_string())
 }
 
-/// Decoder of one window: it remembers the keys and values of every token fed so far, so each
-/// step only computes the new tokens.
+/// Decoder of one window: it remembers the keys and values of every token fed so far, for
+/// every sequence of its batch, so each step only computes the new tokens.
 pub struct DecoderState<'a> {
     model: &'a mut WhisperModel,
     audio: &'a AudioFeatures,
@@ -171,78 +269,50 @@ pub struct DecoderState<'a> {
 }
 
 /// Per layer: self-attention keys and values (grow by one position per token) and
-/// cross-attention keys and values (computed once from the audio).
+/// cross-attention keys and values (computed once from the audio, the same for every sequence).
 struct KvCache {
     grown: Vec<[DynValue; 2]>,
     cross: Vec<[DynValue; 2]>,
+    /// Sequences in the batch.
+    batch: usize,
 }
 
 impl TokenDecoder for DecoderState<'_> {
-    fn forward(&mut self, tokens: &[u32]) -> Result<Array2<f32>> {
-        let config = &self.model.config;
-        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
-            (
-                INPUT_IDS.into(),
-                Tensor::from_array(([1, ids.len()], ids))
-                    .map_err(inference)?
-                    .into(),
-            ),
-            (ENCODER_HIDDEN_STATES.into(), (&self.audio.0).into()),
-            (
-                USE_CACHE_BRANCH.into(),
-                Tensor::from_array(([1], vec![self.cache.is_some()]))
-                    .map_err(inference)?
-                    .into(),
-            ),
-        ];
-        let names = &self.model.cache_names;
-        match &self.cache {
+    fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>> {
+        let batch = self.cache.as_ref().map_or(1, |c| c.batch);
+        let width = tokens.first().map_or(0, Vec::len);
+        if tokens.len() != batch || width == 0 || tokens.iter().any(|row| row.len() != width) {
+            return Err(Error::Inference(format!(
+                "decoder holds {batch} sequences; got {} rows of tokens",
+                tokens.len()
+            )));
+        }
+        let ids: Vec<i64> = tokens.iter().flatten().map(|&t| t as i64).collect();
+        let input_ids = Tensor::from_array(([batch, width], ids)).map_err(inference)?;
+        let model = &mut *self.model;
+        let mut inputs = step_inputs(input_ids, self.audio, self.cache.is_some())?;
+        let names = &model.cache_names;
+        let options = match &self.cache {
             Some(cache) => {
                 for ((layer, grown), cross) in names.iter().zip(&cache.grown).zip(&cache.cross) {
                     for (name, value) in layer.past.iter().zip(grown.iter().chain(cross)) {
                         inputs.push((name.as_str().into(), value.into()));
                     }
                 }
+                &model.next_step_outputs
             }
             None => {
-                // First step: empty self-attention past; cross keys/values come from the audio.
-                let empty_shape = [1, config.decoder_heads, 0, config.head_dim()];
-                for layer in names {
-                    for name in &layer.past {
-                        let empty = Tensor::from_array((empty_shape, Vec::<f32>::new()))
-                            .map_err(inference)?;
-                        inputs.push((name.as_str().into(), empty.into()));
-                    }
-                }
+                push_empty_past(&mut inputs, names, &model.config)?;
+                &model.first_step_outputs
             }
-        }
-        let run_options = match self.cache {
-            Some(_) => &self.model.next_step_outputs,
-            None => &self.model.first_step_outputs,
         };
-        let mut outputs = self
-            .model
+        let mut outputs = model
             .decoder
-            .run_with_options(inputs, run_options)
+            .run_with_options(inputs, options)
             .map_err(inference)?;
 
-        let logits = outputs
-            .get(LOGITS)
-            .ok_or_else(|| Error::Inference("decoder returned no logits".into()))?
-            .try_extract_array::<f32>()
-            .map_err(inference)?;
-        let shape = logits.shape().to_vec();
-        if shape.len() != 3 || shape[1] != tokens.len() {
-            return Err(Error::Inference(format!(
-                "unexpected logits shape {shape:?}"
-            )));
-        }
-        let logits = logits
-            .to_shape((shape[1], shape[2]))
-            .map_err(inference)?
-            .to_owned();
-
+        let logits = extract_logits(&outputs, batch, width)?;
+        let names = &model.cache_names;
         let mut take = |name: &str| {
             outputs
                 .remove(name)
@@ -259,12 +329,113 @@ impl TokenDecoder for DecoderState<'_> {
         drop(outputs);
         match &mut self.cache {
             Some(cache) => cache.grown = grown,
-            None => self.cache = Some(KvCache { grown, cross }),
+            None => {
+                self.cache = Some(KvCache {
+                    grown,
+                    cross,
+                    batch,
+                })
+            }
         }
         Ok(logits)
+    }
+
+    fn reorder(&mut self, sources: &[usize]) -> Result<()> {
+        let Some(cache) = &mut self.cache else {
+            return Err(Error::Inference(
+                "reorder before the first decoder step".into(),
+            ));
+        };
+        if let Some(bad) = sources.iter().find(|&&s| s >= cache.batch) {
+            return Err(Error::Inference(format!(
+                "no sequence {bad} in a batch of {}",
+                cache.batch
+            )));
+        }
+        if sources.iter().copied().eq(0..cache.batch) {
+            return Ok(());
+        }
+        for layer in &mut cache.grown {
+            for value in layer.iter_mut() {
+                *value = gather_rows(value, sources)?;
+            }
+        }
+        // Every sequence attends to the same audio: only the batch size matters.
+        if sources.len() != cache.batch {
+            let first_rows = vec![0; sources.len()];
+            for layer in &mut cache.cross {
+                for value in layer.iter_mut() {
+                    *value = gather_rows(value, &first_rows)?;
+                }
+            }
+        }
+        cache.batch = sources.len();
+        Ok(())
     }
 
     fn reset(&mut self) {
         self.cache = None;
     }
+}
+
+type Inputs<'v> = Vec<(Cow<'v, str>, SessionInputValue<'v>)>;
+
+/// Token ids, audio and cache switch of one decoder step; the cache tensors come after.
+fn step_inputs(
+    input_ids: Tensor<i64>,
+    audio: &AudioFeatures,
+    use_cache: bool,
+) -> Result<Inputs<'_>> {
+    let use_cache = Tensor::from_array(([1], vec![use_cache])).map_err(inference)?;
+    Ok(vec![
+        (INPUT_IDS.into(), input_ids.into()),
+        (ENCODER_HIDDEN_STATES.into(), (&audio.0).into()),
+        (USE_CACHE_BRANCH.into(), use_cache.into()),
+    ])
+}
+
+/// First step: no self-attention past yet; cross keys and values come from the audio.
+fn push_empty_past<'v>(
+    inputs: &mut Inputs<'v>,
+    names: &'v [LayerCacheNames],
+    config: &ModelConfig,
+) -> Result<()> {
+    let empty_shape = [1, config.decoder_heads, 0, config.head_dim()];
+    for layer in names {
+        for name in &layer.past {
+            let empty = Tensor::from_array((empty_shape, Vec::<f32>::new())).map_err(inference)?;
+            inputs.push((name.as_str().into(), empty.into()));
+        }
+    }
+    Ok(())
+}
+
+/// A tensor made of the rows `sources` (first axis) of `value`.
+fn gather_rows(value: &DynValue, sources: &[usize]) -> Result<DynValue> {
+    let array = value.try_extract_array::<f32>().map_err(inference)?;
+    let gathered = array.select(Axis(0), sources);
+    Ok(Tensor::from_array(gathered).map_err(inference)?.into_dyn())
+}
+
+/// `logits` as `[batch, width, vocab]`, checked against what was fed.
+fn extract_logits(
+    outputs: &ort::session::SessionOutputs,
+    batch: usize,
+    width: usize,
+) -> Result<Array3<f32>> {
+    let logits = outputs
+        .get(LOGITS)
+        .ok_or_else(|| Error::Inference("decoder returned no logits".into()))?
+        .try_extract_array::<f32>()
+        .map_err(inference)?;
+    let shape = logits.shape().to_vec();
+    if shape.len() != 3 || shape[0] != batch || shape[1] != width {
+        return Err(Error::Inference(format!(
+            "unexpected logits shape {shape:?} for {batch}x{width} tokens"
+        )));
+    }
+    Ok(logits
+        .into_dimensionality::<ndarray::Ix3>()
+        .map_err(inference)?
+        .to_owned())
 }
