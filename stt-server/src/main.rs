@@ -164,7 +164,12 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             for model in installed {
-                println!("{}\t{}", model.name, model.dir.display());
+                println!(
+                    "{}\t{}\t{}",
+                    model.name,
+                    model.dir.display(),
+                    model.kind.as_str()
+                );
             }
             Ok(())
         }

@@ -1,0 +1,660 @@
+//! Voice activity detection as faster-whisper's `vad_filter` does it (faster-whisper 1.2.1,
+//! `vad.py`): Silero VAD gives a speech probability per 32 ms frame, [`speech_timestamps`]
+//! turns them into spans of speech, [`collect_speech`] joins the spans' audio for
+//! transcription, and [`SpeechMap`] maps times in the joined audio back to the recording.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::SAMPLE_RATE;
+use crate::model::{CONTEXT_SAMPLES, SileroModel};
+use crate::store::{self, ModelKind, VAD_MODEL};
+use crate::{Error, LoadOptions, Result};
+
+pub use crate::model::FRAME_SAMPLES;
+
+/// The detector's file inside its model directory (`$STT_HOME/models/silero-vad`).
+pub const MODEL_FILE: &str = "silero_vad.onnx";
+
+/// Seconds of silence inside an over-long span that make a place to split it (98 ms).
+const SPLIT_SILENCE_MS: f64 = 98.0;
+
+/// How probabilities become spans. Names, meanings and defaults are faster-whisper's
+/// `VadOptions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VadOptions {
+    /// A frame whose speech probability is at least this is speech.
+    pub threshold: f64,
+    /// A frame below this is silence; one between this and `threshold` continues speech but
+    /// does not start it. `None`: `max(threshold - 0.15, 0.01)`.
+    pub neg_threshold: Option<f64>,
+    /// Spans of speech shorter than this are dropped.
+    pub min_speech_duration_ms: u32,
+    /// Longer spans are split, at the last silence of more than 98 ms if there is one, else
+    /// just before this length. `None`: no limit.
+    pub max_speech_duration_s: Option<f64>,
+    /// Silence must last this long to end a span.
+    pub min_silence_duration_ms: u32,
+    /// Added to both sides of each span (half the gap each when spans are closer than twice
+    /// this).
+    pub speech_pad_ms: u32,
+}
+
+impl Default for VadOptions {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            neg_threshold: None,
+            min_speech_duration_ms: 0,
+            max_speech_duration_s: None,
+            min_silence_duration_ms: 2000,
+            speech_pad_ms: 400,
+        }
+    }
+}
+
+impl VadOptions {
+    pub fn validate(&self) -> Result<()> {
+        let probability = |name: &str, value: f64| {
+            if (0.0..=1.0).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::InvalidOption(format!(
+                    "VAD {name} must be between 0 and 1, got {value}"
+                )))
+            }
+        };
+        probability("threshold", self.threshold)?;
+        if let Some(neg_threshold) = self.neg_threshold {
+            probability("neg_threshold", neg_threshold)?;
+        }
+        if let Some(seconds) = self.max_speech_duration_s
+            && !(seconds > 0.0 && seconds.is_finite())
+        {
+            return Err(Error::InvalidOption(format!(
+                "VAD max_speech_duration_s must be a positive number of seconds, got {seconds}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A stretch of speech, in samples of the 16 kHz audio: `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeechSpan {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The Silero VAD model, run on the CPU as faster-whisper runs it.
+pub struct SileroVad {
+    model: SileroModel,
+}
+
+impl SileroVad {
+    /// Loads the detector from its ONNX file.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::ModelNotFound(format!(
+                "{} does not exist; run `stt models pull {VAD_MODEL}`",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            model: SileroModel::load(path, options)?,
+        })
+    }
+
+    /// Loads the detector that `stt models pull silero-vad` installed under `$STT_HOME`.
+    pub fn load_installed(options: &LoadOptions) -> Result<Self> {
+        let dir = store::installed_model(VAD_MODEL, ModelKind::Vad).ok_or_else(|| {
+            Error::ModelNotFound(format!(
+                "{VAD_MODEL:?} is not installed in {}; run `stt models pull {VAD_MODEL}`",
+                store::models_dir().display()
+            ))
+        })?;
+        Self::load(&dir.join(MODEL_FILE), options)
+    }
+
+    /// One speech probability per [`FRAME_SAMPLES`] of 16 kHz `samples`, framed as
+    /// faster-whisper frames them: zeros are added past the end up to a whole number of
+    /// frames (a whole frame of them when the length already is one), so there are
+    /// `samples.len() / FRAME_SAMPLES + 1` probabilities.
+    pub fn speech_probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>> {
+        let frames = samples.len() / FRAME_SAMPLES + 1;
+        // Zeros as the first frame's context, then the audio and its padding.
+        let mut padded = vec![0.0; CONTEXT_SAMPLES + frames * FRAME_SAMPLES];
+        padded[CONTEXT_SAMPLES..CONTEXT_SAMPLES + samples.len()].copy_from_slice(samples);
+        // faster-whisper clears the first frame's context through a view of the audio, which
+        // also zeroes the end of the last frame; done here too so the probabilities agree.
+        let end = padded.len();
+        padded[end - CONTEXT_SAMPLES..].fill(0.0);
+        self.model.frame_probabilities(&padded)
+    }
+
+    /// faster-whisper's `vad_filter`: finds the speech in `samples` and joins it.
+    pub fn filter(&mut self, samples: &[f32], options: &VadOptions) -> Result<SpeechAudio> {
+        options.validate()?;
+        let probabilities = self.speech_probabilities(samples)?;
+        let spans = speech_timestamps(&probabilities, samples.len(), options);
+        Ok(SpeechAudio {
+            samples: collect_speech(samples, &spans),
+            map: SpeechMap::new(&spans),
+            spans,
+        })
+    }
+}
+
+/// Audio with everything but speech removed, and the way back to the original times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechAudio {
+    /// The samples of the spans, one after the other.
+    pub samples: Vec<f32>,
+    /// Where the speech is in the original audio.
+    pub spans: Vec<SpeechSpan>,
+    pub map: SpeechMap,
+}
+
+impl SpeechAudio {
+    /// Seconds of audio left (faster-whisper's `duration_after_vad`).
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+/// Spans of speech from the frame probabilities of [`SileroVad::speech_probabilities`] for
+/// audio of `n_samples`, exactly as faster-whisper's `get_speech_timestamps`. Options are
+/// taken as they are; see [`VadOptions::validate`].
+pub fn speech_timestamps(
+    probabilities: &[f32],
+    n_samples: usize,
+    options: &VadOptions,
+) -> Vec<SpeechSpan> {
+    let rate = f64::from(SAMPLE_RATE);
+    let samples_in = |ms: u32| rate * f64::from(ms) / 1000.0;
+    // NumPy compares a float32 probability with a Python float in float32.
+    let threshold = options.threshold as f32;
+    let neg_threshold = options
+        .neg_threshold
+        .unwrap_or((options.threshold - 0.15).max(0.01)) as f32;
+    let min_speech = samples_in(options.min_speech_duration_ms);
+    let min_silence = samples_in(options.min_silence_duration_ms);
+    let min_split_silence = rate * SPLIT_SILENCE_MS / 1000.0;
+    // A whole number of samples: 16 per millisecond.
+    let pad = SAMPLE_RATE as usize * options.speech_pad_ms as usize / 1000;
+    // Room is left for one frame and the padding of both sides.
+    let max_speech = options
+        .max_speech_duration_s
+        .map_or(f64::INFINITY, |seconds| {
+            rate * seconds - FRAME_SAMPLES as f64 - 2.0 * pad as f64
+        });
+    let length = |from: usize, to: usize| to as f64 - from as f64;
+
+    let mut spans = Vec::new();
+    // Where the current span of speech began; `None` outside speech.
+    let mut speech_start: Option<usize> = None;
+    // Where the silence under way began: the span's end if the silence lasts.
+    let mut silence_start: Option<usize> = None;
+    // The start of the last silence longer than 98 ms in the current span, and where speech
+    // resumed after it: the place to split the span if it grows too long.
+    let mut split_end: Option<usize> = None;
+    let mut split_resume: Option<usize> = None;
+
+    for (frame, &probability) in probabilities.iter().enumerate() {
+        let position = frame * FRAME_SAMPLES;
+        if probability >= threshold && silence_start.is_some() {
+            silence_start = None;
+            // `None < Some(_)`: speech resumes after the silence found since the last split.
+            if split_resume < split_end {
+                split_resume = Some(position);
+            }
+        }
+        let Some(start) = speech_start else {
+            if probability >= threshold {
+                speech_start = Some(position);
+            }
+            continue;
+        };
+
+        if length(start, position) > max_speech {
+            match split_end {
+                Some(end) => {
+                    spans.push(SpeechSpan { start, end });
+                    // Continue with the speech after that silence, if any has come.
+                    speech_start = split_resume.filter(|&resume| resume >= end);
+                }
+                None => {
+                    spans.push(SpeechSpan {
+                        start,
+                        end: position,
+                    });
+                    speech_start = None;
+                }
+            }
+            (split_end, split_resume, silence_start) = (None, None, None);
+        }
+        let Some(start) = speech_start else {
+            continue;
+        };
+
+        if probability < neg_threshold {
+            let silence_from = *silence_start.get_or_insert(position);
+            let silence = length(silence_from, position);
+            if silence > min_split_silence {
+                split_end = Some(silence_from);
+            }
+            if silence < min_silence {
+                continue;
+            }
+            if length(start, silence_from) > min_speech {
+                spans.push(SpeechSpan {
+                    start,
+                    end: silence_from,
+                });
+            }
+            speech_start = None;
+            (split_end, split_resume, silence_start) = (None, None, None);
+        }
+    }
+    if let Some(start) = speech_start
+        && length(start, n_samples) > min_speech
+    {
+        spans.push(SpeechSpan {
+            start,
+            end: n_samples,
+        });
+    }
+
+    // Padding, in order: a span's start may already have moved by half the gap before it.
+    for index in 0..spans.len() {
+        if index == 0 {
+            spans[0].start = spans[0].start.saturating_sub(pad);
+        }
+        let end = spans[index].end;
+        match spans.get_mut(index + 1) {
+            Some(next) => {
+                let gap = next.start.saturating_sub(end);
+                if gap < 2 * pad {
+                    next.start = next.start.saturating_sub(gap / 2);
+                    spans[index].end = end + gap / 2;
+                } else {
+                    next.start = next.start.saturating_sub(pad);
+                    spans[index].end = n_samples.min(end + pad);
+                }
+            }
+            None => spans[index].end = n_samples.min(end + pad),
+        }
+    }
+    spans
+}
+
+/// The samples of `spans`, one after the other: faster-whisper's `collect_chunks` without a
+/// maximum duration, as `WhisperModel.transcribe` calls it. Spans reaching past the audio
+/// are cut at its end.
+pub fn collect_speech(samples: &[f32], spans: &[SpeechSpan]) -> Vec<f32> {
+    spans
+        .iter()
+        .flat_map(|span| {
+            let end = span.end.min(samples.len());
+            &samples[span.start.min(end)..end]
+        })
+        .copied()
+        .collect()
+}
+
+/// Maps a time in the joined speech audio back to the original recording, as faster-whisper's
+/// `SpeechTimestampsMap`, rounding to hundredths of a second as it does. With no spans (no
+/// speech) times are returned as they are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SpeechMap {
+    /// Per span: where it ends in the joined audio, in samples.
+    joined_ends: Vec<i64>,
+    /// Per span: seconds of audio removed before it.
+    removed_before: Vec<f64>,
+}
+
+impl SpeechMap {
+    pub fn new(spans: &[SpeechSpan]) -> Self {
+        let mut map = Self::default();
+        let (mut removed, mut previous_end) = (0i64, 0i64);
+        for span in spans {
+            removed += span.start as i64 - previous_end;
+            previous_end = span.end as i64;
+            map.joined_ends.push(span.end as i64 - removed);
+            map.removed_before
+                .push(removed as f64 / f64::from(SAMPLE_RATE));
+        }
+        map
+    }
+
+    /// The span that `time` (seconds of joined audio) falls in. A time exactly where a span
+    /// ends belongs to the next span, unless `is_end` says it ends something: then to the span
+    /// it closes. Times past the last span belong to it.
+    pub fn span_index(&self, time: f64, is_end: bool) -> usize {
+        // Python's int(): towards zero.
+        let sample = (time * f64::from(SAMPLE_RATE)) as i64;
+        if is_end && let Some(index) = self.joined_ends.iter().position(|&end| end == sample) {
+            return index;
+        }
+        self.joined_ends
+            .partition_point(|&end| end <= sample)
+            .min(self.joined_ends.len().saturating_sub(1))
+    }
+
+    /// The original time of `time`: of a segment's start (`is_end` false) or end (true).
+    pub fn original_time(&self, time: f64, is_end: bool) -> f64 {
+        self.original_time_in_span(time, self.span_index(time, is_end))
+    }
+
+    /// The original time of `time` taken as inside span `index`. faster-whisper maps both ends
+    /// of a word through the span of the word's middle, so that they stay together.
+    pub fn original_time_in_span(&self, time: f64, index: usize) -> f64 {
+        match self
+            .removed_before
+            .get(index)
+            .or(self.removed_before.last())
+        {
+            Some(removed) => round_to_hundredths(removed + time),
+            None => time,
+        }
+    }
+}
+
+/// Python's `round(x, 2)`: the nearest hundredth of the exact binary value, ties to even, as
+/// Rust's formatting rounds (multiplying by 100 first would round some values the other way).
+fn round_to_hundredths(x: f64) -> f64 {
+    format!("{x:.2}").parse().unwrap_or(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: usize = FRAME_SAMPLES;
+
+    /// Options with no padding and no minimum silence, so spans show the raw decisions.
+    fn raw() -> VadOptions {
+        VadOptions {
+            min_silence_duration_ms: 0,
+            speech_pad_ms: 0,
+            ..VadOptions::default()
+        }
+    }
+
+    fn spans(probabilities: &[f32], options: &VadOptions) -> Vec<(usize, usize)> {
+        let n_samples = probabilities.len() * FRAME;
+        speech_timestamps(probabilities, n_samples, options)
+            .into_iter()
+            .map(|span| (span.start, span.end))
+            .collect()
+    }
+
+    /// `count` frames of `probability`, for building sequences.
+    fn run(probability: f32, count: usize) -> Vec<f32> {
+        vec![probability; count]
+    }
+
+    #[test]
+    fn defaults_are_faster_whispers() {
+        let options = VadOptions::default();
+        assert_eq!(options.threshold, 0.5);
+        assert_eq!(options.neg_threshold, None);
+        assert_eq!(options.min_speech_duration_ms, 0);
+        assert_eq!(options.max_speech_duration_s, None);
+        assert_eq!(options.min_silence_duration_ms, 2000);
+        assert_eq!(options.speech_pad_ms, 400);
+        assert!(options.validate().is_ok());
+    }
+
+    #[test]
+    fn options_from_partial_json_and_bad_values() {
+        let options: VadOptions =
+            serde_json::from_str(r#"{"threshold": 0.6, "max_speech_duration_s": 30}"#).unwrap();
+        assert_eq!(options.threshold, 0.6);
+        assert_eq!(options.max_speech_duration_s, Some(30.0));
+        assert_eq!(options.speech_pad_ms, 400);
+        assert!(serde_json::from_str::<VadOptions>(r#"{"window_size_samples": 512}"#).is_err());
+        assert!(serde_json::from_str::<VadOptions>(r#"{"speech_pad_ms": -1}"#).is_err());
+
+        for (options, field) in [
+            (
+                VadOptions {
+                    threshold: 1.5,
+                    ..VadOptions::default()
+                },
+                "threshold",
+            ),
+            (
+                VadOptions {
+                    neg_threshold: Some(f64::NAN),
+                    ..VadOptions::default()
+                },
+                "neg_threshold",
+            ),
+            (
+                VadOptions {
+                    max_speech_duration_s: Some(0.0),
+                    ..VadOptions::default()
+                },
+                "max_speech_duration_s",
+            ),
+        ] {
+            let error = options.validate().unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidOption);
+            assert!(error.to_string().contains(field), "{error}");
+        }
+    }
+
+    #[test]
+    fn no_probabilities_or_no_speech_give_no_spans() {
+        assert!(speech_timestamps(&[], 0, &VadOptions::default()).is_empty());
+        assert!(speech_timestamps(&[0.01], 0, &VadOptions::default()).is_empty());
+        assert!(spans(&run(0.2, 100), &VadOptions::default()).is_empty());
+        // Speech in the only, all-padding, frame of empty audio has no length.
+        assert!(speech_timestamps(&[0.9], 0, &VadOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn speech_starts_above_threshold_and_ends_below_neg_threshold() {
+        // 0.4 is between neg_threshold (0.35) and threshold: it does not start speech, but it
+        // continues it.
+        let probabilities = [run(0.4, 2), run(0.6, 1), run(0.4, 2), run(0.3, 3)].concat();
+        assert_eq!(spans(&probabilities, &raw()), [(2 * FRAME, 5 * FRAME)]);
+        // With neg_threshold above 0.4, the 0.4 frames end it.
+        let options = VadOptions {
+            neg_threshold: Some(0.45),
+            ..raw()
+        };
+        assert_eq!(spans(&probabilities, &options), [(2 * FRAME, 3 * FRAME)]);
+        // A threshold above every probability finds nothing.
+        let options = VadOptions {
+            threshold: 0.7,
+            ..raw()
+        };
+        assert!(spans(&probabilities, &options).is_empty());
+    }
+
+    #[test]
+    fn silence_shorter_than_min_silence_does_not_end_speech() {
+        // Two bursts with 10 silent frames between. Silence is measured from its first frame
+        // to the current one, so it reaches 9 frames (288 ms) before speech resumes.
+        let probabilities = [run(0.9, 5), run(0.0, 10), run(0.9, 5), run(0.0, 40)].concat();
+        let options = VadOptions {
+            min_silence_duration_ms: 250,
+            ..raw()
+        };
+        assert_eq!(
+            spans(&probabilities, &options),
+            [(0, 5 * FRAME), (15 * FRAME, 20 * FRAME)]
+        );
+        let options = VadOptions {
+            min_silence_duration_ms: 300,
+            ..raw()
+        };
+        assert_eq!(spans(&probabilities, &options), [(0, 20 * FRAME)]);
+    }
+
+    #[test]
+    fn short_speech_is_dropped() {
+        let probabilities = [
+            run(0.0, 3),
+            run(0.9, 3),
+            run(0.0, 10),
+            run(0.9, 10),
+            run(0.0, 10),
+        ]
+        .concat();
+        let options = VadOptions {
+            min_speech_duration_ms: 100, // 3 frames are 96 ms
+            ..raw()
+        };
+        assert_eq!(spans(&probabilities, &options), [(16 * FRAME, 26 * FRAME)]);
+    }
+
+    #[test]
+    fn speech_until_the_end_ends_with_the_audio() {
+        let probabilities = [run(0.0, 4), run(0.9, 6)].concat();
+        let n_samples = 9 * FRAME + 100;
+        let found = speech_timestamps(&probabilities, n_samples, &VadOptions::default());
+        // Padded at the start by 400 ms (6400 samples, clamped at 0).
+        assert_eq!(
+            found,
+            [SpeechSpan {
+                start: 0,
+                end: n_samples
+            }]
+        );
+    }
+
+    #[test]
+    fn padding_extends_spans_and_splits_short_gaps() {
+        let options = VadOptions {
+            min_silence_duration_ms: 0,
+            speech_pad_ms: 100, // 1600 samples
+            ..VadOptions::default()
+        };
+        // Spans at frames 10..20, 24..30 (a 2048-sample gap, under 2 x 1600) and 50..60
+        // (a 10240-sample gap).
+        let probabilities = [
+            run(0.0, 10),
+            run(0.9, 10),
+            run(0.0, 4),
+            run(0.9, 6),
+            run(0.0, 20),
+            run(0.9, 10),
+            run(0.0, 30),
+        ]
+        .concat();
+        assert_eq!(
+            spans(&probabilities, &options),
+            [
+                (10 * FRAME - 1600, 20 * FRAME + 1024),
+                (24 * FRAME - 1024, 30 * FRAME + 1600),
+                (50 * FRAME - 1600, 60 * FRAME + 1600),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_speech_is_split_at_a_silence_or_at_the_limit() {
+        // 1 s limit: 16000 - 512 - 2 x 0 samples of speech at most, 31.25 frames.
+        let options = VadOptions {
+            max_speech_duration_s: Some(1.0),
+            ..raw()
+        };
+        // Without silence: cut at the first frame past the limit; that frame is skipped and
+        // speech starts again at the next.
+        let probabilities = run(0.9, 70);
+        assert_eq!(
+            spans(&probabilities, &options),
+            [
+                (0, 31 * FRAME),
+                (32 * FRAME, 63 * FRAME),
+                (64 * FRAME, 70 * FRAME)
+            ]
+        );
+        // A 5-frame dip (160 ms, more than 98 ms) at frames 20..25: the span is split there and
+        // the next one starts where speech resumed.
+        let probabilities = [run(0.9, 20), run(0.1, 5), run(0.9, 30)].concat();
+        let options = VadOptions {
+            min_silence_duration_ms: 2000,
+            ..options
+        };
+        assert_eq!(
+            spans(&probabilities, &options),
+            [(0, 20 * FRAME), (25 * FRAME, 55 * FRAME)]
+        );
+        // A 3-frame dip (64 ms between its first and last frame) is too short to split at.
+        let probabilities = [run(0.9, 20), run(0.1, 3), run(0.9, 30)].concat();
+        assert_eq!(
+            spans(&probabilities, &options),
+            [(0, 31 * FRAME), (32 * FRAME, 53 * FRAME)]
+        );
+    }
+
+    #[test]
+    fn collect_speech_joins_spans_and_cuts_at_the_end() {
+        let samples: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let spans = [
+            SpeechSpan { start: 1, end: 3 },
+            SpeechSpan { start: 6, end: 8 },
+            SpeechSpan { start: 9, end: 20 },
+        ];
+        assert_eq!(collect_speech(&samples, &spans), [1.0, 2.0, 6.0, 7.0, 9.0]);
+        assert!(collect_speech(&samples, &[]).is_empty());
+        assert!(collect_speech(&[], &spans).is_empty());
+    }
+
+    #[test]
+    fn speech_map_restores_original_times() {
+        // Speech at 1..2 s and 3..4 s: 1 s removed before the first span, 2 s before the second.
+        let map = SpeechMap::new(&[
+            SpeechSpan {
+                start: 16_000,
+                end: 32_000,
+            },
+            SpeechSpan {
+                start: 48_000,
+                end: 64_000,
+            },
+        ]);
+        assert_eq!(map.original_time(0.0, false), 1.0);
+        assert_eq!(map.original_time(0.5, true), 1.5);
+        // 1.0 s is where the first span ends in the joined audio: a start there is the next
+        // span's start, an end there is the first span's end.
+        assert_eq!(map.original_time(1.0, false), 3.0);
+        assert_eq!(map.original_time(1.0, true), 2.0);
+        assert_eq!(map.original_time(1.5, false), 3.5);
+        // Past the end: the last span.
+        assert_eq!(map.original_time(2.5, true), 4.5);
+        // A word across the boundary is mapped through the span of its middle.
+        let index = map.span_index((0.9 + 1.2) / 2.0, false);
+        assert_eq!(index, 1);
+        assert_eq!(map.original_time_in_span(0.9, index), 2.9);
+        // Rounded to hundredths like Python's round(x, 2): 1.125 is a tie, to even.
+        assert_eq!(map.original_time(0.125, false), 1.12);
+        assert_eq!(map.original_time(0.3333, false), 1.33);
+    }
+
+    #[test]
+    fn speech_map_without_speech_keeps_times() {
+        let map = SpeechMap::new(&[]);
+        assert_eq!(map.span_index(3.0, true), 0);
+        assert_eq!(map.original_time(3.217, true), 3.217);
+    }
+
+    #[test]
+    fn python_rounding() {
+        for (x, rounded) in [
+            (0.125, 0.12),
+            (0.375, 0.38),
+            (2.675, 2.67),
+            (0.045, 0.04),
+            (1.005, 1.0),
+        ] {
+            assert_eq!(round_to_hundredths(x), rounded, "{x}");
+        }
+    }
+}
