@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vad::VadOptions;
 use crate::{Error, Result, alignment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -67,6 +68,8 @@ pub struct TranscribeOptions {
     /// Detect speech with Silero VAD first and decode only that; silence is never decoded, so
     /// nothing can be invented there. Ignored when `clip_timestamps` are given.
     pub vad_filter: bool,
+    /// Thresholds of the voice activity detection.
+    pub vad_parameters: VadOptions,
     /// Only these parts of the audio are transcribed: `[start, end, start, end, ...]` in
     /// seconds; a missing last end means the end of the audio. Empty means everything.
     pub clip_timestamps: Vec<f64>,
@@ -101,6 +104,7 @@ impl Default for TranscribeOptions {
             prepend_punctuations: alignment::DEFAULT_PREPEND_PUNCTUATIONS.into(),
             append_punctuations: alignment::DEFAULT_APPEND_PUNCTUATIONS.into(),
             vad_filter: true,
+            vad_parameters: VadOptions::default(),
             clip_timestamps: Vec::new(),
             hallucination_silence_threshold: None,
         }
@@ -155,6 +159,7 @@ impl TranscribeOptions {
                 "clip_timestamps must not decrease".into(),
             ));
         }
+        self.vad_parameters.validate()?;
         if self.max_initial_timestamp.is_nan() || self.max_initial_timestamp < 0.0 {
             return Err(Error::InvalidOption(format!(
                 "max_initial_timestamp must be >= 0, got {}",

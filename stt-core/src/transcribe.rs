@@ -15,6 +15,7 @@ use crate::model::{AudioFeatures, LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
 use crate::tokenizer::{TIMESTAMP_SECONDS, WhisperTokenizer};
 use crate::transcript::{Segment, Transcript, Word};
+use crate::vad::{SileroVad, SpeechMap};
 use crate::{Error, Result, store};
 
 /// Mel frames per timestamp step (0.02 s is two 10 ms frames).
@@ -33,6 +34,9 @@ pub struct Transcriber {
     model: WhisperModel,
     tokenizer: WhisperTokenizer,
     mel: MelExtractor,
+    load_options: LoadOptions,
+    /// Loaded on first use: a caller that never filters never needs the model installed.
+    vad: Option<SileroVad>,
 }
 
 impl Transcriber {
@@ -54,6 +58,8 @@ impl Transcriber {
             model,
             tokenizer,
             mel,
+            load_options: options.clone(),
+            vad: None,
         })
     }
 
@@ -78,9 +84,26 @@ impl Transcriber {
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<Transcript> {
         options.validate()?;
-        let mut transcript = self.decode_samples(&audio.samples, options, on_progress)?;
+        // Clips say exactly what to decode; VAD would only second-guess them.
+        let speech = match options.vad_filter && options.clip_timestamps.is_empty() {
+            true => {
+                let vad = match &mut self.vad {
+                    Some(vad) => vad,
+                    None => self
+                        .vad
+                        .insert(SileroVad::load_installed(&self.load_options)?),
+                };
+                Some(vad.filter(&audio.samples, &options.vad_parameters)?)
+            }
+            false => None,
+        };
+        let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
+        let mut transcript = self.decode_samples(samples, options, on_progress)?;
+        if let Some(speech) = &speech {
+            restore_times(&mut transcript.segments, &speech.map);
+        }
         transcript.duration = audio.duration();
-        transcript.duration_after_vad = audio.duration();
+        transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings.clone();
         Ok(transcript)
     }
@@ -523,6 +546,26 @@ impl Transcriber {
             }
         };
         Ok((segments, advance, single_timestamp_ending))
+    }
+}
+
+/// Moves times from the speech-only audio back to the original timeline, as faster-whisper's
+/// `restore_speech_timestamps`: words by the speech span their middle falls in, segments by
+/// their words (or by their own bounds when they have none).
+fn restore_times(segments: &mut [Segment], map: &SpeechMap) {
+    for segment in segments {
+        if segment.words.is_empty() {
+            segment.start = map.original_time(segment.start, false);
+            segment.end = map.original_time(segment.end, true);
+            continue;
+        }
+        for word in &mut segment.words {
+            let span = map.span_index((word.start + word.end) / 2.0, false);
+            word.start = map.original_time_in_span(word.start, span);
+            word.end = map.original_time_in_span(word.end, span);
+        }
+        segment.start = segment.words[0].start;
+        segment.end = segment.words[segment.words.len() - 1].end;
     }
 }
 

@@ -2,113 +2,14 @@
 //! `scripts/setup.sh` under `$STT_HOME`), checked against reference transcripts and against
 //! faster-whisper / CTranslate2 running the same weights.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use common::*;
 use stt_core::mel::{MelExtractor, N_SAMPLES};
-use stt_core::{LoadOptions, TranscribeOptions, Transcriber, Transcript, audio, store};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("STT_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/audio"),
-        PathBuf::from,
-    )
-}
-
-struct Fixture {
-    file: String,
-    language: String,
-    duration: f64,
-    reference: String,
-}
-
-fn manifest() -> Vec<Fixture> {
-    let path = fixtures().join("MANIFEST.tsv");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (set STT_FIXTURES)", path.display()));
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let columns: Vec<&str> = line.split('\t').collect();
-            Fixture {
-                file: columns[0].into(),
-                language: columns[1].into(),
-                duration: columns[2].parse().unwrap(),
-                reference: columns[3].into(),
-            }
-        })
-        .collect()
-}
-
-fn fixture(name: &str) -> Fixture {
-    manifest().into_iter().find(|f| f.file == name).unwrap()
-}
-
-/// One base model shared by the tests of this file (loading takes seconds).
-fn base() -> MutexGuard<'static, Transcriber> {
-    static MODEL: OnceLock<Mutex<Transcriber>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let model = Transcriber::load("base", &LoadOptions::default())
-                .unwrap_or_else(|e| panic!("{e} (run scripts/setup.sh first)"));
-            Mutex::new(model)
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-fn transcribe(name: &str, options: &TranscribeOptions) -> Transcript {
-    base()
-        .transcribe_file(&fixtures().join(name), options, &mut |_| {})
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// Lower case, punctuation removed, split on whitespace (apostrophes kept inside words).
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect::<String>()
-        .split_whitespace()
-        .map(|w| w.trim_matches('\'').to_string())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    edit_rate(&words(reference), &words(hypothesis))
-}
-
-/// For languages written without spaces (ja, zh): errors per character, punctuation ignored.
-fn character_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    let chars = |text: &str| -> Vec<String> {
-        text.chars()
-            .filter(|c| c.is_alphanumeric())
-            .map(String::from)
-            .collect()
-    };
-    edit_rate(&chars(reference), &chars(hypothesis))
-}
-
-fn edit_rate(r: &[String], h: &[String]) -> f64 {
-    let mut previous: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut current = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            let substitution = previous[j] + usize::from(rw != hw);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[h.len()] as f64 / r.len().max(1) as f64
-}
+use stt_core::{LoadOptions, TranscribeOptions, Transcriber, audio, store};
 
 #[test]
 fn jfk_matches_the_reference_text() {

@@ -2,22 +2,19 @@
 //! or `stt models pull silero-vad`, under `$STT_HOME`) on real recordings, checked against
 //! faster-whisper's `vad.py` through `tests/vad_reference.py`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use common::fixtures;
 
 use stt_core::store::{self, ModelKind};
 use stt_core::vad::{
     FRAME_SAMPLES, SileroVad, SpeechMap, SpeechSpan, VadOptions, speech_timestamps,
 };
 use stt_core::{ErrorKind, LoadOptions, audio};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("STT_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/audio"),
-        PathBuf::from,
-    )
-}
 
 fn load(name: &str) -> Vec<f32> {
     audio::load_file(&fixtures().join(name))
