@@ -25,6 +25,7 @@ const FRAMES_PER_TIMESTAMP: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     pub processed_seconds: f64,
+    /// Seconds to decode: the speech found by voice activity detection when it is on.
     pub total_seconds: f64,
 }
 

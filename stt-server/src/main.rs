@@ -275,7 +275,9 @@ fn transcribe(
     });
     let transcript = transcriber
         .transcribe(&audio, options, &mut |progress| {
+            // With VAD the total is the speech left to decode, not the file's length.
             if let Some(bar) = &bar {
+                bar.set_length((progress.total_seconds * 1000.0) as u64);
                 bar.set_position((progress.processed_seconds * 1000.0) as u64);
             }
         })

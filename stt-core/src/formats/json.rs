@@ -54,14 +54,7 @@ mod tests {
 
     #[test]
     fn has_the_api_fields() {
-        let mut transcript = sample_transcript();
-        transcript.segments[0].words = vec![crate::transcript::Word {
-            word: " Hello".into(),
-            start: 0.0,
-            end: 0.4,
-            probability: 0.9,
-        }];
-        let json = to_api_json(&transcript);
+        let json = to_api_json(&sample_transcript());
         assert_eq!(json["text"], "Hello there. General Kenobi!");
         assert_eq!(json["language"], "en");
         assert_eq!(json["duration"], 3725.5);

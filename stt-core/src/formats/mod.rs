@@ -86,6 +86,13 @@ pub(crate) fn sample_transcript() -> Transcript {
         no_speech_prob: 0.01,
         words: vec![],
     };
+    let mut first = segment(0, 0.0, 2.5, " Hello there.");
+    first.words = vec![crate::transcript::Word {
+        word: " Hello".into(),
+        start: 0.0,
+        end: 0.4,
+        probability: 0.9,
+    }];
     Transcript {
         text: "Hello there. General Kenobi!".into(),
         language: "en".into(),
@@ -93,10 +100,7 @@ pub(crate) fn sample_transcript() -> Transcript {
         duration: 3725.5,
         duration_after_vad: 3000.0,
         model: "base".into(),
-        segments: vec![
-            segment(0, 0.0, 2.5, " Hello there."),
-            segment(1, 3661.25, 3662.0004, " General Kenobi!"),
-        ],
+        segments: vec![first, segment(1, 3661.25, 3662.0004, " General Kenobi!")],
         warnings: vec![],
     }
 }
@@ -120,13 +124,7 @@ mod tests {
 
     #[test]
     fn verbose_json_round_trips() {
-        let mut transcript = sample_transcript();
-        transcript.segments[0].words = vec![crate::transcript::Word {
-            word: " Hello".into(),
-            start: 0.0,
-            end: 0.4,
-            probability: 0.9,
-        }];
+        let transcript = sample_transcript();
         let rendered = render(&transcript, Format::VerboseJson);
         let back: Transcript = serde_json::from_str(&rendered).unwrap();
         assert_eq!(back, transcript);
