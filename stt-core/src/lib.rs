@@ -10,6 +10,7 @@ pub mod audio;
 pub mod decode;
 pub mod error;
 pub mod formats;
+pub mod languages;
 pub mod mel;
 pub mod model;
 pub mod options;

@@ -1,4 +1,7 @@
-//! `stt`: transcribe files and manage models from the command line.
+//! `stt`: transcribe files, manage models and keys, and run the HTTP server.
+
+mod fetch;
+mod server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +32,41 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Run the HTTP service (shared/spec/API.md).
+    Serve(Box<server::config::ServeConfig>),
+    /// Create, list and revoke the server's API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        /// The server's data directory [default: $STT_HOME/server].
+        #[arg(long, env = "STT_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a key and print it (as JSON) once; only its hash is stored.
+    Create {
+        #[arg(long, default_value = "")]
+        name: String,
+        /// free (600 min/month, 500 MB, 2 at once) or paid (no monthly limit, 2 GB, 5 at once).
+        #[arg(long, default_value = "free")]
+        plan: String,
+        /// Minutes of audio a month, instead of the plan's.
+        #[arg(long)]
+        minutes: Option<u64>,
+        /// Requests at once, instead of the plan's.
+        #[arg(long)]
+        concurrency: Option<u32>,
+        /// Largest upload in MB, instead of the plan's.
+        #[arg(long)]
+        max_upload_mb: Option<u64>,
+    },
+    /// Show the keys (never their secrets).
+    List,
+    /// Revoke a key by id; requests with it get 401 from then on.
+    Revoke { id: String },
 }
 
 #[derive(clap::Args)]
@@ -153,6 +191,13 @@ fn run(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Serve(config) => tokio::runtime::Runtime::new()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?
+            .block_on(server::serve(*config)),
+        Command::Keys { command, data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| store::stt_home().join("server"));
+            keys(&server::db::Db::open(&dir)?, command)
+        }
         Command::Models {
             command: ModelsCommand::List,
         } => {
@@ -174,6 +219,38 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn keys(db: &server::db::Db, command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::Create {
+            name,
+            plan,
+            minutes,
+            concurrency,
+            max_upload_mb,
+        } => {
+            let plan = parse_choice(&plan, "plan")?;
+            let (key, raw) =
+                server::create_key(db, name, plan, minutes, concurrency, max_upload_mb)?;
+            let mut json = serde_json::to_value(key).map_err(|e| e.to_string())?;
+            json["key"] = serde_json::Value::String(raw);
+            println!("{json}");
+        }
+        KeysCommand::List => {
+            for key in db.keys()? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&key).map_err(|e| e.to_string())?
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => match db.revoke_key(&id)? {
+            true => println!("revoked {id}"),
+            false => return Err(format!("no key {id:?}")),
+        },
+    }
+    Ok(())
 }
 
 /// Parses a lowercase enum name the way the server and bindings do (serde).

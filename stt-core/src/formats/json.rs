@@ -5,12 +5,12 @@ use serde_json::{Value, json};
 use crate::transcript::Transcript;
 
 /// Seconds rounded to the millisecond, so that JSON shows `3.2`, not `3.2000000000000002`.
-fn seconds(value: f64) -> f64 {
+pub(crate) fn seconds(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
 /// Probabilities to three decimals.
-fn rounded(probability: f64) -> f64 {
+pub(crate) fn rounded(probability: f64) -> f64 {
     (probability * 1000.0).round() / 1000.0
 }
 

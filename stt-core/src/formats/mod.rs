@@ -1,6 +1,8 @@
 //! Output formats: pure functions from a [`Transcript`] to text.
 
+mod deepgram;
 mod json;
+mod openai;
 mod subtitles;
 
 use std::str::FromStr;
@@ -8,7 +10,9 @@ use std::str::FromStr;
 use crate::transcript::Transcript;
 use crate::{Error, Result};
 
+pub use deepgram::{DeepgramMetadata, to_deepgram};
 pub use json::to_api_json;
+pub use openai::to_openai_verbose_json;
 pub use subtitles::{to_srt, to_vtt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

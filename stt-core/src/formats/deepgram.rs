@@ -1,0 +1,96 @@
+//! Deepgram's pre-recorded response shape, the `result` of an asynchronous job.
+
+use serde_json::{Value, json};
+
+use super::json::{rounded, seconds};
+use crate::transcript::Transcript;
+
+/// What the job knows and the transcript does not.
+#[derive(Debug, Clone)]
+pub struct DeepgramMetadata {
+    pub request_id: String,
+    /// RFC 3339 time the job was created.
+    pub created: String,
+}
+
+/// Deepgram's `word` is lowercase without punctuation; `punctuated_word` is as written.
+fn bare_word(word: &str) -> String {
+    word.trim()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
+}
+
+pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Value {
+    let words: Vec<Value> = transcript
+        .segments
+        .iter()
+        .flat_map(|segment| &segment.words)
+        .map(|word| {
+            json!({
+                "word": bare_word(&word.word),
+                "start": seconds(word.start),
+                "end": seconds(word.end),
+                "confidence": rounded(word.probability as f64),
+                "punctuated_word": word.word.trim(),
+            })
+        })
+        .collect();
+    // The mean word probability, else the segments' token confidence when words are off.
+    let confidence = if words.is_empty() {
+        let segments = &transcript.segments;
+        segments.iter().map(|s| s.confidence()).sum::<f64>() / segments.len().max(1) as f64
+    } else {
+        let words = transcript.segments.iter().flat_map(|s| &s.words);
+        words.clone().map(|w| w.probability as f64).sum::<f64>() / words.count() as f64
+    };
+    json!({
+        "metadata": {
+            "request_id": metadata.request_id,
+            "created": metadata.created,
+            "duration": seconds(transcript.duration),
+            "channels": 1,
+            "models": [transcript.model],
+        },
+        "results": {
+            "channels": [{
+                "detected_language": transcript.language,
+                "language_confidence": rounded(transcript.language_probability as f64),
+                "alternatives": [{
+                    "transcript": transcript.text,
+                    "confidence": rounded(confidence),
+                    "words": words,
+                }],
+            }],
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::sample_transcript;
+
+    #[test]
+    fn has_the_deepgram_fields() {
+        let metadata = DeepgramMetadata {
+            request_id: "r1".into(),
+            created: "2026-11-21T10:00:00Z".into(),
+        };
+        let body = to_deepgram(&sample_transcript(), &metadata);
+        assert_eq!(body["metadata"]["request_id"], "r1");
+        assert_eq!(body["metadata"]["models"][0], "base");
+        let channel = &body["results"]["channels"][0];
+        assert_eq!(channel["detected_language"], "en");
+        let alternative = &channel["alternatives"][0];
+        assert_eq!(alternative["transcript"], "Hello there. General Kenobi!");
+        assert_eq!(alternative["words"][0]["word"], "hello");
+        assert_eq!(alternative["words"][0]["punctuated_word"], "Hello");
+        assert_eq!(alternative["confidence"], 0.9);
+    }
+
+    #[test]
+    fn bare_words_lose_case_and_punctuation() {
+        assert_eq!(bare_word(" Don't,"), "don't");
+        assert_eq!(bare_word(" \"Yes!\""), "yes");
+    }
+}

@@ -1,0 +1,134 @@
+//! `stt serve` settings: every flag has an environment variable, and all are printed at start.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::MB;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "STT_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, env = "STT_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Engine workers, each with its own model sessions [default: one per 2 cores].
+    #[arg(long, env = "STT_WORKERS")]
+    pub workers: Option<usize>,
+    /// Requests waiting for a worker before new ones get 503.
+    #[arg(long, env = "STT_QUEUE", default_value_t = 64)]
+    pub queue: usize,
+    /// Model that serves requests naming none, or naming one that is not installed
+    /// [default: the largest installed].
+    #[arg(long, env = "STT_MODEL")]
+    pub model: Option<String>,
+    /// Map a requested model name to an installed one, NAME=MODEL (repeatable, or
+    /// comma-separated in the variable).
+    #[arg(long = "alias", env = "STT_MODEL_ALIASES", value_delimiter = ',')]
+    pub aliases: Vec<String>,
+    /// Refuse (400) requests for Whisper models that are not installed instead of serving
+    /// them with the default model.
+    #[arg(long, env = "STT_STRICT_MODELS")]
+    pub strict_models: bool,
+    /// Database, uploads and job results [default: $STT_HOME/server].
+    #[arg(long, env = "STT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Accept requests without a key, limited per client IP.
+    #[arg(long, env = "STT_ANONYMOUS")]
+    pub anonymous: bool,
+    /// Transcriptions per day and IP for anonymous callers.
+    #[arg(long, env = "STT_ANONYMOUS_DAILY", default_value_t = 3)]
+    pub anonymous_daily: u32,
+    /// Largest upload of anonymous callers, in MB.
+    #[arg(long, env = "STT_ANONYMOUS_MAX_UPLOAD_MB", default_value_t = 100)]
+    pub anonymous_max_upload_mb: u64,
+    /// Requests one anonymous IP may have in progress.
+    #[arg(long, env = "STT_ANONYMOUS_CONCURRENCY", default_value_t = 1)]
+    pub anonymous_concurrency: u32,
+    /// Largest upload or download of any caller, in MB.
+    #[arg(long, env = "STT_MAX_UPLOAD_MB", default_value_t = 2048)]
+    pub max_upload_mb: u64,
+    /// Operator key for `/v1/keys` (key management over HTTP is off without it).
+    #[arg(long, env = "STT_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Let `url` jobs fetch private, loopback and link-local addresses.
+    #[arg(long, env = "STT_ALLOW_PRIVATE_URLS")]
+    pub allow_private_urls: bool,
+    /// Seconds allowed for downloading a `url` job's audio.
+    #[arg(long, env = "STT_URL_TIMEOUT", default_value_t = 600)]
+    pub url_timeout: u64,
+    /// Seconds job results and uploads are kept after creation.
+    #[arg(long, env = "STT_RESULT_TTL", default_value_t = 3600)]
+    pub result_ttl: u64,
+}
+
+impl ServeConfig {
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / 2).max(1)
+        })
+    }
+
+    /// ONNX Runtime threads per worker: the cores shared out between workers.
+    pub fn threads_per_worker(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.workers()).max(1)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| stt_core::store::stt_home().join("server"))
+    }
+
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mb * MB
+    }
+
+    pub fn url_timeout(&self) -> Duration {
+        Duration::from_secs(self.url_timeout)
+    }
+}
+
+/// The settings as printed at start (the admin key only as set or not).
+impl fmt::Display for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let anonymous = match self.anonymous {
+            true => format!(
+                "allowed ({} a day, {} MB, {} at a time per IP)",
+                self.anonymous_daily, self.anonymous_max_upload_mb, self.anonymous_concurrency
+            ),
+            false => "refused".into(),
+        };
+        writeln!(f, "  address        {}:{}", self.host, self.port)?;
+        writeln!(
+            f,
+            "  workers        {} x {} threads, queue {}",
+            self.workers(),
+            self.threads_per_worker(),
+            self.queue
+        )?;
+        writeln!(f, "  data           {}", self.data_dir().display())?;
+        writeln!(f, "  anonymous      {anonymous}")?;
+        writeln!(f, "  max upload     {} MB", self.max_upload_mb)?;
+        writeln!(f, "  private urls   {}", allowed(self.allow_private_urls))?;
+        writeln!(f, "  strict models  {}", self.strict_models)?;
+        writeln!(f, "  aliases        {}", self.aliases.join(", "))?;
+        writeln!(
+            f,
+            "  key admin      {}",
+            match self.admin_key {
+                Some(_) => "enabled (/v1/keys)",
+                None => "off (set STT_ADMIN_KEY)",
+            }
+        )?;
+        write!(f, "  results kept   {} s", self.result_ttl)
+    }
+}
+
+fn allowed(flag: bool) -> &'static str {
+    if flag { "allowed" } else { "refused" }
+}

@@ -1,0 +1,164 @@
+//! The pool of engine workers: OS threads, each with its own loaded models (own ONNX
+//! sessions), fed by one bounded queue. Inference never runs on the async threads and no lock
+//! is held around it.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use stt_core::{LoadOptions, TranscribeOptions, Transcriber, Transcript};
+use tokio::sync::oneshot;
+
+use super::db::credits;
+use super::error::ApiError;
+
+/// One transcription to run.
+pub struct Request {
+    pub model: String,
+    pub audio: PathBuf,
+    pub options: TranscribeOptions,
+    /// Minutes the caller may still spend; longer audio is refused before decoding.
+    pub budget_minutes: Option<u64>,
+}
+
+struct Work {
+    request: Request,
+    reply: oneshot::Sender<Result<Transcript, ApiError>>,
+}
+
+pub struct Engine {
+    queue: SyncSender<Work>,
+    pub workers: usize,
+}
+
+impl Engine {
+    /// Starts `workers` threads and loads `preload` in each, so that a broken runtime or model
+    /// stops the server at start rather than failing every request.
+    pub fn start(
+        workers: usize,
+        queue: usize,
+        threads: usize,
+        preload: &str,
+    ) -> Result<Self, String> {
+        let (sender, receiver) = sync_channel::<Work>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let load = LoadOptions {
+            intra_threads: Some(threads),
+            ..LoadOptions::default()
+        };
+        let mut ready = Vec::new();
+        for index in 0..workers {
+            let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
+            let receiver = Arc::clone(&receiver);
+            let load = load.clone();
+            let preload = preload.to_string();
+            std::thread::Builder::new()
+                .name(format!("stt-worker-{index}"))
+                .spawn(move || {
+                    let mut models = HashMap::new();
+                    let loaded = Transcriber::load(&preload, &load).map(|model| {
+                        models.insert(preload, model);
+                    });
+                    let failed = loaded.is_err();
+                    let _ = ready_sender.send(loaded.map_err(|e| e.to_string()));
+                    if !failed {
+                        worker_loop(&receiver, &mut models, &load);
+                    }
+                })
+                .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+            ready.push(ready_receiver);
+        }
+        for ready in ready {
+            ready
+                .recv()
+                .map_err(|_| "a worker died while loading".to_string())??;
+        }
+        Ok(Self {
+            queue: sender,
+            workers,
+        })
+    }
+
+    /// Queues work if there is room (503 otherwise) and waits for its transcript.
+    pub async fn try_run(&self, request: Request) -> Result<Transcript, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let work = Work { request, reply };
+        match self.queue.try_send(work) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(ApiError::overloaded()),
+            Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+        }
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Queues work, waiting for room, and waits for its transcript (asynchronous jobs, which
+    /// were accepted already).
+    pub async fn run(&self, request: Request) -> Result<Transcript, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let work = Work { request, reply };
+        let queue = self.queue.clone();
+        tokio::task::spawn_blocking(move || queue.send(work).map_err(drop))
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "the engine stopped",
+    )
+    .retry_after(5)
+}
+
+fn worker_loop(
+    receiver: &Mutex<Receiver<Work>>,
+    models: &mut HashMap<String, Transcriber>,
+    load: &LoadOptions,
+) {
+    loop {
+        // The lock only hands out the next item; it is released before the work starts.
+        let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(work) = next else { return };
+        if work.reply.is_closed() {
+            continue; // the client went away while this waited
+        }
+        let request = &work.request;
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| transcribe(request, models, load)))
+                .unwrap_or_else(|_| {
+                    // A model that panicked may be in any state: load it afresh next time.
+                    models.remove(&request.model);
+                    Err(ApiError::internal("the engine failed on this input"))
+                });
+        let _ = work.reply.send(result);
+    }
+}
+
+fn transcribe(
+    work: &Request,
+    models: &mut HashMap<String, Transcriber>,
+    load: &LoadOptions,
+) -> Result<Transcript, ApiError> {
+    let audio = stt_core::audio::load_file(&work.audio)?;
+    if let Some(budget) = work.budget_minutes {
+        let needed = credits(audio.duration());
+        if needed > budget {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYMENT_REQUIRED,
+                format!("not enough credits: this audio needs {needed} minutes, {budget} remain"),
+            ));
+        }
+    }
+    let transcriber = match models.get_mut(&work.model) {
+        Some(model) => model,
+        None => models
+            .entry(work.model.clone())
+            .or_insert(Transcriber::load(&work.model, load)?),
+    };
+    Ok(transcriber.transcribe(&audio, &work.options, &mut |_| {})?)
+}

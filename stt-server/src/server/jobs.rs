@@ -1,0 +1,106 @@
+//! Asynchronous jobs: runners take waiting jobs from the database, fetch `url` audio, run the
+//! engine and store the Deepgram-shaped result; a sweeper deletes results and audio after
+//! their lifetime. State lives in SQLite, so a restart picks up where a crash stopped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stt_core::TranscribeOptions;
+use stt_core::formats::{DeepgramMetadata, to_deepgram};
+
+use super::AppState;
+use super::db::Job;
+use super::engine::Request;
+use super::error::ApiError;
+use super::routes::{fetch_error, now_unix};
+use crate::fetch;
+
+/// Starts one runner per engine worker (more would only wait in the engine's queue, where
+/// synchronous requests need room) and the sweeper.
+pub fn spawn(state: &Arc<AppState>) {
+    for _ in 0..state.engine.workers {
+        tokio::spawn(runner(Arc::clone(state)));
+    }
+    tokio::spawn(sweeper(Arc::clone(state)));
+}
+
+async fn runner(state: Arc<AppState>) {
+    loop {
+        match state.db.claim_job() {
+            Ok(Some(job)) => {
+                let outcome = run(&state, &job).await.map_err(|e| e.message);
+                if let Err(error) = state.db.finish_job(&job.id, outcome) {
+                    eprintln!("stt: job {}: {error}", job.id);
+                }
+            }
+            Ok(None) => {
+                // Woken by a new job, or polling in case one came from elsewhere.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), state.jobs_ready.notified()).await;
+            }
+            Err(error) => {
+                eprintln!("stt: cannot read jobs: {error}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
+    let audio = match (&job.audio_path, &job.url) {
+        (Some(path), _) => PathBuf::from(path),
+        (None, Some(url)) => {
+            let path = state.uploads_dir.join(&job.id);
+            let policy = state.fetch_policy(job.max_bytes);
+            fetch::fetch_to_file(url, &path, &policy)
+                .await
+                .map_err(fetch_error)?;
+            // Recorded only once complete: a crash mid-download downloads again.
+            state
+                .db
+                .set_audio_path(&job.id, &path.to_string_lossy())
+                .map_err(ApiError::internal)?;
+            path
+        }
+        (None, None) => return Err(ApiError::internal("the job has no audio")),
+    };
+    if !audio.is_file() {
+        return Err(ApiError::internal("the job's audio is missing"));
+    }
+    let options: TranscribeOptions = serde_json::from_str(&job.options)
+        .map_err(|e| ApiError::internal(format!("stored options unreadable: {e}")))?;
+    let transcript = state
+        .engine
+        .run(Request {
+            model: job.model.clone(),
+            audio,
+            options,
+            budget_minutes: job.budget_minutes,
+        })
+        .await?;
+    state
+        .db
+        .record_usage(&job.subject, now_unix(), transcript.duration)
+        .map_err(ApiError::internal)?;
+    let metadata = DeepgramMetadata {
+        request_id: job.id.clone(),
+        created: job.created.clone(),
+    };
+    Ok(to_deepgram(&transcript, &metadata).to_string())
+}
+
+async fn sweeper(state: Arc<AppState>) {
+    loop {
+        let cutoff = now_unix() - state.config.result_ttl as i64;
+        match state.db.delete_jobs_before(cutoff) {
+            Ok(paths) => {
+                for path in paths {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            Err(error) => eprintln!("stt: cannot delete old jobs: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+}

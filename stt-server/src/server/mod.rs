@@ -1,0 +1,130 @@
+//! `stt serve`: the HTTP service of shared/spec/API.md on the engine of `stt-core`.
+
+mod auth;
+mod catalog;
+pub mod config;
+pub mod db;
+mod engine;
+mod error;
+mod jobs;
+mod routes;
+mod upload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::fetch::FetchPolicy;
+pub use auth::create_key;
+use catalog::Catalog;
+use config::ServeConfig;
+use db::Db;
+use engine::Engine;
+
+pub struct AppState {
+    pub config: ServeConfig,
+    pub db: Db,
+    pub engine: Engine,
+    pub catalog: Catalog,
+    pub in_flight: Arc<auth::InFlight>,
+    /// Synchronous uploads, deleted when answered (and at start).
+    pub tmp_dir: PathBuf,
+    /// Audio of asynchronous jobs, deleted with the job.
+    pub uploads_dir: PathBuf,
+    pub jobs_ready: tokio::sync::Notify,
+}
+
+impl AppState {
+    pub fn fetch_policy(&self, max_bytes: u64) -> FetchPolicy {
+        FetchPolicy {
+            allow_private: self.config.allow_private_urls,
+            max_bytes,
+            timeout: self.config.url_timeout(),
+            ..FetchPolicy::default()
+        }
+    }
+}
+
+pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    let catalog = Catalog::load(
+        config.model.as_deref(),
+        &config.aliases,
+        config.strict_models,
+    )?;
+    eprintln!("stt {} serving", env!("CARGO_PKG_VERSION"));
+    eprintln!("{config}");
+    eprintln!(
+        "  models         {} (default {})",
+        catalog
+            .models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        catalog.default
+    );
+
+    let data_dir = config.data_dir();
+    let db = Db::open(&data_dir)?;
+    let tmp_dir = data_dir.join("tmp");
+    let uploads_dir = data_dir.join("uploads");
+    // Synchronous uploads left by a crash were never answered: nothing to keep.
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    for dir in [&tmp_dir, &uploads_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let requeued = db.requeue_active_jobs()?;
+    if requeued > 0 {
+        eprintln!("  resumed        {requeued} jobs interrupted by the last stop");
+    }
+
+    let (workers, queue, threads) = (config.workers(), config.queue, config.threads_per_worker());
+    let default_model = catalog.default.clone();
+    let engine =
+        tokio::task::spawn_blocking(move || Engine::start(workers, queue, threads, &default_model))
+            .await
+            .map_err(|e| e.to_string())??;
+
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let state = Arc::new(AppState {
+        config,
+        db,
+        engine,
+        catalog,
+        in_flight: Arc::default(),
+        tmp_dir,
+        uploads_dir,
+        jobs_ready: tokio::sync::Notify::new(),
+    });
+    jobs::spawn(&state);
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Tests and scripts wait for this line (standard output) to know the port.
+    println!("stt: listening on http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish answered requests; jobs still running stay
+/// active in the database and are resumed at the next start.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    eprintln!("stt: shutting down");
+}

@@ -1,0 +1,126 @@
+//! `multipart/form-data` bodies: the file part streams to a temporary file under a size limit,
+//! so memory stays small whatever the upload; text fields are kept (bounded too).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartError;
+use tokio::io::AsyncWriteExt;
+
+use super::error::ApiError;
+
+/// Longest text field accepted (prompts included).
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+const MAX_FIELDS: usize = 64;
+
+/// A file removed when dropped unless [`TempFile::keep`] moved it elsewhere.
+pub struct TempFile {
+    path: PathBuf,
+    pub bytes: u64,
+}
+
+impl TempFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, bytes: 0 }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves the file to `destination` and stops tracking it.
+    pub fn keep(self, destination: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, destination)?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub struct Form {
+    pub file: Option<TempFile>,
+    fields: HashMap<String, Vec<String>>,
+}
+
+impl Form {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name)?.first().map(String::as_str)
+    }
+
+    /// Every value of a repeated field (`timestamp_granularities[]`).
+    pub fn all(&self, name: &str) -> &[String] {
+        self.fields.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn malformed(error: MultipartError) -> ApiError {
+    ApiError::new(
+        error.status(),
+        format!("malformed multipart body: {}", error.body_text()),
+    )
+}
+
+/// Reads the form; the part named one of `file_fields` goes to a new file in `dir`.
+pub async fn read_form(
+    mut multipart: Multipart,
+    file_fields: &[&str],
+    dir: &Path,
+    max_bytes: u64,
+) -> Result<Form, ApiError> {
+    let mut form = Form {
+        file: None,
+        fields: HashMap::new(),
+    };
+    let mut field_count = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if file_fields.contains(&name.as_str()) {
+            if form.file.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "more than one `{name}` part; send one file per request"
+                )));
+            }
+            let mut file = TempFile::new(dir.join(uuid::Uuid::new_v4().to_string()));
+            let mut out = tokio::fs::File::create(file.path())
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                file.bytes += chunk.len() as u64;
+                if file.bytes > max_bytes {
+                    return Err(ApiError::too_large(max_bytes));
+                }
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            }
+            out.flush()
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            form.file = Some(file);
+            continue;
+        }
+        field_count += 1;
+        if field_count > MAX_FIELDS {
+            return Err(ApiError::bad_request("too many form fields"));
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            value.extend_from_slice(&chunk);
+            if value.len() > MAX_FIELD_BYTES {
+                return Err(ApiError::bad_request(format!(
+                    "form field `{name}` is longer than {MAX_FIELD_BYTES} bytes"
+                )));
+            }
+        }
+        let value = String::from_utf8(value)
+            .map_err(|_| ApiError::bad_request(format!("form field `{name}` is not UTF-8")))?;
+        form.fields.entry(name).or_default().push(value);
+    }
+    Ok(form)
+}
