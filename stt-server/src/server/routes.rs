@@ -31,11 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         axum::extract::DefaultBodyLimit::max((state.config.max_upload_bytes() + MB) as usize);
     Router::new()
         .route("/v1/transcribe", routing::post(transcribe))
-        .route(
-            "/v1/audio/transcriptions",
-            routing::post(openai_transcription),
-        )
-        .route("/v1/audio/translations", routing::post(openai_translation))
+        .route("/v1/audio/{endpoint}", routing::post(openai))
         .route("/v1/stt/create", routing::post(create_job))
         .layer(upload_limit)
         .route("/v1/stt/{id}", routing::get(get_job))
@@ -277,33 +273,19 @@ async fn transcribe(
     Ok(with_model(response, &model))
 }
 
-/// `POST /v1/audio/transcriptions` (section 4).
-async fn openai_transcription(
-    state: State<Arc<AppState>>,
-    peer: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Response> {
-    openai(state, peer, headers, multipart, Task::Transcribe).await
-}
-
-/// `POST /v1/audio/translations` (section 4).
-async fn openai_translation(
-    state: State<Arc<AppState>>,
-    peer: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Response> {
-    openai(state, peer, headers, multipart, Task::Translate).await
-}
-
+/// `POST /v1/audio/transcriptions` and `/v1/audio/translations` (section 4).
 async fn openai(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(endpoint): Path<String>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-    task: Task,
 ) -> Result<Response> {
+    let task = match endpoint.as_str() {
+        "transcriptions" => Task::Transcribe,
+        "translations" => Task::Translate,
+        _ => return Err(ApiError::not_found("no such endpoint")),
+    };
     let (caller, admission) = admit(&state, &headers, peer)?;
     let form = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
