@@ -111,6 +111,10 @@ impl Default for TranscribeOptions {
     }
 }
 
+/// Most beams or samples decoded at once: each holds a key/value cache, so a caller's number
+/// must not turn into an allocation that aborts the process.
+pub const MAX_CANDIDATES: usize = 64;
+
 impl TranscribeOptions {
     /// The language to decode in, `None` when it must be detected.
     pub fn fixed_language(&self) -> Option<&str> {
@@ -130,10 +134,12 @@ impl TranscribeOptions {
                 "temperature must be between 0 and 1, got {bad}"
             )));
         }
-        if self.beam_size == 0 || self.best_of == 0 {
-            return Err(Error::InvalidOption(
-                "beam_size and best_of must be at least 1".into(),
-            ));
+        for (name, value) in [("beam_size", self.beam_size), ("best_of", self.best_of)] {
+            if !(1..=MAX_CANDIDATES).contains(&value) {
+                return Err(Error::InvalidOption(format!(
+                    "{name} must be between 1 and {MAX_CANDIDATES}, got {value}"
+                )));
+            }
         }
         if self.patience.is_nan() || self.patience <= 0.0 {
             return Err(Error::InvalidOption(format!(
@@ -203,6 +209,17 @@ mod tests {
         assert_eq!(
             options.validate().unwrap_err().kind(),
             crate::ErrorKind::InvalidOption
+        );
+        let huge_beam = TranscribeOptions {
+            beam_size: 1_000_000_000_000,
+            ..Default::default()
+        };
+        assert!(
+            huge_beam
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("beam_size")
         );
     }
 }

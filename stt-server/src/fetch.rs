@@ -225,7 +225,9 @@ async fn download(url: &str, dest: &Path, policy: &FetchPolicy) -> Result<u64, F
         return Err(too_large);
     }
     let io = |e: std::io::Error| FetchError::Io(e.to_string());
-    let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+    // Created synchronously: a blocking create that a timeout abandons could otherwise run
+    // after the clean-up and leave a file behind.
+    let mut file = tokio::fs::File::from_std(std::fs::File::create(dest).map_err(io)?);
     let mut written = 0u64;
     while let Some(chunk) = response.chunk().await.map_err(network)? {
         written += chunk.len() as u64;

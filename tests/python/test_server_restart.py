@@ -2,76 +2,33 @@
 and running, start it again on the same data directory, and every job ends completed, or
 failed with a reason."""
 
-import http.server
-import json
-import os
-import re
-import shutil
 import signal
-import subprocess
-import threading
 import time
-from functools import partial
-from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-STT = REPO / "target" / "release" / "stt"
-FIXTURES = Path(os.environ.get("STT_FIXTURES", REPO.parent / "shared" / "fixtures" / "audio"))
+from conftest import Server, auth, fixture_path
+
+FLAGS = ["--model", "tiny.en", "--allow-private-urls"]
 
 
-def start(data_dir):
-    process = subprocess.Popen(
-        [STT, "serve", "--port", "0", "--data-dir", data_dir, "--model", "tiny.en",
-         "--allow-private-urls"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        match = re.search(r"listening on (http://\S+)", process.stdout.readline())
-        if match:
-            return process, match.group(1)
-        assert process.poll() is None, "the server exited while starting"
-    process.kill()
-    raise AssertionError("the server did not start in 120 s")
-
-
-def serve_fixtures():
-    """A loopback HTTP server for `url` jobs."""
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(FIXTURES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def test_jobs_accepted_before_a_crash_are_finished_after_restart(tmp_path):
-    data_dir = str(tmp_path / "data")
-    key = json.loads(
-        subprocess.run(
-            [STT, "keys", "create", "--data-dir", data_dir, "--plan", "paid",
-             "--concurrency", "100"],
-            check=True, capture_output=True, text=True,
-        ).stdout
-    )["key"]
-    headers = {"Authorization": f"Bearer {key}"}
-    fixtures = serve_fixtures()
-    fixture_url = f"http://127.0.0.1:{fixtures.server_address[1]}"
-
-    server, base = start(data_dir)
+def test_jobs_accepted_before_a_crash_are_finished_after_restart(tmp_path, fixture_http):
+    data_dir = tmp_path / "data"
+    server = Server(data_dir, FLAGS)
+    base = server.base
+    headers = auth(server.create_key(plan="paid", concurrency=100)["key"])
+    jfk = fixture_path("jfk.flac")
     ids = []
     try:
         for index in range(8):
             if index % 4 == 3:
                 response = requests.post(
                     f"{base}/v1/stt/create", headers=headers,
-                    json={"model": "#g1_whisper-large", "url": f"{fixture_url}/jfk.flac"},
+                    json={"model": "#g1_whisper-large", "url": f"{fixture_http}/jfk.flac"},
                     timeout=30,
                 )
             else:
-                with open(FIXTURES / "jfk.flac", "rb") as audio:
+                with open(jfk, "rb") as audio:
                     response = requests.post(
                         f"{base}/v1/stt/create", headers=headers,
                         files={"audio": ("jfk.flac", audio)}, timeout=30,
@@ -90,15 +47,16 @@ def test_jobs_accepted_before_a_crash_are_finished_after_restart(tmp_path):
         assert "active" in statuses, statuses
         assert "waiting" in statuses, statuses
     finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+        server.process.send_signal(signal.SIGKILL)
+        server.stop()
 
     # One waiting upload disappears while the server is down: that job must fail, saying why.
-    uploads = Path(data_dir) / "uploads"
+    uploads = data_dir / "uploads"
     missing = ids[-2]
     (uploads / missing).unlink()
 
-    server, base = start(data_dir)
+    server = Server(data_dir, FLAGS)
+    base = server.base
     try:
         final = {}
         deadline = time.time() + 300
@@ -121,7 +79,4 @@ def test_jobs_accepted_before_a_crash_are_finished_after_restart(tmp_path):
         # their results expire.
         assert (uploads / ids[3]).is_file()
     finally:
-        server.terminate()
-        server.wait()
-        fixtures.shutdown()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        server.stop()

@@ -82,7 +82,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, subject TEXT NOT NULL, status TEXT NOT NULL, model TEXT NOT NULL,
     options TEXT NOT NULL, audio_path TEXT, url TEXT, budget_minutes INTEGER,
     max_bytes INTEGER NOT NULL,
-    created_unix INTEGER NOT NULL, created TEXT NOT NULL, result TEXT, error TEXT);
+    created_unix INTEGER NOT NULL, created TEXT NOT NULL, result TEXT, error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_unix);
 CREATE TABLE IF NOT EXISTS usage (
     subject TEXT NOT NULL, at_unix INTEGER NOT NULL, seconds REAL NOT NULL,
@@ -249,7 +250,7 @@ impl Db {
         self.with(|c| {
             c.query_row(
                 &format!(
-                    "UPDATE jobs SET status = 'active' WHERE id = (SELECT id FROM jobs
+                    "UPDATE jobs SET status = 'active', attempts = attempts + 1 WHERE id = (SELECT id FROM jobs
                      WHERE status = 'waiting' ORDER BY created_unix, rowid LIMIT 1)
                      RETURNING {JOB_COLUMNS}"
                 ),
@@ -260,13 +261,24 @@ impl Db {
         })
     }
 
-    /// Jobs a previous run left active go back to waiting; returns how many.
-    pub fn requeue_active_jobs(&self) -> DbResult<usize> {
+    /// Jobs a previous run left active go back to waiting, unless they were running at
+    /// `max_attempts` stops already: input that brings the server down fails instead of doing
+    /// it again at every start. Returns (requeued, failed).
+    pub fn requeue_active_jobs(&self, max_attempts: u32) -> DbResult<(usize, usize)> {
         self.with(|c| {
-            c.execute(
+            let failed = c.execute(
+                "UPDATE jobs SET status = 'failed', error = ?1
+                 WHERE status = 'active' AND attempts >= ?2",
+                params![
+                    format!("the server stopped {max_attempts} times while running this job"),
+                    max_attempts
+                ],
+            )?;
+            let requeued = c.execute(
                 "UPDATE jobs SET status = 'waiting' WHERE status = 'active'",
                 [],
-            )
+            )?;
+            Ok((requeued, failed))
         })
     }
 
@@ -380,8 +392,12 @@ mod tests {
         drop(db);
 
         let db = Db::open(&dir).unwrap();
-        assert_eq!(db.requeue_active_jobs().unwrap(), 1);
+        assert_eq!(db.requeue_active_jobs(2).unwrap(), (1, 0));
         assert_eq!(db.claim_job().unwrap().unwrap().id, "old");
+        // Active at a second stop: failed, with the reason.
+        assert_eq!(db.requeue_active_jobs(2).unwrap(), (0, 1));
+        let error = db.job("old").unwrap().unwrap().error.unwrap();
+        assert!(error.contains("stopped 2 times"), "{error}");
         db.finish_job("old", Err("broken".into())).unwrap();
         assert_eq!(
             db.job("old").unwrap().unwrap().error.as_deref(),

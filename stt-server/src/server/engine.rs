@@ -134,6 +134,15 @@ fn worker_loop(
                     // A model that panicked may be in any state: load it afresh next time.
                     models.remove(&request.model);
                     Err(ApiError::internal("the engine failed on this input"))
+                })
+                .map_err(|mut error| {
+                    // Callers know their upload, not where the server stored it.
+                    let stored = request.audio.display().to_string();
+                    error.message = error
+                        .message
+                        .replace(&format!("file:{stored}"), "the audio")
+                        .replace(&stored, "the audio");
+                    error
                 });
         let _ = work.reply.send(result);
     }

@@ -21,6 +21,9 @@ use config::ServeConfig;
 use db::Db;
 use engine::Engine;
 
+/// Stops a job may be running at before it is failed rather than run again.
+const MAX_JOB_ATTEMPTS: u32 = 2;
+
 pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
@@ -74,9 +77,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let requeued = db.requeue_active_jobs()?;
-    if requeued > 0 {
-        eprintln!("  resumed        {requeued} jobs interrupted by the last stop");
+    let (requeued, failed) = db.requeue_active_jobs(MAX_JOB_ATTEMPTS)?;
+    if requeued + failed > 0 {
+        eprintln!(
+            "  resumed        {requeued} jobs interrupted by the last stop ({failed} failed)"
+        );
     }
 
     let (workers, queue, threads) = (config.workers(), config.queue, config.threads_per_worker());

@@ -41,6 +41,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/keys", routing::get(list_keys).post(create_key))
         .route("/v1/keys/{id}", routing::delete(revoke_key))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint (transcription endpoints take POST)",
+            )
+        })
         .with_state(state)
 }
 
