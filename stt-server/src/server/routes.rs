@@ -21,7 +21,7 @@ use super::catalog;
 use super::db::{Job, Plan};
 use super::engine::Request as EngineRequest;
 use super::error::{ApiError, MB};
-use super::upload::{Form, read_form};
+use super::upload::{Form, TempFile, read_form};
 use crate::fetch;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -70,33 +70,33 @@ fn admit(
     Ok((caller, admission))
 }
 
-/// The uploaded file of a form, refusing a missing or empty one.
+/// A form and its uploaded file, refusing a missing or empty one.
 async fn read_upload(
     state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
     caller: &Caller,
     file_fields: &[&str],
-) -> Result<Form> {
+) -> Result<(Form, TempFile)> {
     let multipart = multipart.map_err(|rejection| {
         ApiError::bad_request(format!(
             "expected a multipart/form-data body: {}",
             rejection.body_text()
         ))
     })?;
-    let form = read_form(
+    let mut form = read_form(
         multipart,
         file_fields,
         &state.tmp_dir,
         caller.max_upload_bytes(&state.config),
     )
     .await?;
-    match &form.file {
+    match form.file.take() {
         None => Err(ApiError::bad_request(format!(
             "missing file: send the audio as the `{}` form part",
             file_fields[0]
         ))),
         Some(file) if file.bytes == 0 => Err(ApiError::bad_request("the uploaded file is empty")),
-        Some(_) => Ok(form),
+        Some(file) => Ok((form, file)),
     }
 }
 
@@ -211,8 +211,21 @@ fn resolve_model(state: &AppState, requested: Option<&str>) -> Result<String> {
         .map_err(ApiError::bad_request)
 }
 
-/// Runs a synchronous transcription and charges it.
-async fn run_now(state: &AppState, caller: &Caller, request: EngineRequest) -> Result<Transcript> {
+/// Runs a synchronous transcription of an upload and charges it.
+async fn run_now(
+    state: &AppState,
+    caller: &Caller,
+    admission: &auth::Admission,
+    model: &str,
+    upload: &TempFile,
+    options: TranscribeOptions,
+) -> Result<Transcript> {
+    let request = EngineRequest {
+        model: model.to_string(),
+        audio: upload.path().to_path_buf(),
+        options,
+        budget_minutes: admission.budget_minutes,
+    };
     let transcript = state.engine.try_run(request).await?;
     state
         .db
@@ -249,7 +262,7 @@ async fn transcribe(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     let (caller, admission) = admit(&state, &headers, peer)?;
-    let form = read_upload(&state, multipart, &caller, &["file"]).await?;
+    let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = match fields.get("response_format").as_deref() {
         None | Some("json") => Format::Json,
@@ -264,14 +277,7 @@ async fn transcribe(
     };
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let options = fields.options(&state, &model, Task::Transcribe)?;
-    let audio = form.file.as_ref().map(|f| f.path().to_path_buf());
-    let request = EngineRequest {
-        model: model.clone(),
-        audio: audio.unwrap_or_default(),
-        options,
-        budget_minutes: admission.budget_minutes,
-    };
-    let transcript = run_now(&state, &caller, request).await?;
+    let transcript = run_now(&state, &caller, &admission, &model, &upload, options).await?;
     let response = match format {
         Format::Json => Json(formats::to_api_json(&transcript)).into_response(),
         _ => subtitles_or_text(&transcript, format),
@@ -293,7 +299,7 @@ async fn openai(
         _ => return Err(ApiError::not_found("no such endpoint")),
     };
     let (caller, admission) = admit(&state, &headers, peer)?;
-    let form = read_upload(&state, multipart, &caller, &["file"]).await?;
+    let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = fields
         .get("response_format")
@@ -318,14 +324,7 @@ async fn openai(
     let mut options = fields.options(&state, &model, task)?;
     // OpenAI times words only when asked; segments stay the same either way.
     options.word_timestamps = with_words;
-    let audio = form.file.as_ref().map(|f| f.path().to_path_buf());
-    let request = EngineRequest {
-        model: model.clone(),
-        audio: audio.unwrap_or_default(),
-        options,
-        budget_minutes: admission.budget_minutes,
-    };
-    let transcript = run_now(&state, &caller, request).await?;
+    let transcript = run_now(&state, &caller, &admission, &model, &upload, options).await?;
     let response = match format.as_str() {
         "json" => Json(json!({"text": transcript.text})).into_response(),
         "verbose_json" => Json(formats::to_openai_verbose_json(
@@ -357,14 +356,14 @@ async fn create_job(
         .to_ascii_lowercase();
     let (model, options, url, upload) = if content_type.starts_with("multipart/form-data") {
         let multipart = Multipart::from_request(request, &state).await;
-        let form = read_upload(&state, multipart, &caller, &["audio", "file"]).await?;
+        let (form, upload) = read_upload(&state, multipart, &caller, &["audio", "file"]).await?;
         let (model, options) = {
             let fields = form_fields(&form);
             let model = resolve_model(&state, fields.get("model").as_deref())?;
             let options = fields.options(&state, &model, Task::Transcribe)?;
             (model, options)
         };
-        (model, options, None, form.file)
+        (model, options, None, Some(upload))
     } else {
         let Json(body) = Json::<Value>::from_request(request, &state)
             .await
