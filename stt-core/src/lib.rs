@@ -20,8 +20,9 @@ pub mod transcribe;
 pub mod transcript;
 pub mod vad;
 
+pub use decode::LanguageDetection;
 pub use error::{Error, ErrorKind, Result};
 pub use model::{LoadOptions, Precision};
 pub use options::{Task, TranscribeOptions};
-pub use transcribe::{Progress, Transcriber};
+pub use transcribe::{OnProgress, Progress, Transcriber};
 pub use transcript::{Segment, Transcript};

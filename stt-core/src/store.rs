@@ -132,8 +132,9 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
 }
 
 /// Downloads, checks and converts a model into `$STT_HOME/models/NAME`; does nothing when it is
-/// already there. Needs a Python with numpy, onnx and onnxruntime (`scripts/setup.sh` makes one).
-pub fn pull_model(name: &str) -> Result<PathBuf> {
+/// already there. `python` runs the converter: it needs numpy, onnx and onnxruntime ([`python`]
+/// is the usual choice).
+pub fn pull_model(name: &str, python: &Path) -> Result<PathBuf> {
     if !PULLABLE_MODELS.contains(&name) {
         return Err(Error::ModelNotFound(format!(
             "no recipe for model {name:?}; models that can be pulled: {}",
@@ -148,13 +149,12 @@ pub fn pull_model(name: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(&home).map_err(|e| Error::io(&home, e))?;
     let script = home.join("stt_models.py");
     std::fs::write(&script, CONVERTER).map_err(|e| Error::io(&script, e))?;
-    let python = python();
-    let status = Command::new(&python)
+    let status = Command::new(python)
         .arg(&script)
         .args(["pull", name, "--home"])
         .arg(&home)
         .status()
-        .map_err(|e| Error::io(&python, e))?;
+        .map_err(|e| Error::io(python, e))?;
     if !status.success() || !dir.join(MARKER).is_file() {
         return Err(Error::ModelNotFound(format!(
             "pulling {name:?} failed ({status}); see the messages above"

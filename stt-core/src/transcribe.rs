@@ -2,32 +2,40 @@
 //! tokens into segments at timestamp pairs, and move the window to the last timestamp, as
 //! openai-whisper's `transcribe()` does.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::alignment;
 use crate::audio::{self, Audio};
 use crate::decode::{
-    Attempt, FallbackPolicy, LogitRules, TimestampRules, WindowParams, decode_with_fallback,
-    detect_language, log_softmax,
+    Attempt, FallbackPolicy, LanguageDetection, LogitRules, TimestampRules, WindowParams,
+    decode_with_fallback, detect_language, log_softmax,
 };
 use crate::mel::{FRAME_SECONDS, MelExtractor, N_FRAMES, N_SAMPLES};
 use crate::model::{AudioFeatures, LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
 use crate::tokenizer::{TIMESTAMP_SECONDS, WhisperTokenizer};
 use crate::transcript::{Segment, Transcript, Word};
-use crate::vad::{SileroVad, SpeechMap};
+use crate::vad::{SileroVad, SpeechAudio, SpeechMap};
 use crate::{Error, Result, store};
 
 /// Mel frames per timestamp step (0.02 s is two 10 ms frames).
 const FRAMES_PER_TIMESTAMP: usize = 2;
 
-/// How far a transcription has got, for progress bars.
+/// How far a transcription has got (for progress bars), and the segments finished since the
+/// last report (for callers that show text as it is decoded).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
+pub struct Progress<'a> {
     pub processed_seconds: f64,
     /// Seconds to decode: the speech found by voice activity detection when it is on.
     pub total_seconds: f64,
+    /// Never revised later: their times are final (in the original audio).
+    pub new_segments: &'a [Segment],
 }
+
+/// Called before each window and once at the end; `Break` stops the transcription with
+/// [`Error::Cancelled`].
+pub type OnProgress<'a> = dyn FnMut(Progress<'_>) -> ControlFlow<()> + 'a;
 
 /// A loaded model ready to transcribe; one per worker thread.
 pub struct Transcriber {
@@ -72,49 +80,84 @@ impl Transcriber {
         &mut self,
         path: &Path,
         options: &TranscribeOptions,
-        on_progress: &mut dyn FnMut(Progress),
     ) -> Result<Transcript> {
         let audio = audio::load_file(path)?;
-        self.transcribe(&audio, options, on_progress)
+        self.transcribe(&audio, options)
     }
 
-    pub fn transcribe(
+    pub fn transcribe(&mut self, audio: &Audio, options: &TranscribeOptions) -> Result<Transcript> {
+        self.transcribe_with_progress(audio, options, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// [`Self::transcribe`], reporting progress and finished segments as it goes; the callback
+    /// can cancel.
+    pub fn transcribe_with_progress(
         &mut self,
         audio: &Audio,
         options: &TranscribeOptions,
-        on_progress: &mut dyn FnMut(Progress),
+        on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
         options.validate()?;
-        // Clips say exactly what to decode; VAD would only second-guess them.
-        let speech = match options.vad_filter && options.clip_timestamps.is_empty() {
-            true => {
-                let vad = match &mut self.vad {
-                    Some(vad) => vad,
-                    None => self
-                        .vad
-                        .insert(SileroVad::load_installed(&self.load_options)?),
-                };
-                Some(vad.filter(&audio.samples, &options.vad_parameters)?)
-            }
-            false => None,
-        };
+        let speech = self.speech(audio, options)?;
         let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
-        let mut transcript = self.decode_samples(samples, options, on_progress)?;
-        if let Some(speech) = &speech {
-            restore_times(&mut transcript.segments, &speech.map);
-        }
+        let speech_map = speech.as_ref().map(|s| &s.map);
+        let mut transcript = self.decode_samples(samples, speech_map, options, on_progress)?;
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings.clone();
         Ok(transcript)
     }
 
-    /// The long-form loop over 16 kHz samples.
+    /// The spoken language of the first 30 s (of speech, when `options.vad_filter` is on),
+    /// with the probability of every language. English-only models cannot tell.
+    pub fn detect_language(
+        &mut self,
+        audio: &Audio,
+        options: &TranscribeOptions,
+    ) -> Result<LanguageDetection> {
+        options.validate()?;
+        let speech = self.speech(audio, options)?;
+        let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
+        if samples.is_empty() {
+            return Err(Error::EmptyAudio(
+                "no speech to detect the language from".into(),
+            ));
+        }
+        let first_window = &samples[..samples.len().min(N_SAMPLES)];
+        let mel = self.mel.compute(first_window, N_SAMPLES);
+        let frames = mel.n_frames.saturating_sub(N_FRAMES).clamp(1, N_FRAMES);
+        let features = self.model.encode(mel.window(0, frames))?;
+        let mut decoder = self.model.decoder(&features);
+        detect_language(
+            &mut decoder,
+            self.tokenizer.special.sot,
+            self.tokenizer.languages(),
+        )
+    }
+
+    /// The speech of `audio` when voice activity detection is asked for. Clips say exactly
+    /// what to decode, so VAD would only second-guess them.
+    fn speech(&mut self, audio: &Audio, options: &TranscribeOptions) -> Result<Option<SpeechAudio>> {
+        if !options.vad_filter || !options.clip_timestamps.is_empty() {
+            return Ok(None);
+        }
+        let vad = match &mut self.vad {
+            Some(vad) => vad,
+            None => self
+                .vad
+                .insert(SileroVad::load_installed(&self.load_options)?),
+        };
+        Ok(Some(vad.filter(&audio.samples, &options.vad_parameters)?))
+    }
+
+    /// The long-form loop over 16 kHz samples; `speech_map` places the samples in the
+    /// original audio when they are its speech only.
     fn decode_samples(
         &mut self,
         samples: &[f32],
+        speech_map: Option<&SpeechMap>,
         options: &TranscribeOptions,
-        on_progress: &mut dyn FnMut(Progress),
+        on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
         let mel = self.mel.compute(samples, N_SAMPLES);
         let content_frames = mel.n_frames.saturating_sub(N_FRAMES);
@@ -173,8 +216,18 @@ impl Transcriber {
         let clips = seek_clips(&options.clip_timestamps, content_frames);
         let mut clip_index = 0;
         let mut seek = clips.first().map_or(0, |clip| clip.0);
+        let mut reported = 0;
 
         while let Some(&(clip_start, clip_end)) = clips.get(clip_index) {
+            let progress = Progress {
+                processed_seconds: seek.min(content_frames) as f64 * FRAME_SECONDS,
+                total_seconds: content_seconds,
+                new_segments: &segments[reported..],
+            };
+            if on_progress(progress).is_break() {
+                return Err(Error::Cancelled);
+            }
+            reported = segments.len();
             let clip_end = clip_end.min(content_frames);
             seek = seek.max(clip_start);
             if seek >= clip_end {
@@ -304,10 +357,12 @@ impl Transcriber {
                 }
             }
 
+            window_segments
+                .retain(|segment| segment.start != segment.end && !segment.text.trim().is_empty());
+            if let Some(map) = speech_map {
+                restore_times(&mut window_segments, map);
+            }
             for segment in window_segments {
-                if segment.start == segment.end || segment.text.trim().is_empty() {
-                    continue;
-                }
                 all_tokens.extend_from_slice(&segment.tokens);
                 segments.push(Segment {
                     id: segments.len(),
@@ -319,10 +374,14 @@ impl Transcriber {
             {
                 prompt_reset_since = all_tokens.len();
             }
-            on_progress(Progress {
-                processed_seconds: seek.min(content_frames) as f64 * FRAME_SECONDS,
-                total_seconds: content_seconds,
-            });
+        }
+        let progress = Progress {
+            processed_seconds: content_seconds,
+            total_seconds: content_seconds,
+            new_segments: &segments[reported..],
+        };
+        if on_progress(progress).is_break() {
+            return Err(Error::Cancelled);
         }
 
         // Too short for a single window: nothing was heard, so nothing was detected.

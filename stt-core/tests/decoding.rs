@@ -12,7 +12,7 @@ use stt_core::{Task, TranscribeOptions, Transcript, audio, store};
 
 fn transcribe_audio(audio: &Audio, options: &TranscribeOptions) -> Transcript {
     base()
-        .transcribe(audio, options, &mut |_| {})
+        .transcribe(audio, options)
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -262,7 +262,7 @@ fn bad_options_are_refused_with_their_name() {
         ),
     ] {
         let error = base()
-            .transcribe(&audio, &options, &mut |_| {})
+            .transcribe(&audio, &options)
             .unwrap_err();
         assert_eq!(error.kind(), stt_core::ErrorKind::InvalidOption);
         assert!(error.to_string().contains(name), "{error}");

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Command;
 
@@ -107,7 +108,7 @@ fn mel_and_greedy_tokens_match_faster_whisper_and_ctranslate2() {
             vad_filter: false,
             ..TranscribeOptions::default()
         };
-        let transcript = base().transcribe(&audio, &options, &mut |_| {}).unwrap();
+        let transcript = base().transcribe(&audio, &options).unwrap();
         let ours: Vec<u32> = transcript
             .segments
             .iter()
@@ -250,10 +251,10 @@ fn english_only_models_refuse_other_languages() {
         language: Some("de".into()),
         ..TranscribeOptions::default()
     };
-    let err = tiny.transcribe(&audio, &options, &mut |_| {}).unwrap_err();
+    let err = tiny.transcribe(&audio, &options).unwrap_err();
     assert_eq!(err.kind(), stt_core::ErrorKind::InvalidOption);
     let transcript = tiny
-        .transcribe(&audio, &TranscribeOptions::default(), &mut |_| {})
+        .transcribe(&audio, &TranscribeOptions::default())
         .unwrap();
     assert_eq!(transcript.language, "en");
     assert!(word_error_rate(&fixture("jfk.flac").reference, &transcript.text) < 0.15);
@@ -264,4 +265,47 @@ fn word_error_rate_counts_edits() {
     assert_eq!(word_error_rate("a b c d", "a x c d"), 0.25);
     assert_eq!(word_error_rate("A, b.", "a b"), 0.0);
     assert_eq!(word_error_rate("a b", "a b c"), 0.5);
+}
+
+#[test]
+fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
+    let name = "es_librivox_capitan_veneno_dedication_70s.mp3";
+    let audio = audio::load_file(&fixtures().join(name)).unwrap();
+    let options = TranscribeOptions {
+        beam_size: 1,
+        ..TranscribeOptions::default()
+    };
+    let mut model = base();
+    let mut streamed = Vec::new();
+    let mut reports_with_segments = 0;
+    let transcript = model
+        .transcribe_with_progress(&audio, &options, &mut |progress| {
+            assert!(progress.processed_seconds <= progress.total_seconds);
+            if !progress.new_segments.is_empty() {
+                reports_with_segments += 1;
+            }
+            streamed.extend_from_slice(progress.new_segments);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(reports_with_segments >= 2, "{reports_with_segments}");
+    assert_eq!(streamed, transcript.segments);
+
+    let mut calls = 0;
+    let err = model
+        .transcribe_with_progress(&audio, &options, &mut |progress| {
+            calls += 1;
+            match progress.new_segments.is_empty() {
+                true => ControlFlow::Continue(()),
+                false => ControlFlow::Break(()),
+            }
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), stt_core::ErrorKind::Cancelled);
+    assert_eq!(calls, 2, "stops at the first report with segments");
+
+    let detection = model.detect_language(&audio, &options).unwrap();
+    assert_eq!(detection.language, "es");
+    assert_eq!(detection.ranked[0].0, "es");
+    assert!(detection.probability > 0.5, "{detection:?}");
 }

@@ -4,6 +4,7 @@ mod fetch;
 mod server;
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -186,7 +187,7 @@ fn run(command: Command) -> Result<(), String> {
             command: ModelsCommand::Pull { names },
         } => {
             for name in names {
-                let dir = store::pull_model(&name).map_err(|e| e.to_string())?;
+                let dir = store::pull_model(&name, &store::python()).map_err(|e| e.to_string())?;
                 println!("{name}\t{}", dir.display());
             }
             Ok(())
@@ -351,12 +352,13 @@ fn transcribe(
         bar
     });
     let transcript = transcriber
-        .transcribe(&audio, options, &mut |progress| {
+        .transcribe_with_progress(&audio, options, &mut |progress| {
             // With VAD the total is the speech left to decode, not the file's length.
             if let Some(bar) = &bar {
                 bar.set_length((progress.total_seconds * 1000.0) as u64);
                 bar.set_position((progress.processed_seconds * 1000.0) as u64);
             }
+            ControlFlow::Continue(())
         })
         .map_err(|e| e.to_string())?;
     if let Some(bar) = bar {

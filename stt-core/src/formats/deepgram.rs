@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::json::{rounded, seconds};
-use crate::transcript::Transcript;
+use crate::transcript::{Transcript, Word};
 
 /// What the job knows and the transcript does not.
 #[derive(Debug, Clone)]
@@ -20,11 +20,8 @@ fn bare_word(word: &str) -> String {
         .to_lowercase()
 }
 
-pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Value {
-    let words: Vec<Value> = transcript
-        .segments
-        .iter()
-        .flat_map(|segment| &segment.words)
+fn deepgram_words<'a>(words: impl Iterator<Item = &'a Word>) -> Vec<Value> {
+    words
         .map(|word| {
             json!({
                 "word": bare_word(&word.word),
@@ -32,6 +29,26 @@ pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Valu
                 "end": seconds(word.end),
                 "confidence": rounded(word.probability as f64),
                 "punctuated_word": word.word.trim(),
+            })
+        })
+        .collect()
+}
+
+pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Value {
+    let words = deepgram_words(transcript.segments.iter().flat_map(|s| &s.words));
+    // Deepgram's `utterances` (asked for with `utterances=true` there): one per segment.
+    let utterances: Vec<Value> = transcript
+        .segments
+        .iter()
+        .map(|segment| {
+            json!({
+                "id": segment.id,
+                "start": seconds(segment.start),
+                "end": seconds(segment.end),
+                "confidence": rounded(segment.confidence()),
+                "channel": 0,
+                "transcript": segment.text.trim(),
+                "words": deepgram_words(segment.words.iter()),
             })
         })
         .collect();
@@ -61,6 +78,7 @@ pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Valu
                     "words": words,
                 }],
             }],
+            "utterances": utterances,
         },
     })
 }
@@ -86,6 +104,10 @@ mod tests {
         assert_eq!(alternative["words"][0]["word"], "hello");
         assert_eq!(alternative["words"][0]["punctuated_word"], "Hello");
         assert_eq!(alternative["confidence"], 0.9);
+        let utterance = &body["results"]["utterances"][1];
+        assert_eq!(utterance["transcript"], "General Kenobi!");
+        assert_eq!(utterance["start"], 3661.25);
+        assert_eq!(body["results"]["utterances"][0]["words"][0]["word"], "hello");
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn base() -> MutexGuard<'static, Transcriber> {
 
 pub fn transcribe(name: &str, options: &TranscribeOptions) -> Transcript {
     base()
-        .transcribe_file(&fixtures().join(name), options, &mut |_| {})
+        .transcribe_file(&fixtures().join(name), options)
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

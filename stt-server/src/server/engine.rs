@@ -169,5 +169,5 @@ fn transcribe(
             .entry(work.model.clone())
             .or_insert(Transcriber::load(&work.model, load)?),
     };
-    Ok(transcriber.transcribe(&audio, &work.options, &mut |_| {})?)
+    Ok(transcriber.transcribe(&audio, &work.options)?)
 }
