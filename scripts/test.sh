@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, formatting, lints, Rust tests on the real models and fixtures,
-# and the Python checks of the converter against CTranslate2.
+# the Python checks of the converter and the server, and the Python SDK as pip installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,3 +12,4 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --release --quiet
 "$STT_PYTHON" -m pytest -q tests/python
+scripts/test_python_sdk.sh

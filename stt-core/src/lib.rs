@@ -22,7 +22,7 @@ pub mod vad;
 
 pub use decode::LanguageDetection;
 pub use error::{Error, ErrorKind, Result};
-pub use model::{LoadOptions, Precision};
+pub use model::{CancelToken, LoadOptions, Precision};
 pub use options::{Task, TranscribeOptions};
 pub use transcribe::{OnProgress, Progress, Transcriber};
 pub use transcript::{Segment, Transcript};

@@ -12,7 +12,7 @@ use crate::decode::{
     decode_with_fallback, detect_language, log_softmax,
 };
 use crate::mel::{FRAME_SECONDS, MelExtractor, N_FRAMES, N_SAMPLES};
-use crate::model::{AudioFeatures, LoadOptions, ModelFiles, WhisperModel};
+use crate::model::{AudioFeatures, CancelToken, LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
 use crate::tokenizer::{TIMESTAMP_SECONDS, WhisperTokenizer};
 use crate::transcript::{Segment, Transcript, Word};
@@ -76,6 +76,12 @@ impl Transcriber {
         &self.name
     }
 
+    /// Cancels the running transcription (or language detection) from another thread, within
+    /// one decoder step; calls fail with [`Error::Cancelled`] until the token is reset.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.model.cancel_token()
+    }
+
     pub fn transcribe_file(
         &mut self,
         path: &Path,
@@ -137,7 +143,11 @@ impl Transcriber {
 
     /// The speech of `audio` when voice activity detection is asked for. Clips say exactly
     /// what to decode, so VAD would only second-guess them.
-    fn speech(&mut self, audio: &Audio, options: &TranscribeOptions) -> Result<Option<SpeechAudio>> {
+    fn speech(
+        &mut self,
+        audio: &Audio,
+        options: &TranscribeOptions,
+    ) -> Result<Option<SpeechAudio>> {
         if !options.vad_filter || !options.clip_timestamps.is_empty() {
             return Ok(None);
         }

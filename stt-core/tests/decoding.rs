@@ -261,9 +261,7 @@ fn bad_options_are_refused_with_their_name() {
             "clip_timestamps",
         ),
     ] {
-        let error = base()
-            .transcribe(&audio, &options)
-            .unwrap_err();
+        let error = base().transcribe(&audio, &options).unwrap_err();
         assert_eq!(error.kind(), stt_core::ErrorKind::InvalidOption);
         assert!(error.to_string().contains(name), "{error}");
     }

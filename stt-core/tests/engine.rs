@@ -304,6 +304,20 @@ fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
     assert_eq!(err.kind(), stt_core::ErrorKind::Cancelled);
     assert_eq!(calls, 2, "stops at the first report with segments");
 
+    // From another thread, within a decoder step; the token stays set until reset.
+    let token = model.cancel_token();
+    let canceller = std::thread::spawn({
+        let token = token.clone();
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            token.cancel();
+        }
+    });
+    let err = model.transcribe(&audio, &options).unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(err.kind(), stt_core::ErrorKind::Cancelled);
+    token.reset();
+
     let detection = model.detect_language(&audio, &options).unwrap();
     assert_eq!(detection.language, "es");
     assert_eq!(detection.ranked[0].0, "es");

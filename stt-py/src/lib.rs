@@ -1,10 +1,424 @@
-//! Python bindings (`import stt`). The full SDK is tracked in its own issue; for now the module
-//! exposes the engine version so packaging and loading are exercised.
+//! The native half of the Python SDK, `stt._native`: the engine, called without the GIL.
+//! Everything that is Python idiom (audio sources, result dataclasses, keyword options, the
+//! HTTP client) lives in `python/stt/`; this module only converts types and maps errors.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use pyo3::prelude::*;
+use stt_core::audio::{self, Audio};
+use stt_core::formats::{self, Format};
+use stt_core::{
+    CancelToken, ErrorKind, LoadOptions, Precision, Segment, TranscribeOptions, Transcriber, store,
+};
+
+/// How often a waiting Python thread looks for Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// Raises the `stt.errors` class for an engine error, with its stable kind.
+fn to_py_err(py: Python<'_>, error: &stt_core::Error) -> PyErr {
+    let class = match error.kind() {
+        ErrorKind::Io
+        | ErrorKind::EmptyAudio
+        | ErrorKind::UnsupportedFormat
+        | ErrorKind::CorruptAudio => "AudioDecodeError",
+        ErrorKind::RuntimeNotFound | ErrorKind::Runtime => "RuntimeMissingError",
+        ErrorKind::ModelNotFound | ErrorKind::InvalidModel => "ModelNotFoundError",
+        ErrorKind::InvalidOption => "InvalidOptionError",
+        ErrorKind::Inference => "InferenceError",
+        ErrorKind::Cancelled => "CancelledError",
+    };
+    let raised = py
+        .import("stt.errors")
+        .and_then(|module| module.getattr(class))
+        .and_then(|class| class.call1((error.to_string(), error.kind().as_str())));
+    match raised {
+        Ok(exception) => PyErr::from_value(exception),
+        Err(import_failed) => import_failed,
+    }
+}
+
+fn invalid_option(py: Python<'_>, message: String) -> PyErr {
+    to_py_err(py, &stt_core::Error::InvalidOption(message))
+}
+
+fn parse_options(py: Python<'_>, json: &str) -> PyResult<TranscribeOptions> {
+    let options: TranscribeOptions =
+        serde_json::from_str(json).map_err(|e| invalid_option(py, e.to_string()))?;
+    options.validate().map_err(|e| to_py_err(py, &e))?;
+    Ok(options)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("engine types serialize")
+}
+
+/// Decoded 16 kHz mono audio, ready for any number of calls.
+#[pyclass(frozen, module = "stt._native")]
+struct DecodedAudio {
+    audio: Arc<Audio>,
+}
+
+#[pymethods]
+impl DecodedAudio {
+    /// Seconds of audio.
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.audio.duration()
+    }
+
+    /// Problems met while decoding that did not stop it.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.audio.warnings.clone()
+    }
+}
+
+fn decoded(py: Python<'_>, result: stt_core::Result<Audio>) -> PyResult<DecodedAudio> {
+    result
+        .map(|audio| DecodedAudio {
+            audio: Arc::new(audio),
+        })
+        .map_err(|e| to_py_err(py, &e))
+}
+
+/// Decodes an audio or video file.
+#[pyfunction]
+fn decode_file(py: Python<'_>, path: PathBuf) -> PyResult<DecodedAudio> {
+    decoded(py, py.detach(|| audio::load_file(&path)))
+}
+
+/// Decodes an encoded file held in memory; `extension` is only a hint.
+#[pyfunction]
+#[pyo3(signature = (data, extension=None))]
+fn decode_bytes(
+    py: Python<'_>,
+    data: Vec<u8>,
+    extension: Option<String>,
+) -> PyResult<DecodedAudio> {
+    decoded(
+        py,
+        py.detach(|| audio::load_bytes(data, extension.as_deref())),
+    )
+}
+
+/// Wraps raw float32 little-endian samples, already 16 kHz mono.
+#[pyfunction]
+fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
+    if !data.len().is_multiple_of(4) {
+        return Err(invalid_option(
+            py,
+            format!(
+                "float32 samples need a multiple of 4 bytes, got {}",
+                data.len()
+            ),
+        ));
+    }
+    let samples = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(DecodedAudio {
+        audio: Arc::new(Audio {
+            samples,
+            source_sample_rate: audio::SAMPLE_RATE,
+            source_channels: 1,
+            warnings: Vec::new(),
+        }),
+    })
+}
+
+/// A loaded Whisper model. Calls release the GIL; one call runs at a time per engine.
+#[pyclass(frozen, module = "stt._native")]
+struct Engine {
+    transcriber: Arc<Mutex<Transcriber>>,
+    cancel: CancelToken,
+    name: String,
+}
+
+fn lock(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
+    // A panic inside the engine leaves nothing half-written that the next call reads.
+    transcriber.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `work` on another thread while this one waits without the GIL, watching for Ctrl-C
+/// (Python runs signal handlers on the main thread only, so the engine cannot look itself).
+/// On a signal the engine is cancelled, which stops it within one decoder step, and the
+/// signal's exception (`KeyboardInterrupt`) is raised once the work has ended.
+fn run_interruptibly<T: Send>(
+    py: Python<'_>,
+    cancel: &CancelToken,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    cancel.reset();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        let mut interrupted = None;
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(SIGNAL_POLL));
+            if interrupted.is_none()
+                && let Err(interrupt) = py.check_signals()
+            {
+                cancel.cancel();
+                interrupted = Some(interrupt);
+            }
+        }
+        let value = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match interrupted {
+            Some(interrupt) => Err(interrupt),
+            None => Ok(value),
+        }
+    })
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    #[pyo3(signature = (model, compute_type, threads=None, ort_library=None))]
+    fn new(
+        py: Python<'_>,
+        model: String,
+        compute_type: &str,
+        threads: Option<usize>,
+        ort_library: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let precision: Precision =
+            serde_json::from_value(serde_json::Value::String(compute_type.to_ascii_lowercase()))
+                .map_err(|_| {
+                    invalid_option(
+                        py,
+                        format!(
+                            "compute_type {compute_type:?} is not available; \
+                             use \"float32\" or \"int8\" (\"default\" is float32)"
+                        ),
+                    )
+                })?;
+        let options = LoadOptions {
+            precision,
+            ort_library,
+            intra_threads: threads.filter(|&n| n > 0),
+        };
+        let transcriber = py
+            .detach(|| Transcriber::load(&model, &options))
+            .map_err(|e| to_py_err(py, &e))?;
+        Ok(Self {
+            name: transcriber.name().to_string(),
+            cancel: transcriber.cancel_token(),
+            transcriber: Arc::new(Mutex::new(transcriber)),
+        })
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Transcribes; returns the transcript as JSON. `progress(processed, total)` is called
+    /// between windows; an exception it raises stops the work and is raised here, and so is
+    /// Ctrl-C's `KeyboardInterrupt`.
+    #[pyo3(signature = (audio, options_json, progress=None))]
+    fn transcribe(
+        &self,
+        py: Python<'_>,
+        audio: &DecodedAudio,
+        options_json: &str,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let options = parse_options(py, options_json)?;
+        let (result, callback_error) = run_interruptibly(py, &self.cancel, || {
+            let mut callback_error: Option<PyErr> = None;
+            let result = lock(&self.transcriber).transcribe_with_progress(
+                &audio.audio,
+                &options,
+                &mut |report| {
+                    let Some(callback) = &progress else {
+                        return ControlFlow::Continue(());
+                    };
+                    let called = Python::attach(|py| {
+                        callback.call1(py, (report.processed_seconds, report.total_seconds))
+                    });
+                    match called {
+                        Ok(_) => ControlFlow::Continue(()),
+                        Err(error) => {
+                            callback_error = Some(error);
+                            ControlFlow::Break(())
+                        }
+                    }
+                },
+            );
+            (result, callback_error)
+        })?;
+        match (result, callback_error) {
+            (Ok(transcript), _) => Ok(to_json(&transcript)),
+            (Err(_), Some(error)) => Err(error),
+            (Err(error), None) => Err(to_py_err(py, &error)),
+        }
+    }
+
+    /// Starts a transcription in the background; the stream hands out segments as each
+    /// window is decoded.
+    fn segments(
+        &self,
+        py: Python<'_>,
+        audio: &DecodedAudio,
+        options_json: &str,
+    ) -> PyResult<SegmentStream> {
+        let options = parse_options(py, options_json)?;
+        self.cancel.reset();
+        let (sender, receiver) = mpsc::channel();
+        let transcriber = Arc::clone(&self.transcriber);
+        let audio = Arc::clone(&audio.audio);
+        std::thread::spawn(move || {
+            let result =
+                lock(&transcriber).transcribe_with_progress(&audio, &options, &mut |report| {
+                    for segment in report.new_segments {
+                        // The reader has gone: stop decoding for nobody.
+                        if sender.send(Ok(segment.clone())).is_err() {
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    ControlFlow::Continue(())
+                });
+            if let Err(error) = result {
+                let _ = sender.send(Err(error));
+            }
+        });
+        Ok(SegmentStream {
+            receiver: Mutex::new(Some(receiver)),
+            cancel: self.cancel.clone(),
+        })
+    }
+
+    /// The language of the first 30 s: `(code, probability, [(code, probability), ...])`.
+    #[allow(clippy::type_complexity)]
+    fn detect_language(
+        &self,
+        py: Python<'_>,
+        audio: &DecodedAudio,
+        options_json: &str,
+    ) -> PyResult<(String, f32, Vec<(String, f32)>)> {
+        let options = parse_options(py, options_json)?;
+        let detection = run_interruptibly(py, &self.cancel, || {
+            lock(&self.transcriber).detect_language(&audio.audio, &options)
+        })?
+        .map_err(|e| to_py_err(py, &e))?;
+        Ok((detection.language, detection.probability, detection.ranked))
+    }
+}
+
+type SegmentResult = stt_core::Result<Segment>;
+
+/// Segments of a background transcription, as JSON, in order.
+#[pyclass(frozen, module = "stt._native")]
+struct SegmentStream {
+    /// `None` once finished or closed.
+    receiver: Mutex<Option<Receiver<SegmentResult>>>,
+    cancel: CancelToken,
+}
+
+#[pymethods]
+impl SegmentStream {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        let mut slot = self.receiver.lock().unwrap_or_else(|e| e.into_inner());
+        // Taken out while waiting (a receiver cannot be shared with the GIL-free wait), put
+        // back only while the transcription goes on.
+        let Some(mut receiver) = slot.take() else {
+            return Ok(None);
+        };
+        loop {
+            let (back, received) = py.detach(move || {
+                let received = receiver.recv_timeout(SIGNAL_POLL);
+                (receiver, received)
+            });
+            receiver = back;
+            match received {
+                Ok(Ok(segment)) => {
+                    *slot = Some(receiver);
+                    return Ok(Some(to_json(&segment)));
+                }
+                Ok(Err(error)) => return Err(to_py_err(py, &error)),
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.cancel.cancel();
+                        return Err(interrupt);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the transcription within one decoder step.
+    fn close(&self) {
+        if self
+            .receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+        {
+            self.cancel.cancel();
+        }
+    }
+}
+
+/// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
+/// `srt` or `vtt`, exactly as the CLI and the server do.
+#[pyfunction]
+fn render(py: Python<'_>, transcript_json: &str, format: &str) -> PyResult<String> {
+    let transcript = serde_json::from_str(transcript_json)
+        .map_err(|e| invalid_option(py, format!("not a transcript: {e}")))?;
+    let format: Format = format
+        .parse()
+        .map_err(|e: stt_core::Error| to_py_err(py, &e))?;
+    Ok(formats::render(&transcript, format))
+}
+
+/// Installed models: `(name, kind, directory)`.
+#[pyfunction]
+fn installed_models() -> Vec<(String, &'static str, PathBuf)> {
+    store::installed_models()
+        .into_iter()
+        .map(|model| (model.name, model.kind.as_str(), model.dir))
+        .collect()
+}
+
+/// Fetches and converts a model into the shared cache; `python` runs the converter.
+#[pyfunction]
+#[pyo3(signature = (name, python=None))]
+fn pull_model(py: Python<'_>, name: String, python: Option<PathBuf>) -> PyResult<PathBuf> {
+    let python = python.unwrap_or_else(store::python);
+    py.detach(|| store::pull_model(&name, &python))
+        .map_err(|e| to_py_err(py, &e))
+}
+
+/// `$STT_HOME`, where models and the runtime are cached.
+#[pyfunction]
+fn stt_home() -> PathBuf {
+    store::stt_home()
+}
 
 #[pymodule]
-fn stt(module: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add_class::<DecodedAudio>()?;
+    module.add_class::<Engine>()?;
+    module.add_class::<SegmentStream>()?;
+    module.add_function(wrap_pyfunction!(decode_file, module)?)?;
+    module.add_function(wrap_pyfunction!(decode_bytes, module)?)?;
+    module.add_function(wrap_pyfunction!(from_float32, module)?)?;
+    module.add_function(wrap_pyfunction!(render, module)?)?;
+    module.add_function(wrap_pyfunction!(installed_models, module)?)?;
+    module.add_function(wrap_pyfunction!(pull_model, module)?)?;
+    module.add_function(wrap_pyfunction!(stt_home, module)?)?;
     Ok(())
 }

@@ -28,7 +28,7 @@ import srt
 import webvtt
 from openai import OpenAI
 
-from conftest import FIXTURES, Server, auth, fixture_path, wait_until
+from stt_testing import FIXTURES, Server, auth, fixture_path, wait_until
 
 HERE = Path(__file__).resolve().parent
 ADMIN_KEY = "test-admin-" + uuid.uuid4().hex

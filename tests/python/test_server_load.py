@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import auth, fixture_path
+from stt_testing import auth, fixture_path
 
 REPO = Path(__file__).resolve().parents[2]
 

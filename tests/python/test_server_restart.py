@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from conftest import Server, auth, fixture_path
+from stt_testing import Server, auth, fixture_path
 
 FLAGS = ["--model", "tiny.en", "--allow-private-urls"]
 

@@ -107,7 +107,10 @@ mod tests {
         let utterance = &body["results"]["utterances"][1];
         assert_eq!(utterance["transcript"], "General Kenobi!");
         assert_eq!(utterance["start"], 3661.25);
-        assert_eq!(body["results"]["utterances"][0]["words"][0]["word"], "hello");
+        assert_eq!(
+            body["results"]["utterances"][0]["words"][0]["word"],
+            "hello"
+        );
     }
 
     #[test]

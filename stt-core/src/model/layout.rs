@@ -20,8 +20,11 @@ pub const TOKENIZER: &str = "tokenizer.json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// Also accepts faster-whisper's `compute_type` names that mean float32 on a CPU.
     #[default]
+    #[serde(alias = "default", alias = "auto")]
     Float32,
+    #[serde(alias = "int8_float32")]
     Int8,
 }
 

@@ -1,6 +1,11 @@
 //! The only part of the engine that touches ONNX Runtime: the runtime library, the sessions,
 //! the encoder, the decoder with its key/value cache, and the Silero voice activity detector.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{Error, Result};
+
 pub mod layout;
 mod runtime;
 mod silero;
@@ -10,3 +15,30 @@ pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel};
 pub use whisper::{AudioFeatures, DecoderState, WhisperModel};
+
+/// Stops a model's work from another thread: each encoder pass and decoder step checks it
+/// first, so a cancelled transcription ends within one step with [`Error::Cancelled`]. It stays
+/// cancelled until [`CancelToken::reset`].
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.is_cancelled() {
+            true => Err(Error::Cancelled),
+            false => Ok(()),
+        }
+    }
+}

@@ -8,6 +8,7 @@ use ndarray::{Array2, Array3, Axis};
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
+use super::CancelToken;
 use super::layout::{ModelConfig, ModelFiles};
 use super::runtime::{LoadOptions, open_session};
 use crate::decode::TokenDecoder;
@@ -46,6 +47,7 @@ pub struct WhisperModel {
     next_step_outputs: RunOptions<HasSelectedOutputs>,
     /// `None` when the graph does not export cross-attention (no word timestamps then).
     alignment: Option<AlignmentOutputs>,
+    cancel: CancelToken,
 }
 
 /// Alignment heads as (layer, head), and the outputs fetched to read their cross-attention.
@@ -125,11 +127,18 @@ impl WhisperModel {
             first_step_outputs,
             next_step_outputs,
             alignment,
+            cancel: CancelToken::default(),
         })
+    }
+
+    /// Cancels this model's work from another thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     /// Runs the encoder on one window of log-mel features (`[n_mels, N_FRAMES]`, bin major).
     pub fn encode(&mut self, window: Vec<f32>) -> Result<AudioFeatures> {
+        self.cancel.check()?;
         let shape = [1, self.config.n_mels, N_FRAMES];
         if window.len() != shape.iter().product::<usize>() {
             return Err(Error::Inference(format!(
@@ -279,6 +288,7 @@ struct KvCache {
 
 impl TokenDecoder for DecoderState<'_> {
     fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>> {
+        self.model.cancel.check()?;
         let batch = self.cache.as_ref().map_or(1, |c| c.batch);
         let width = tokens.first().map_or(0, Vec::len);
         if tokens.len() != batch || width == 0 || tokens.iter().any(|row| row.len() != width) {

@@ -1,0 +1,303 @@
+"""Client of a running ``stt serve`` (the synchronous and asynchronous endpoints of
+``shared/spec/API.md``), returning the same :class:`~stt.Transcript` as the local engine.
+Only the standard library is used."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+import wave
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+from .errors import InvalidOptionError, JobFailedError, ServerError
+from .transcript import Segment, Transcript, Word
+from .whisper import SAMPLE_RATE, AudioSource
+
+_CHUNK = 1 << 20
+
+
+def _log_confidence(confidence: float) -> float:
+    """A mean token probability as the average log probability the engine reports."""
+    return math.log(max(confidence, 1e-12))
+
+
+def _upload(source: AudioSource) -> Tuple[str, Union[bytes, Path]]:
+    """A file name and the content (or the path to stream it from) of an upload."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(os.fspath(source))
+        if not path.is_file():
+            raise InvalidOptionError(f"no such file: {path}", "invalid_option")
+        return path.name, path
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "audio", bytes(source)
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        return (Path(name).name if isinstance(name, str) else "audio"), source.read()
+    if hasattr(source, "__array__"):
+        import numpy as np
+
+        samples = np.clip(np.asarray(source, dtype=np.float32), -1.0, 1.0)
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(SAMPLE_RATE)
+            out.writeframes((samples * 32767).astype("<i2").tobytes())
+        return "audio.wav", buffer.getvalue()
+    raise InvalidOptionError(f"cannot upload {type(source).__name__}", "invalid_option")
+
+
+class _Multipart:
+    """A multipart/form-data body, streamed so that large files are never held in memory."""
+
+    def __init__(self, fields: Mapping[str, str], file_field: str, source: AudioSource) -> None:
+        self.boundary = uuid.uuid4().hex
+        filename, self.content = _upload(source)
+        head = b"".join(
+            self._part_header(name, None) + value.encode() + b"\r\n" for name, value in fields.items()
+        )
+        self.head = head + self._part_header(file_field, filename)
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+
+    def _part_header(self, name: str, filename: Optional[str]) -> bytes:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+            extra = "Content-Type: application/octet-stream\r\n"
+        else:
+            extra = ""
+        return f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n{extra}\r\n".encode()
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        size = self.content.stat().st_size if isinstance(self.content, Path) else len(self.content)
+        return len(self.head) + size + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        if isinstance(self.content, Path):
+            with self.content.open("rb") as file:
+                while chunk := file.read(_CHUNK):
+                    yield chunk
+        else:
+            yield self.content
+        yield self.tail
+
+
+class Client:
+    """Talks to a ``stt serve`` at ``base_url`` (with or without the ``/v1`` suffix).
+
+    Errors answered by the server raise :class:`~stt.ServerError` with its HTTP status
+    (``status`` 0: no answer at all).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        api_key: Optional[str] = None,
+        timeout: float = 600.0,
+    ) -> None:
+        base = base_url.rstrip("/")
+        self.base_url = base[: -len("/v1")] if base.endswith("/v1") else base
+        self.api_key = api_key if api_key is not None else os.environ.get("STT_API_KEY")
+        self.timeout = timeout
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Union[None, bytes, _Multipart] = None,
+        content_type: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        data: Any = body
+        if isinstance(body, _Multipart):
+            headers["Content-Type"] = body.content_type
+            headers["Content-Length"] = str(len(body))
+            data = iter(body)
+        elif content_type is not None:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(
+            self.base_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer: Dict[str, Any] = json.load(response)
+                return answer
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                message = str(json.loads(raw)["error"])
+            except (ValueError, KeyError, TypeError):
+                message = raw.decode(errors="replace") or error.reason
+            raise ServerError(message, error.code) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise ServerError(f"cannot reach {self.base_url}: {reason}", 0) from None
+
+    def transcribe(
+        self,
+        source: AudioSource,
+        *,
+        model: Optional[str] = None,
+        language: Optional[str] = None,
+        task: Optional[str] = None,
+        word_timestamps: Optional[bool] = None,
+        prompt: Optional[str] = None,
+        temperature: Optional[float] = None,
+        beam_size: Optional[int] = None,
+        vad: Optional[bool] = None,
+        diarize: Optional[bool] = None,
+        speakers: Optional[int] = None,
+    ) -> Transcript:
+        """Transcribes on the server and waits for the answer (``POST /v1/transcribe``)."""
+        given = {
+            "model": model,
+            "language": language,
+            "task": task,
+            "word_timestamps": word_timestamps,
+            "prompt": prompt,
+            "temperature": temperature,
+            "beam_size": beam_size,
+            "vad": vad,
+            "diarize": diarize,
+            "speakers": speakers,
+        }
+        fields = {"response_format": "json"}
+        for name, value in given.items():
+            if value is not None:
+                fields[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        answer = self._request("POST", "/v1/transcribe", _Multipart(fields, "file", source))
+        return _from_api_json(answer)
+
+    def submit(
+        self,
+        source: Optional[AudioSource] = None,
+        *,
+        url: Optional[str] = None,
+        model: Optional[str] = None,
+    ) -> str:
+        """Queues an asynchronous job for an upload or a ``url`` the server fetches; returns
+        its id (``POST /v1/stt/create``)."""
+        if (source is None) == (url is None):
+            raise InvalidOptionError("give either an audio source or a url", "invalid_option")
+        if url is not None:
+            body = {"url": url, **({"model": model} if model else {})}
+            answer = self._request(
+                "POST", "/v1/stt/create", json.dumps(body).encode(), "application/json"
+            )
+        else:
+            fields = {"model": model} if model else {}
+            assert source is not None
+            answer = self._request("POST", "/v1/stt/create", _Multipart(fields, "audio", source))
+        return str(answer["generation_id"])
+
+    def job(self, job_id: str) -> Dict[str, Any]:
+        """The job as the server shows it: ``status`` and, when completed, ``result``."""
+        return self._request("GET", f"/v1/stt/{job_id}")
+
+    def wait(
+        self, job_id: str, *, timeout: Optional[float] = None, poll_interval: float = 1.0
+    ) -> Transcript:
+        """Polls a job until it completes. Raises :class:`~stt.JobFailedError` if it failed and
+        ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] == "completed":
+                return _from_deepgram(job["result"])
+            if job["status"] == "failed":
+                raise JobFailedError(str(job.get("error", "the job failed")), job_id)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout} s")
+            time.sleep(poll_interval)
+
+
+def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
+    """A transcript from the JSON of ``POST /v1/transcribe``."""
+    segments = [
+        Segment(
+            id=segment.get("id", index),
+            start=segment["start"],
+            end=segment["end"],
+            text=segment["text"],
+            words=[_word(word) for word in segment.get("words", [])],
+            avg_logprob=_log_confidence(segment.get("confidence", 0.0)),
+        )
+        for index, segment in enumerate(answer.get("segments", []))
+    ]
+    return Transcript(
+        text=answer["text"],
+        language=answer.get("language", ""),
+        language_probability=answer.get("language_probability", 0.0),
+        duration=answer.get("duration", 0.0),
+        segments=segments,
+        duration_after_vad=answer.get("duration_after_vad", answer.get("duration", 0.0)),
+        model=answer.get("model", ""),
+        warnings=list(answer.get("warnings", [])),
+    )
+
+
+def _word(word: Mapping[str, Any]) -> Word:
+    return Word(
+        word=word.get("punctuated_word", word["word"]),
+        start=word["start"],
+        end=word["end"],
+        probability=word.get("confidence", 0.0),
+    )
+
+
+def _from_deepgram(result: Mapping[str, Any]) -> Transcript:
+    """A transcript from the Deepgram-shaped ``result`` of a completed job: segments from its
+    ``utterances``, else one segment of all the words."""
+    metadata = result.get("metadata", {})
+    channel = result["results"]["channels"][0]
+    alternative = channel["alternatives"][0]
+    utterances: List[Mapping[str, Any]] = result["results"].get("utterances") or []
+    words = alternative.get("words", [])
+    if not utterances and words:
+        utterances = [
+            {
+                "start": words[0]["start"],
+                "end": words[-1]["end"],
+                "transcript": alternative["transcript"],
+                "confidence": alternative.get("confidence", 0.0),
+                "words": words,
+            }
+        ]
+    segments = [
+        Segment(
+            id=index,
+            start=utterance["start"],
+            end=utterance["end"],
+            text=utterance["transcript"],
+            words=[_word(word) for word in utterance.get("words", [])],
+            avg_logprob=_log_confidence(utterance.get("confidence", 0.0)),
+        )
+        for index, utterance in enumerate(utterances)
+    ]
+    duration = metadata.get("duration", 0.0)
+    return Transcript(
+        text=alternative["transcript"],
+        language=channel.get("detected_language", ""),
+        language_probability=channel.get("language_confidence", 0.0),
+        duration=duration,
+        segments=segments,
+        duration_after_vad=duration,
+        model=(metadata.get("models") or [""])[0],
+    )
+
+
+__all__ = ["Client"]

@@ -1,0 +1,100 @@
+"""Results: the same types whether the local engine or a ``stt serve`` produced them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping
+
+from . import _native
+
+
+@dataclass(frozen=True)
+class Word:
+    """A timed word, as decoded (usually with a leading space, punctuation attached)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of text with its times in seconds and how it was decoded."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: List[Word] = field(default_factory=list)
+    seek: int = 0
+    tokens: List[int] = field(default_factory=list)
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Segment:
+        """Builds a segment from the engine's JSON (the fields of this class)."""
+        fields = {f.name for f in dataclasses.fields(cls)} - {"words"}
+        words = [Word(**word) for word in data.get("words", [])]
+        return cls(words=words, **{k: v for k, v in data.items() if k in fields})
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcription: the text, its language and its timed segments."""
+
+    text: str
+    language: str
+    language_probability: float
+    duration: float
+    segments: List[Segment] = field(default_factory=list)
+    duration_after_vad: float = 0.0
+    model: str = ""
+    warnings: List[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
+        """Builds a transcript from the engine's JSON (the fields of this class)."""
+        fields = {f.name for f in dataclasses.fields(cls)} - {"segments"}
+        segments = [Segment.from_dict(s) for s in data.get("segments", [])]
+        return cls(segments=segments, **{k: v for k, v in data.items() if k in fields})
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Every field, as the engine serializes it."""
+        return dataclasses.asdict(self)
+
+    def _render(self, fmt: str) -> str:
+        return _native.render(json.dumps(self.to_dict()), fmt)
+
+    def to_json(self) -> str:
+        """The JSON body of ``POST /v1/transcribe`` (what ``stt transcribe`` prints)."""
+        return self._render("json")
+
+    def to_srt(self) -> str:
+        """SubRip subtitles."""
+        return self._render("srt")
+
+    def to_vtt(self) -> str:
+        """WebVTT subtitles."""
+        return self._render("vtt")
+
+    def to_text(self) -> str:
+        """The plain text, one segment per line."""
+        return self._render("txt")
+
+
+@dataclass(frozen=True)
+class LanguageDetection:
+    """The spoken language and the probability of every language, likeliest first."""
+
+    language: str
+    probability: float
+    all_probabilities: Dict[str, float]
+
+
+__all__ = ["LanguageDetection", "Segment", "Transcript", "Word"]

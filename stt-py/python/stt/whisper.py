@@ -1,0 +1,144 @@
+"""The local engine: Whisper models run on ONNX Runtime in this process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Optional, Union
+
+from . import _native
+from .errors import InvalidOptionError
+from .options import TranscribeOptions, options_json
+from .transcript import LanguageDetection, Segment, Transcript
+
+if TYPE_CHECKING:
+    import numpy as np
+    from typing_extensions import Unpack
+
+#: What audio can be given as: a path, the bytes of an encoded file, a binary file object, or
+#: a 1-D float NumPy array of 16 kHz mono samples.
+AudioSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, "np.ndarray"]
+
+#: ``progress(processed_seconds, total_seconds)``; raising in it stops the transcription.
+ProgressCallback = Callable[[float, float], object]
+
+SAMPLE_RATE = 16_000
+
+
+def runtime_library() -> Optional[str]:
+    """The ONNX Runtime library of the installed ``onnxruntime`` (or ``onnxruntime-gpu``)
+    package, found without importing it; ``None`` leaves the choice to the engine, which also
+    honours ``$STT_ORT_LIB`` and ``$ORT_DYLIB_PATH``."""
+    if os.environ.get("STT_ORT_LIB") or os.environ.get("ORT_DYLIB_PATH"):
+        return None
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or spec.origin is None:
+        return None
+    capi = Path(spec.origin).parent / "capi"
+    libraries = sorted(capi.glob("libonnxruntime.so*")) + sorted(capi.glob("onnxruntime.dll"))
+    libraries += sorted(capi.glob("libonnxruntime*.dylib"))
+    return str(libraries[-1]) if libraries else None
+
+
+def load_audio(source: AudioSource) -> _native.DecodedAudio:
+    """Decodes a path, the bytes of an encoded file, a binary file object, or takes a float
+    array of 16 kHz mono samples as it is."""
+    if isinstance(source, (str, os.PathLike)):
+        return _native.decode_file(os.fspath(source))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _native.decode_bytes(bytes(source))
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        extension = Path(name).suffix.lstrip(".") if isinstance(name, str) else None
+        return _native.decode_bytes(source.read(), extension or None)
+    if hasattr(source, "__array__"):
+        import numpy as np
+
+        samples = np.asarray(source)
+        if samples.ndim != 1 or samples.dtype.kind != "f":
+            raise InvalidOptionError(
+                f"an audio array must be 1-D float samples at {SAMPLE_RATE} Hz mono, "
+                f"got shape {samples.shape} of {samples.dtype}",
+                "invalid_option",
+            )
+        return _native.from_float32(np.ascontiguousarray(samples, dtype="<f4").tobytes())
+    raise InvalidOptionError(
+        f"cannot read audio from {type(source).__name__}: give a path, bytes, a binary file "
+        "object or a float32 NumPy array",
+        "invalid_option",
+    )
+
+
+class Whisper:
+    """A Whisper model loaded in this process.
+
+    ``model`` is an installed name (``"base"``, see :mod:`stt.models`) or a model directory.
+    ``compute_type`` is ``"float32"`` (``"default"``) or ``"int8"``; ``threads`` is the number
+    of threads per operator (0: ONNX Runtime decides).
+    """
+
+    def __init__(
+        self,
+        model: str = "base",
+        device: str = "cpu",
+        compute_type: str = "default",
+        threads: int = 0,
+    ) -> None:
+        if device not in ("cpu", "auto"):
+            raise InvalidOptionError(
+                f"device {device!r} is not available in this build; use 'cpu'", "invalid_option"
+            )
+        if threads < 0:
+            raise InvalidOptionError(f"threads must be >= 0, got {threads}", "invalid_option")
+        self._engine = _native.Engine(os.fspath(model), compute_type, threads, runtime_library())
+        self.device = "cpu"
+        self.compute_type = compute_type
+
+    @property
+    def model(self) -> str:
+        """The name of the loaded model."""
+        return self._engine.name
+
+    def __repr__(self) -> str:
+        return f"Whisper(model={self.model!r}, device={self.device!r})"
+
+    def transcribe(
+        self,
+        source: AudioSource,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcript:
+        """Transcribes (or translates, ``task="translate"``) all of ``source``.
+
+        Ctrl-C stops it between two 30 s windows with ``KeyboardInterrupt``.
+        """
+        audio = load_audio(source)
+        result = self._engine.transcribe(audio, options_json(options), progress)
+        return Transcript.from_dict(json.loads(result))
+
+    def transcribe_iter(
+        self, source: AudioSource, **options: Unpack[TranscribeOptions]
+    ) -> Iterator[Segment]:
+        """Yields segments as they are decoded, each final. Decoding runs in the background;
+        leaving the loop early stops it."""
+        audio = load_audio(source)
+        stream = self._engine.segments(audio, options_json(options))
+        try:
+            for segment in stream:
+                yield Segment.from_dict(json.loads(segment))
+        finally:
+            stream.close()
+
+    def detect_language(
+        self, source: AudioSource, **options: Unpack[TranscribeOptions]
+    ) -> LanguageDetection:
+        """The language spoken in the first 30 s (of speech, with ``vad_filter``, the default)."""
+        audio = load_audio(source)
+        language, probability, ranked = self._engine.detect_language(audio, options_json(options))
+        return LanguageDetection(language, probability, dict(ranked))
+
+
+__all__ = ["AudioSource", "ProgressCallback", "Whisper", "load_audio", "runtime_library"]

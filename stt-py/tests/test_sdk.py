@@ -1,0 +1,384 @@
+"""The Python SDK as a user gets it: `pip install` of the built wheel into a fresh virtualenv,
+then the real engine on real recordings, the client against a real `stt serve`, and the type
+stubs against the compiled module."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+
+import stt
+from conftest import REPO, fixture_path
+
+JFK = (
+    "And so, my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+SONNET_CONTAINERS = ["flac", "ogg", "m4a", "webm", "aac", "aiff"]
+
+
+def words(text):
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def pcm_wav_samples(name):
+    """16 kHz mono samples of a 16-bit WAV fixture, as float32 in [-1, 1)."""
+    with wave.open(str(fixture_path(name))) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        frames = wav.readframes(wav.getnframes())
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def run_python(code, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_readme_example_runs_as_written():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Python"):]
+    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(example.strip().splitlines()) == 3, example
+    done = run_python(example)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == JFK
+
+
+def test_jfk_matches_the_cli_exactly(base):
+    transcript = base.transcribe(fixture_path("jfk.flac"))
+    assert transcript.text == JFK
+    assert transcript.language == "en" and transcript.language_probability > 0.5
+    assert transcript.duration == pytest.approx(11.0, abs=0.01)
+    assert transcript.model == "base"
+    cli = subprocess.run(
+        [str(REPO / "target/release/stt"), "transcribe", str(fixture_path("jfk.flac"))],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    assert json.loads(cli.stdout) == json.loads(transcript.to_json())
+
+
+@pytest.mark.parametrize("extension", SONNET_CONTAINERS)
+def test_every_container_format(base, extension):
+    transcript = base.transcribe(
+        fixture_path(f"en_librivox_sonnet001_first9s.{extension}"), beam_size=1
+    )
+    heard = words(transcript.text)
+    for word in ["fairest", "creatures", "desire", "rose", "never", "die"]:
+        assert word in heard, (extension, transcript.text)
+
+
+def test_mp3_wav_and_opus(base):
+    mp3 = base.transcribe(fixture_path("en_librispeech_1272-141231-0002.mp3"))
+    assert {"chest", "blood", "spectators"} <= set(words(mp3.text)), mp3.text
+    assert base.transcribe(fixture_path("es_mls_13697_11991_000000.opus")).language == "es"
+    assert base.transcribe(fixture_path("en_ljspeech_LJ001-0002.wav")).text
+
+
+def test_path_bytes_file_object_and_numpy_agree(base):
+    name = "en_librispeech_1995-1837-0001.wav"
+    path = fixture_path(name)
+    expected = base.transcribe(str(path)).text
+    assert expected
+    assert base.transcribe(path.read_bytes()).text == expected
+    with open(path, "rb") as file:
+        assert base.transcribe(file).text == expected
+    samples = pcm_wav_samples(name)
+    from_array = base.transcribe(samples)
+    assert from_array.text == expected
+    assert from_array.duration == pytest.approx(len(samples) / 16000)
+    assert base.transcribe(samples.astype(np.float64)).text == expected
+
+
+def test_bad_arrays_and_sources_are_refused(base):
+    with pytest.raises(stt.InvalidOptionError, match="1-D"):
+        base.transcribe(np.zeros((2, 16000), dtype=np.float32))
+    with pytest.raises(stt.InvalidOptionError, match="1-D float"):
+        base.transcribe(np.zeros(16000, dtype=np.int16))
+    with pytest.raises(stt.InvalidOptionError, match="cannot read audio from int"):
+        base.transcribe(42)
+
+
+def test_segments_and_words_are_timed_and_rendered(base):
+    transcript = base.transcribe(fixture_path("en_librispeech_1272-141231-0002.mp3"))
+    assert transcript.segments
+    previous_end = 0.0
+    for segment in transcript.segments:
+        assert previous_end - 1e-6 <= segment.start < segment.end <= transcript.duration + 0.5
+        assert segment.words and segment.tokens
+        assert segment.avg_logprob < 0 and 0 <= segment.no_speech_prob <= 1
+        for word in segment.words:
+            assert segment.start - 1e-6 <= word.start <= word.end <= segment.end + 1e-6
+            assert 0 <= word.probability <= 1
+        previous_end = segment.end
+    assert "".join(w.word for s in transcript.segments for w in s.words).strip() == transcript.text
+
+    srt = transcript.to_srt()
+    assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", srt), srt
+    assert transcript.to_vtt().startswith("WEBVTT")
+    rendered = json.loads(transcript.to_json())
+    assert rendered["text"] == transcript.text
+    assert len(rendered["segments"]) == len(transcript.segments)
+    assert transcript.to_text().split() == transcript.text.split()
+    assert stt.Transcript.from_dict(transcript.to_dict()) == transcript
+
+
+def test_options_are_the_engines(base):
+    translated = base.transcribe(fixture_path("de_picovoice_test_de.wav"), task="translate")
+    assert translated.language == "de"
+    assert len(set(words(translated.text)) & {"the", "a", "is", "to", "of", "and", "i"}) >= 1
+    plain = base.transcribe(
+        fixture_path("jfk.flac"), without_timestamps=True, word_timestamps=False,
+        temperature=0.0, vad_parameters={"threshold": 0.5},
+    )
+    assert plain.text == (
+        "And so my fellow Americans, ask not what your country can do for you, "
+        "ask what you can do for your country."
+    )
+    assert all(not s.words for s in plain.segments)
+
+
+@pytest.mark.parametrize("name,language", [
+    ("de_picovoice_test_de.wav", "de"),
+    ("fr_picovoice_test_fr.wav", "fr"),
+    ("es_picovoice_test_es.wav", "es"),
+    ("jfk.flac", "en"),
+])
+def test_detect_language(base, name, language):
+    detection = base.detect_language(fixture_path(name))
+    assert detection.language == language
+    assert detection.probability == max(detection.all_probabilities.values())
+    assert len(detection.all_probabilities) == 99
+    assert sum(detection.all_probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_iterator_yields_the_same_segments_and_can_stop_early(base):
+    name = fixture_path("en_librivox_sonnets_001_002_106s.mp3")
+    whole = base.transcribe(name, beam_size=1)
+    streamed = list(base.transcribe_iter(name, beam_size=1))
+    assert streamed == whole.segments
+    assert len(streamed) >= 5
+
+    iterator = base.transcribe_iter(name, beam_size=1)
+    first = next(iterator)
+    assert first == whole.segments[0]
+    iterator.close()  # the background decoding stops; the model is free again at once
+    assert base.transcribe(fixture_path("jfk.flac")).text == JFK
+
+
+def test_iterator_reports_errors(base):
+    with pytest.raises(stt.InvalidOptionError, match="beam_size"):
+        list(base.transcribe_iter(fixture_path("jfk.flac"), beam_size=0))
+
+
+def test_progress_is_reported_and_an_exception_in_it_cancels(base):
+    reports = []
+    base.transcribe(fixture_path("en_librivox_sonnets_001_002_106s.mp3"), beam_size=1,
+                    progress=lambda done, total: reports.append((done, total)))
+    assert len(reports) >= 3
+    assert all(done <= total for done, total in reports)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+    assert reports[-1][0] == reports[-1][1] > 90
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        if done > 0:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        base.transcribe(fixture_path("en_librivox_sonnets_001_002_106s.mp3"), progress=stop)
+
+
+def test_ctrl_c_cancels_a_long_transcription_promptly():
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time, stt
+            model = stt.Whisper("base")
+            def progress(done, total):
+                if done == 0:
+                    print("started", flush=True)
+            try:
+                model.transcribe({str(fixture_path("en_librivox_sonnets_001_002_106s.mp3"))!r},
+                                 progress=progress)
+                print("finished", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+        """)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    interrupted_at = time.monotonic()
+    out, err = child.communicate(timeout=60)
+    waited = time.monotonic() - interrupted_at
+    assert out.strip() == "interrupted", (out, err)
+    # One 30 s window at most is finished after Ctrl-C; the whole file takes far longer.
+    print(f"stopped {waited:.1f} s after SIGINT")
+
+
+def test_the_gil_is_released_during_inference(base):
+    ticks = []
+    running = threading.Event()
+    running.set()
+
+    def tick():
+        while running.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    started = time.monotonic()
+    base.transcribe(fixture_path("en_librivox_sonnets_001_002_106s.mp3"), beam_size=1)
+    elapsed = time.monotonic() - started
+    running.clear()
+    thread.join()
+    during = [t for t in ticks if started <= t <= started + elapsed]
+    gaps = np.diff(during)
+    # Ticks are 10 ms apart; with the GIL held through a window there would be gaps of seconds.
+    assert len(during) > elapsed * 20, (len(during), elapsed)
+    assert gaps.max() < 0.5, gaps.max()
+
+
+def test_errors_map_to_exception_classes(base, tmp_path):
+    with pytest.raises(stt.AudioDecodeError) as missing:
+        base.transcribe(tmp_path / "nope.wav")
+    assert missing.value.kind == "io" and "nope.wav" in str(missing.value)
+    with pytest.raises(stt.AudioDecodeError) as empty:
+        base.transcribe(b"")
+    assert empty.value.kind == "empty_audio"
+    with pytest.raises(stt.AudioDecodeError) as garbage:
+        base.transcribe(b"this is not audio at all" * 100)
+    assert garbage.value.kind in ("unsupported_format", "corrupt_audio", "empty_audio")
+    assert "audio" in str(garbage.value)
+    with pytest.raises(stt.ModelNotFoundError, match="large-v9"):
+        stt.Whisper("large-v9")
+    with pytest.raises(stt.InvalidOptionError, match="beem_size"):
+        base.transcribe(fixture_path("jfk.flac"), beem_size=5)
+    with pytest.raises(ValueError, match="beam_size"):
+        base.transcribe(fixture_path("jfk.flac"), beam_size=0)
+    with pytest.raises(stt.InvalidOptionError, match="compute_type"):
+        stt.Whisper("base", compute_type="float64")
+    with pytest.raises(stt.InvalidOptionError, match="device"):
+        stt.Whisper("base", device="tpu")
+    for error in (missing.value, empty.value):
+        assert isinstance(error, stt.SttError)
+
+
+def test_int8_weights_load_and_transcribe():
+    model = stt.Whisper("base", compute_type="int8", threads=2)
+    assert "fellow americans" in model.transcribe(fixture_path("jfk.flac")).text.lower()
+
+
+def test_a_missing_runtime_is_reported():
+    done = run_python(
+        """
+        import stt
+        try:
+            stt.Whisper("base")
+        except stt.RuntimeMissingError as error:
+            print(error.kind, error)
+        """,
+        env={"STT_ORT_LIB": "/nonexistent/libonnxruntime.so"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("runtime_not_found"), done.stdout
+    assert "/nonexistent/libonnxruntime.so" in done.stdout
+
+
+def test_models_are_listed_and_pulled_from_the_shared_cache():
+    installed = {model.name: model for model in stt.models.list()}
+    assert installed["base"].kind == "whisper" and installed["silero-vad"].kind == "vad"
+    assert installed["base"].path.parent == stt.models.home() / "models"
+    assert stt.models.pull("base") == installed["base"].path  # already there: nothing to do
+    with pytest.raises(stt.ModelNotFoundError, match="no recipe"):
+        stt.models.pull("large-v9")
+
+
+def test_client_transcribes_on_a_real_server(server, base):
+    client = stt.Client(server.base + "/v1", api_key=server.key)
+    remote = client.transcribe(fixture_path("jfk.flac"))
+    assert remote.text == JFK
+    assert remote.language == "en" and remote.model == "base"
+    assert [w.word for w in remote.segments[0].words][:3] == ["And", "so,", "my"]
+    assert remote.to_srt().startswith("1\n00:00:00,000 --> ")
+    with open(fixture_path("de_picovoice_test_de.wav"), "rb") as file:
+        assert client.transcribe(file, language="de").language == "de"
+    samples = pcm_wav_samples("en_librispeech_1995-1837-0001.wav")
+    assert client.transcribe(samples).text == base.transcribe(samples).text
+
+
+def test_client_jobs_by_upload_and_by_url(server, fixture_http):
+    client = stt.Client(server.base, api_key=server.key)
+    uploaded = client.submit(fixture_path("jfk.flac"))
+    fetched = client.submit(url=f"{fixture_http}/jfk.flac")
+    for job_id in (uploaded, fetched):
+        transcript = client.wait(job_id, timeout=300, poll_interval=0.5)
+        assert transcript.text == JFK
+        assert transcript.segments and transcript.segments[0].words
+        assert transcript.duration == pytest.approx(11.0, abs=0.01)
+    broken = client.submit(url=f"{fixture_http}/does-not-exist.mp3")
+    with pytest.raises(stt.JobFailedError):
+        client.wait(broken, timeout=120, poll_interval=0.5)
+
+
+def test_client_errors_carry_the_http_status(server, tmp_path):
+    with pytest.raises(stt.ServerError) as unauthorized:
+        stt.Client(server.base, api_key="stt_wrong").transcribe(fixture_path("jfk.flac"))
+    assert unauthorized.value.status == 401
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF garbage")
+    with pytest.raises(stt.ServerError) as corrupt:
+        stt.Client(server.base, api_key=server.key).transcribe(bad)
+    assert corrupt.value.status == 400
+    with pytest.raises(stt.ServerError) as unreachable:
+        stt.Client("http://127.0.0.1:9", api_key="x", timeout=5).transcribe(b"x")
+    assert unreachable.value.status == 0
+
+
+def test_type_stubs_match_the_compiled_module(tmp_path):
+    stubtest = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "stt", "--ignore-missing-stub"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert stubtest.returncode == 0, stubtest.stdout + stubtest.stderr
+    usage = tmp_path / "usage.py"
+    usage.write_text(textwrap.dedent("""
+        import numpy as np
+        import stt
+
+        model = stt.Whisper("base", compute_type="int8", threads=2)
+        transcript: stt.Transcript = model.transcribe("a.mp3", beam_size=5, language="en")
+        first: float = transcript.segments[0].words[0].start
+        for segment in model.transcribe_iter(np.zeros(16000, dtype=np.float32)):
+            print(segment.text.upper(), first)
+        detection: stt.LanguageDetection = model.detect_language(b"...")
+        remote = stt.Client("http://127.0.0.1:8080", api_key="k").wait("id", timeout=5.0)
+        print(remote.to_srt(), detection.all_probabilities["en"], stt.models.pull("base").name)
+    """))
+    typed = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", str(usage)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert typed.returncode == 0, typed.stdout + typed.stderr
+    misuse = tmp_path / "misuse.py"
+    misuse.write_text('import stt\nstt.Whisper("base").transcribe("a.mp3", beam_sise=5)\n')
+    wrong = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", str(misuse)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert wrong.returncode == 1 and "beam_sise" in wrong.stdout, wrong.stdout
