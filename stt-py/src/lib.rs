@@ -62,21 +62,6 @@ struct DecodedAudio {
     audio: Arc<Audio>,
 }
 
-#[pymethods]
-impl DecodedAudio {
-    /// Seconds of audio.
-    #[getter]
-    fn duration(&self) -> f64 {
-        self.audio.duration()
-    }
-
-    /// Problems met while decoding that did not stop it.
-    #[getter]
-    fn warnings(&self) -> Vec<String> {
-        self.audio.warnings.clone()
-    }
-}
-
 fn decoded(py: Python<'_>, result: stt_core::Result<Audio>) -> PyResult<DecodedAudio> {
     result
         .map(|audio| DecodedAudio {

@@ -102,6 +102,9 @@ def test_path_bytes_file_object_and_numpy_agree(base):
 
 
 def test_bad_arrays_and_sources_are_refused(base):
+    with open(fixture_path("jfk.flac"), errors="replace") as text_file:
+        with pytest.raises(stt.InvalidOptionError, match="binary mode"):
+            base.transcribe(text_file)
     with pytest.raises(stt.InvalidOptionError, match="1-D"):
         base.transcribe(np.zeros((2, 16000), dtype=np.float32))
     with pytest.raises(stt.InvalidOptionError, match="1-D float"):

@@ -8,11 +8,7 @@ __version__: str
 _Path = Union[str, "os.PathLike[str]"]
 
 @final
-class DecodedAudio:
-    @property
-    def duration(self) -> float: ...
-    @property
-    def warnings(self) -> List[str]: ...
+class DecodedAudio: ...
 
 @final
 class SegmentStream:

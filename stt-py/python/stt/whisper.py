@@ -52,7 +52,12 @@ def load_audio(source: AudioSource) -> _native.DecodedAudio:
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         extension = Path(name).suffix.lstrip(".") if isinstance(name, str) else None
-        return _native.decode_bytes(source.read(), extension or None)
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidOptionError(
+                "the file object gave text: open it in binary mode ('rb')", "invalid_option"
+            )
+        return _native.decode_bytes(bytes(data), extension or None)
     if hasattr(source, "__array__"):
         import numpy as np
 
@@ -81,7 +86,7 @@ class Whisper:
 
     def __init__(
         self,
-        model: str = "base",
+        model: Union[str, "os.PathLike[str]"] = "base",
         device: str = "cpu",
         compute_type: str = "default",
         threads: int = 0,
