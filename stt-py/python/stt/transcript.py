@@ -10,6 +10,12 @@ from typing import Any, Dict, List, Mapping
 from . import _native
 
 
+def _plain_fields(cls: Any, data: Mapping[str, Any], nested: str) -> Dict[str, Any]:
+    """The values in ``data`` of the fields of dataclass ``cls``, but its ``nested`` list."""
+    names = {f.name for f in dataclasses.fields(cls)} - {nested}
+    return {key: value for key, value in data.items() if key in names}
+
+
 @dataclass(frozen=True)
 class Word:
     """A timed word, as decoded (usually with a leading space, punctuation attached)."""
@@ -39,9 +45,8 @@ class Segment:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Segment:
         """Builds a segment from the engine's JSON (the fields of this class)."""
-        fields = {f.name for f in dataclasses.fields(cls)} - {"words"}
         words = [Word(**word) for word in data.get("words", [])]
-        return cls(words=words, **{k: v for k, v in data.items() if k in fields})
+        return cls(words=words, **_plain_fields(cls, data, "words"))
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,8 @@ class Transcript:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
         """Builds a transcript from the engine's JSON (the fields of this class)."""
-        fields = {f.name for f in dataclasses.fields(cls)} - {"segments"}
         segments = [Segment.from_dict(s) for s in data.get("segments", [])]
-        return cls(segments=segments, **{k: v for k, v in data.items() if k in fields})
+        return cls(segments=segments, **_plain_fields(cls, data, "segments"))
 
     def to_dict(self) -> Dict[str, Any]:
         """Every field, as the engine serializes it."""
