@@ -4,13 +4,13 @@ Only the standard library is used."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import math
 import os
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 import wave
 from pathlib import Path
@@ -122,30 +122,48 @@ class Client:
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        data: Any = body
         if isinstance(body, _Multipart):
             headers["Content-Type"] = body.content_type
-            headers["Content-Length"] = str(len(body))
-            data = iter(body)
         elif content_type is not None:
             headers["Content-Type"] = content_type
-        request = urllib.request.Request(
-            self.base_url + path, data=data, headers=headers, method=method
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        url = urllib.parse.urlsplit(self.base_url + path)
+        connection_class = (
+            http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         )
+        connection = connection_class(url.netloc, timeout=self.timeout)
+        target = url.path + (f"?{url.query}" if url.query else "")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                answer: Dict[str, Any] = json.load(response)
-                return answer
-        except urllib.error.HTTPError as error:
-            raw = error.read()
+            connection.putrequest(method, target)
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
             try:
-                message = str(json.loads(raw)["error"])
-            except (ValueError, KeyError, TypeError):
-                message = raw.decode(errors="replace") or error.reason
-            raise ServerError(message, error.code) from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise ServerError(f"cannot reach {self.base_url}: {reason}", 0) from None
+                for chunk in [body] if isinstance(body, bytes) else body or []:
+                    connection.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server answered before reading the whole upload (a bad key, a file too
+                # large) and closed; its answer is still there to read.
+                pass
+            response = connection.getresponse()
+            raw = response.read()
+        except OSError as error:
+            raise ServerError(f"cannot reach {self.base_url}: {error}", 0) from None
+        finally:
+            connection.close()
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            message = answer.get("error") if isinstance(answer, dict) else None
+            raise ServerError(
+                str(message or raw.decode(errors="replace") or response.reason), response.status
+            )
+        if not isinstance(answer, dict):
+            raise ServerError(f"{method} {path}: the answer is not a JSON object", response.status)
+        return answer
 
     def transcribe(
         self,
