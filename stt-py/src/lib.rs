@@ -4,6 +4,7 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -124,9 +125,13 @@ struct Engine {
     name: String,
 }
 
+/// Takes the engine for one call and clears a cancellation left by the call before (not
+/// earlier: that would undo a cancellation of the call still running).
 fn lock(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
     // A panic inside the engine leaves nothing half-written that the next call reads.
-    transcriber.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = transcriber.lock().unwrap_or_else(|e| e.into_inner());
+    guard.cancel_token().reset();
+    guard
 }
 
 /// Runs `work` on another thread while this one waits without the GIL, watching for Ctrl-C
@@ -138,7 +143,6 @@ fn run_interruptibly<T: Send>(
     cancel: &CancelToken,
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    cancel.reset();
     std::thread::scope(|scope| {
         let worker = scope.spawn(work);
         let mut interrupted = None;
@@ -147,8 +151,11 @@ fn run_interruptibly<T: Send>(
             if interrupted.is_none()
                 && let Err(interrupt) = py.check_signals()
             {
-                cancel.cancel();
                 interrupted = Some(interrupt);
+            }
+            // Again on every poll: the work resets the token when it gets the engine.
+            if interrupted.is_some() {
+                cancel.cancel();
             }
         }
         let value = worker
@@ -254,21 +261,24 @@ impl Engine {
         options_json: &str,
     ) -> PyResult<SegmentStream> {
         let options = parse_options(py, options_json)?;
-        self.cancel.reset();
         let (sender, receiver) = mpsc::channel();
         let transcriber = Arc::clone(&self.transcriber);
         let audio = Arc::clone(&audio.audio);
+        let running = Arc::new(AtomicBool::new(false));
+        let worker_running = Arc::clone(&running);
         std::thread::spawn(move || {
-            let result =
-                lock(&transcriber).transcribe_with_progress(&audio, &options, &mut |report| {
-                    for segment in report.new_segments {
-                        // The reader has gone: stop decoding for nobody.
-                        if sender.send(Ok(segment.clone())).is_err() {
-                            return ControlFlow::Break(());
-                        }
+            let mut engine = lock(&transcriber);
+            worker_running.store(true, Ordering::SeqCst);
+            let result = engine.transcribe_with_progress(&audio, &options, &mut |report| {
+                for segment in report.new_segments {
+                    // The reader has gone: stop decoding for nobody.
+                    if sender.send(Ok(segment.clone())).is_err() {
+                        return ControlFlow::Break(());
                     }
-                    ControlFlow::Continue(())
-                });
+                }
+                ControlFlow::Continue(())
+            });
+            worker_running.store(false, Ordering::SeqCst);
             if let Err(error) = result {
                 let _ = sender.send(Err(error));
             }
@@ -276,6 +286,7 @@ impl Engine {
         Ok(SegmentStream {
             receiver: Mutex::new(Some(receiver)),
             cancel: self.cancel.clone(),
+            running,
         })
     }
 
@@ -304,6 +315,9 @@ struct SegmentStream {
     /// `None` once finished or closed.
     receiver: Mutex<Option<Receiver<SegmentResult>>>,
     cancel: CancelToken,
+    /// Whether its transcription holds the engine (and so may be cancelled without hitting
+    /// another call's).
+    running: Arc<AtomicBool>,
 }
 
 #[pymethods]
@@ -334,7 +348,9 @@ impl SegmentStream {
                 Err(RecvTimeoutError::Disconnected) => return Ok(None),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(interrupt) = py.check_signals() {
-                        self.cancel.cancel();
+                        if self.running.load(Ordering::SeqCst) {
+                            self.cancel.cancel();
+                        }
                         return Err(interrupt);
                     }
                 }
@@ -350,6 +366,7 @@ impl SegmentStream {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .is_some()
+            && self.running.load(Ordering::SeqCst)
         {
             self.cancel.cancel();
         }
