@@ -127,7 +127,7 @@ struct Engine {
 
 /// Takes the engine for one call and clears a cancellation left by the call before (not
 /// earlier: that would undo a cancellation of the call still running).
-fn lock(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
+fn engine_for_call(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
     // A panic inside the engine leaves nothing half-written that the next call reads.
     let guard = transcriber.lock().unwrap_or_else(|e| e.into_inner());
     guard.cancel_token().reset();
@@ -224,7 +224,7 @@ impl Engine {
         let options = parse_options(py, options_json)?;
         let (result, callback_error) = run_interruptibly(py, &self.cancel, || {
             let mut callback_error: Option<PyErr> = None;
-            let result = lock(&self.transcriber).transcribe_with_progress(
+            let result = engine_for_call(&self.transcriber).transcribe_with_progress(
                 &audio.audio,
                 &options,
                 &mut |report| {
@@ -267,7 +267,7 @@ impl Engine {
         let running = Arc::new(AtomicBool::new(false));
         let worker_running = Arc::clone(&running);
         std::thread::spawn(move || {
-            let mut engine = lock(&transcriber);
+            let mut engine = engine_for_call(&transcriber);
             worker_running.store(true, Ordering::SeqCst);
             let result = engine.transcribe_with_progress(&audio, &options, &mut |report| {
                 for segment in report.new_segments {
@@ -300,7 +300,7 @@ impl Engine {
     ) -> PyResult<(String, f32, Vec<(String, f32)>)> {
         let options = parse_options(py, options_json)?;
         let detection = run_interruptibly(py, &self.cancel, || {
-            lock(&self.transcriber).detect_language(&audio.audio, &options)
+            engine_for_call(&self.transcriber).detect_language(&audio.audio, &options)
         })?
         .map_err(|e| to_py_err(py, &e))?;
         Ok((detection.language, detection.probability, detection.ranked))

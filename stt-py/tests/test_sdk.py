@@ -323,6 +323,8 @@ def test_client_transcribes_on_a_real_server(server, base):
         assert client.transcribe(file, language="de").language == "de"
     samples = pcm_wav_samples("en_librispeech_1995-1837-0001.wav")
     assert client.transcribe(samples).text == base.transcribe(samples).text
+    with pytest.raises(stt.InvalidOptionError, match="1-D"):
+        client.transcribe(np.stack([samples, samples]))
 
 
 def test_client_jobs_by_upload_and_by_url(server, fixture_http):

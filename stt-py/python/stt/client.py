@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .errors import InvalidOptionError, JobFailedError, ServerError
 from .transcript import Segment, Transcript, Word
-from .whisper import SAMPLE_RATE, AudioSource
+from .whisper import SAMPLE_RATE, AudioSource, float32_samples
 
 _CHUNK = 1 << 20
 
@@ -43,7 +43,7 @@ def _upload(source: AudioSource) -> Tuple[str, Union[bytes, Path]]:
     if hasattr(source, "__array__"):
         import numpy as np
 
-        samples = np.clip(np.asarray(source, dtype=np.float32), -1.0, 1.0)
+        samples = np.clip(float32_samples(source), -1.0, 1.0)
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as out:
             out.setnchannels(1)

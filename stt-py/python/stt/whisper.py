@@ -42,6 +42,21 @@ def runtime_library() -> Optional[str]:
     return str(libraries[-1]) if libraries else None
 
 
+def float32_samples(array: object) -> np.ndarray:
+    """An array-like of samples as contiguous little-endian float32, refused unless it is 1-D
+    float (16 kHz mono is assumed: nothing is resampled)."""
+    import numpy as np
+
+    samples = np.asarray(array)
+    if samples.ndim != 1 or samples.dtype.kind != "f":
+        raise InvalidOptionError(
+            f"an audio array must be 1-D float samples at {SAMPLE_RATE} Hz mono, "
+            f"got shape {samples.shape} of {samples.dtype}",
+            "invalid_option",
+        )
+    return np.ascontiguousarray(samples, dtype="<f4")
+
+
 def load_audio(source: AudioSource) -> _native.DecodedAudio:
     """Decodes a path, the bytes of an encoded file, a binary file object, or takes a float
     array of 16 kHz mono samples as it is."""
@@ -59,16 +74,7 @@ def load_audio(source: AudioSource) -> _native.DecodedAudio:
             )
         return _native.decode_bytes(bytes(data), extension or None)
     if hasattr(source, "__array__"):
-        import numpy as np
-
-        samples = np.asarray(source)
-        if samples.ndim != 1 or samples.dtype.kind != "f":
-            raise InvalidOptionError(
-                f"an audio array must be 1-D float samples at {SAMPLE_RATE} Hz mono, "
-                f"got shape {samples.shape} of {samples.dtype}",
-                "invalid_option",
-            )
-        return _native.from_float32(np.ascontiguousarray(samples, dtype="<f4").tobytes())
+        return _native.from_float32(float32_samples(source).tobytes())
     raise InvalidOptionError(
         f"cannot read audio from {type(source).__name__}: give a path, bytes, a binary file "
         "object or a float32 NumPy array",
@@ -146,4 +152,11 @@ class Whisper:
         return LanguageDetection(language, probability, dict(ranked))
 
 
-__all__ = ["AudioSource", "ProgressCallback", "Whisper", "load_audio", "runtime_library"]
+__all__ = [
+    "AudioSource",
+    "ProgressCallback",
+    "Whisper",
+    "float32_samples",
+    "load_audio",
+    "runtime_library",
+]
