@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, formatting, lints, Rust tests on the real models and fixtures,
-# the Python checks of the converter and the server, and the Python SDK as pip installs it.
+# the Python checks of the converter and the server, and the Python and Node SDKs as pip and
+# npm install them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,3 +14,4 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --release --quiet
 "$STT_PYTHON" -m pytest -q tests/python
 scripts/test_python_sdk.sh
+scripts/test_node_sdk.sh

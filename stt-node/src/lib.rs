@@ -1,9 +1,370 @@
-//! Node bindings. The full SDK is tracked in its own issue; for now the addon exposes the
-//! engine version so building and loading are exercised.
+//! The native half of the Node SDK: the engine, run on libuv's worker threads so the event
+//! loop stays free. Everything that is JavaScript idiom (input types, camelCase options,
+//! `AbortSignal`, async iterators, the HTTP client) lives in `ts/`; this module only converts
+//! types and maps errors. Transcripts cross as JSON in the engine's own (snake_case) shape.
 
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array, JsObjectValue, Uint8Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, JsValue, Task};
 use napi_derive::napi;
+use stt_core::formats::{self, Format};
+use stt_core::{
+    CancelToken, LoadOptions, Precision, Segment, TranscribeOptions, Transcriber, store,
+};
+
+/// A JS `Error` whose `code` is the engine error's stable kind.
+fn js_error(env: &Env, error: &stt_core::Error) -> napi::Error {
+    let built = env
+        .create_error(napi::Error::from_reason(error.to_string()))
+        .and_then(|mut object| {
+            object.set_named_property("code", error.kind().as_str())?;
+            Ok(napi::Error::from(object.to_unknown()))
+        });
+    built.unwrap_or_else(|failed| failed)
+}
+
+fn parse_options(env: &Env, json: &str) -> napi::Result<TranscribeOptions> {
+    let options: TranscribeOptions = serde_json::from_str(json)
+        .map_err(|e| js_error(env, &stt_core::Error::InvalidOption(e.to_string())))?;
+    options.validate().map_err(|e| js_error(env, &e))?;
+    Ok(options)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("engine types serialize")
+}
+
+/// Work for a libuv worker thread whose engine errors reject with a coded `Error`.
+pub trait EngineWork: Send {
+    type Output: Send + 'static;
+    fn run(&mut self) -> stt_core::Result<Self::Output>;
+}
+
+/// Adapts [`EngineWork`] to napi's `Task`: the engine error is carried to the JS thread,
+/// where the coded `Error` can be built.
+pub struct Job<W>(W);
+
+impl<W: EngineWork> Task for Job<W>
+where
+    W::Output: napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
+{
+    type Output = stt_core::Result<W::Output>;
+    type JsValue = W::Output;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.0.run())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<W::Output> {
+        output.map_err(|error| js_error(&env, &error))
+    }
+}
+
+/// Decoded 16 kHz mono audio, ready for any number of calls.
+#[napi]
+pub struct Audio {
+    audio: Arc<stt_core::audio::Audio>,
+}
 
 #[napi]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
+impl Audio {
+    /// Length in seconds.
+    #[napi(getter)]
+    pub fn duration(&self) -> f64 {
+        self.audio.duration()
+    }
+
+    /// Problems that did not prevent decoding (skipped damaged packets, a truncated file).
+    #[napi(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.audio.warnings.clone()
+    }
+}
+
+pub enum Encoded {
+    File(PathBuf),
+    Bytes(Vec<u8>, Option<String>),
+}
+
+impl EngineWork for Encoded {
+    type Output = Audio;
+
+    fn run(&mut self) -> stt_core::Result<Audio> {
+        let audio = match self {
+            Encoded::File(path) => stt_core::audio::load_file(path)?,
+            Encoded::Bytes(data, extension) => {
+                stt_core::audio::load_bytes(std::mem::take(data), extension.as_deref())?
+            }
+        };
+        Ok(Audio {
+            audio: Arc::new(audio),
+        })
+    }
+}
+
+/// Decodes an audio or video file.
+#[napi(ts_return_type = "Promise<Audio>")]
+pub fn decode_file(path: String) -> AsyncTask<Job<Encoded>> {
+    AsyncTask::new(Job(Encoded::File(path.into())))
+}
+
+/// Decodes an encoded file held in memory; `extension` is only a hint.
+#[napi(ts_return_type = "Promise<Audio>")]
+pub fn decode_bytes(data: Uint8Array, extension: Option<String>) -> AsyncTask<Job<Encoded>> {
+    AsyncTask::new(Job(Encoded::Bytes(data.to_vec(), extension)))
+}
+
+/// Takes samples that are already 16 kHz mono (copied).
+#[napi]
+pub fn from_float32(samples: Float32Array) -> Audio {
+    Audio {
+        audio: Arc::new(stt_core::audio::Audio::from_samples(samples.to_vec())),
+    }
+}
+
+/// A loaded Whisper model. One call runs at a time; others wait for it. Starting a call
+/// clears the cancellation of the one before, so calls must not overlap (the SDK queues them):
+/// then `cancel` always hits the call that is running, and never one that has yet to start.
+#[napi]
+pub struct Engine {
+    transcriber: Arc<Mutex<Transcriber>>,
+    cancel: CancelToken,
+    name: String,
+}
+
+/// Waits for the engine to be free.
+fn lock_engine(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
+    // A panic inside the engine leaves nothing half-written that the next call reads.
+    transcriber.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Load {
+    model: String,
+    options: LoadOptions,
+}
+
+impl EngineWork for Load {
+    type Output = Engine;
+
+    fn run(&mut self) -> stt_core::Result<Engine> {
+        let transcriber = Transcriber::load(&self.model, &self.options)?;
+        Ok(Engine {
+            name: transcriber.name().to_string(),
+            cancel: transcriber.cancel_token(),
+            transcriber: Arc::new(Mutex::new(transcriber)),
+        })
+    }
+}
+
+/// Called with the JSON of each progress report,
+/// `{"processed_seconds", "total_seconds", "new_segments": [...]}`, then with `""` once the
+/// call has ended: the calls arrive in order, but not in order with the call's promise.
+type ProgressListener = ThreadsafeFunction<String, (), String, napi::Status, false>;
+
+#[derive(serde::Serialize)]
+struct ProgressEvent<'a> {
+    processed_seconds: f64,
+    total_seconds: f64,
+    new_segments: &'a [Segment],
+}
+
+pub struct Transcribe {
+    transcriber: Arc<Mutex<Transcriber>>,
+    audio: Arc<stt_core::audio::Audio>,
+    options: TranscribeOptions,
+    listener: Option<ProgressListener>,
+}
+
+impl EngineWork for Transcribe {
+    type Output = String;
+
+    fn run(&mut self) -> stt_core::Result<String> {
+        let listener = self.listener.take();
+        let notify = |event: String| {
+            if let Some(listener) = &listener {
+                listener.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        };
+        let transcript = lock_engine(&self.transcriber).transcribe_with_progress(
+            &self.audio,
+            &self.options,
+            &mut |report| {
+                let event = ProgressEvent {
+                    processed_seconds: report.processed_seconds,
+                    total_seconds: report.total_seconds,
+                    new_segments: report.new_segments,
+                };
+                notify(to_json(&event));
+                ControlFlow::Continue(())
+            },
+        );
+        notify(String::new());
+        Ok(to_json(&transcript?))
+    }
+}
+
+pub struct DetectLanguage {
+    transcriber: Arc<Mutex<Transcriber>>,
+    audio: Arc<stt_core::audio::Audio>,
+    options: TranscribeOptions,
+}
+
+impl EngineWork for DetectLanguage {
+    type Output = String;
+
+    fn run(&mut self) -> stt_core::Result<String> {
+        let detection =
+            lock_engine(&self.transcriber).detect_language(&self.audio, &self.options)?;
+        Ok(to_json(&detection))
+    }
+}
+
+#[napi]
+impl Engine {
+    /// Loads an installed model by name, or a model directory. `computeType` is `float32`
+    /// (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide.
+    #[napi(ts_return_type = "Promise<Engine>")]
+    pub fn load(
+        env: Env,
+        model: String,
+        compute_type: String,
+        threads: u32,
+        ort_library: Option<String>,
+    ) -> napi::Result<AsyncTask<Job<Load>>> {
+        let precision: Precision = compute_type.parse().map_err(|e| js_error(&env, &e))?;
+        let options = LoadOptions {
+            precision,
+            ort_library: ort_library.map(PathBuf::from),
+            intra_threads: (threads > 0).then_some(threads as usize),
+        };
+        Ok(AsyncTask::new(Job(Load { model, options })))
+    }
+
+    /// The name of the loaded model.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
+    /// report, with the segments finished since the last one, then `""` at the end.
+    #[napi(
+        ts_args_type = "audio: Audio, optionsJson: string, onProgress?: (report: string) => void",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn transcribe(
+        &self,
+        env: Env,
+        audio: &Audio,
+        options_json: String,
+        on_progress: Option<ProgressListener>,
+    ) -> napi::Result<AsyncTask<Job<Transcribe>>> {
+        let options = parse_options(&env, &options_json)?;
+        self.cancel.reset();
+        Ok(AsyncTask::new(Job(Transcribe {
+            transcriber: Arc::clone(&self.transcriber),
+            audio: Arc::clone(&audio.audio),
+            options,
+            listener: on_progress,
+        })))
+    }
+
+    /// The language of the first 30 s, as JSON: `{"language", "probability", "ranked"}`
+    /// (`ranked`: `[code, probability]` pairs, most probable first).
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn detect_language(
+        &self,
+        env: Env,
+        audio: &Audio,
+        options_json: String,
+    ) -> napi::Result<AsyncTask<Job<DetectLanguage>>> {
+        let options = parse_options(&env, &options_json)?;
+        self.cancel.reset();
+        Ok(AsyncTask::new(Job(DetectLanguage {
+            transcriber: Arc::clone(&self.transcriber),
+            audio: Arc::clone(&audio.audio),
+            options,
+        })))
+    }
+
+    /// Stops the running call within one decoder step; it rejects with code `cancelled`.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Checks options (their JSON) as a call would, to refuse bad ones before waiting for the
+/// engine.
+#[napi]
+pub fn check_options(env: Env, options_json: String) -> napi::Result<()> {
+    parse_options(&env, &options_json).map(drop)
+}
+
+/// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
+/// `srt` or `vtt`, exactly as the CLI and the server do.
+#[napi]
+pub fn render(env: Env, transcript_json: String, format: String) -> napi::Result<String> {
+    let transcript = serde_json::from_str(&transcript_json).map_err(|e| {
+        js_error(
+            &env,
+            &stt_core::Error::InvalidOption(format!("not a transcript: {e}")),
+        )
+    })?;
+    let format: Format = format.parse().map_err(|e| js_error(&env, &e))?;
+    Ok(formats::render(&transcript, format))
+}
+
+#[napi(object)]
+pub struct InstalledModel {
+    pub name: String,
+    /// `whisper` or `vad`.
+    pub kind: String,
+    pub dir: String,
+}
+
+/// Models in the shared cache (`$STT_HOME/models`).
+#[napi]
+pub fn installed_models() -> Vec<InstalledModel> {
+    store::installed_models()
+        .into_iter()
+        .map(|model| InstalledModel {
+            name: model.name,
+            kind: model.kind.as_str().to_string(),
+            dir: model.dir.display().to_string(),
+        })
+        .collect()
+}
+
+/// The cache directory of models and runtime (`$STT_HOME`, else `~/.cache/stt`).
+#[napi]
+pub fn stt_home() -> String {
+    store::stt_home().display().to_string()
+}
+
+pub struct Pull {
+    name: String,
+    python: PathBuf,
+}
+
+impl EngineWork for Pull {
+    type Output = String;
+
+    fn run(&mut self) -> stt_core::Result<String> {
+        store::pull_model(&self.name, &self.python).map(|dir| dir.display().to_string())
+    }
+}
+
+/// Fetches and converts a model into the cache; resolves to its directory. The converter
+/// runs with `python` (default: `$STT_PYTHON`, else the project's venv, else `python3`).
+#[napi(ts_return_type = "Promise<string>")]
+pub fn pull_model(name: String, python: Option<String>) -> AsyncTask<Job<Pull>> {
+    AsyncTask::new(Job(Pull {
+        name,
+        python: python.map_or_else(store::python, PathBuf::from),
+    }))
 }

@@ -108,12 +108,7 @@ fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     Ok(DecodedAudio {
-        audio: Arc::new(Audio {
-            samples,
-            source_sample_rate: audio::SAMPLE_RATE,
-            source_channels: 1,
-            warnings: Vec::new(),
-        }),
+        audio: Arc::new(Audio::from_samples(samples)),
     })
 }
 
@@ -179,17 +174,7 @@ impl Engine {
         threads: Option<usize>,
         ort_library: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let precision: Precision =
-            serde_json::from_value(serde_json::Value::String(compute_type.to_ascii_lowercase()))
-                .map_err(|_| {
-                    invalid_option(
-                        py,
-                        format!(
-                            "compute_type {compute_type:?} is not available; \
-                             use \"float32\" or \"int8\" (\"default\" is float32)"
-                        ),
-                    )
-                })?;
+        let precision: Precision = compute_type.parse().map_err(|e| to_py_err(py, &e))?;
         let options = LoadOptions {
             precision,
             ort_library,

@@ -44,6 +44,16 @@ pub struct Audio {
 }
 
 impl Audio {
+    /// Samples that are already 16 kHz mono, taken as they are.
+    pub fn from_samples(samples: Vec<f32>) -> Self {
+        Self {
+            samples,
+            source_sample_rate: SAMPLE_RATE,
+            source_channels: 1,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Length in seconds.
     pub fn duration(&self) -> f64 {
         self.samples.len() as f64 / f64::from(SAMPLE_RATE)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{TokenDecoder, log_softmax};
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LanguageDetection {
     pub language: String,
     pub probability: f32,

@@ -37,6 +37,20 @@ impl Precision {
     }
 }
 
+impl std::str::FromStr for Precision {
+    type Err = Error;
+
+    /// Case-insensitive, with the same aliases as the serde form.
+    fn from_str(name: &str) -> Result<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_ascii_lowercase())).map_err(|_| {
+            Error::InvalidOption(format!(
+                "precision {name:?} is not available; use \"float32\" or \"int8\" \
+                 (\"default\" is float32)"
+            ))
+        })
+    }
+}
+
 /// Fields of `config.json` the engine needs.
 #[derive(Debug, Clone, Deserialize)]
 struct ArchitectureConfig {
@@ -214,6 +228,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn precision_names_parse_case_insensitively_with_aliases() {
+        for (name, expected) in [
+            ("float32", Precision::Float32),
+            ("Default", Precision::Float32),
+            ("auto", Precision::Float32),
+            ("INT8", Precision::Int8),
+            ("int8_float32", Precision::Int8),
+        ] {
+            assert_eq!(name.parse::<Precision>().unwrap(), expected, "{name}");
+        }
+        let err = "float16".parse::<Precision>().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidOption);
+        assert!(err.to_string().contains("\"float16\""), "{err}");
     }
 
     #[test]

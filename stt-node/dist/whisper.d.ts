@@ -1,0 +1,67 @@
+/** The local engine: Whisper models run on ONNX Runtime in this process, off the event loop. */
+import * as native from './native';
+import { TranscribeOptions } from './options';
+import { LanguageDetection, Segment, Transcript } from './transcript';
+/**
+ * Audio as a path, the bytes of an encoded file (any container the engine reads: wav, flac,
+ * mp3, ogg, opus, m4a, webm, video files...), or 16 kHz mono samples in a `Float32Array`.
+ */
+export type AudioInput = string | Uint8Array | ArrayBuffer | Float32Array;
+export interface WhisperOptions {
+    /** An installed model name (`"base"`, see `listModels`) or a model directory. */
+    model?: string;
+    /** Only `"cpu"` in this build (`"auto"` picks it). */
+    device?: 'cpu' | 'auto';
+    /** `"float32"` (also `"default"`) or `"int8"`. */
+    computeType?: 'default' | 'auto' | 'float32' | 'int8' | 'int8_float32';
+    /** Threads per operator; 0 lets ONNX Runtime decide. */
+    threads?: number;
+    /** The ONNX Runtime library to load; by default the one shipped in this package. */
+    ortLibrary?: string;
+}
+/** What every call accepts besides the decoding options. */
+export interface CallOptions {
+    /** Stops the call within one decoder step; it rejects with an `AbortError` (`cancelled`). */
+    signal?: AbortSignal;
+    /** Called between 30 s windows; throwing in it stops the call and rejects with that error. */
+    onProgress?: (processedSeconds: number, totalSeconds: number) => void;
+}
+export type TranscribeCallOptions = TranscribeOptions & CallOptions;
+/** The library shipped in the package's `runtime/`, unless `$STT_ORT_LIB` chooses one. */
+export declare function runtimeLibrary(): string | undefined;
+/** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are. */
+export declare function loadAudio(input: AudioInput): Promise<native.Audio>;
+/**
+ * A transcription in the background: iterate over it for each segment as it is decoded
+ * (each final), and await `transcript` for the whole result. Leaving the loop early stops it.
+ */
+export declare class TranscriptionStream implements AsyncIterable<Segment> {
+    #private;
+    readonly transcript: Promise<Transcript>;
+    /** Stops the transcription; `transcript` rejects with an `AbortError`. */
+    abort(): void;
+    [Symbol.asyncIterator](): AsyncGenerator<Segment, void, undefined>;
+}
+/**
+ * A Whisper model loaded in this process. Loading starts at construction; `ready()` waits for
+ * it (every call does too). Calls on one instance run one at a time, in order, each on a
+ * libuv worker thread, so the event loop stays free.
+ */
+export declare class Whisper {
+    #private;
+    readonly device = "cpu";
+    readonly computeType: string;
+    constructor(options?: WhisperOptions);
+    /** The model's name (the loaded model's, once `ready()` has resolved). */
+    get model(): string;
+    /** Resolves once the model is loaded; rejects with `model_not_found` and the like. */
+    ready(): Promise<void>;
+    /** Transcribes (or translates, `task: "translate"`) all of `input`. */
+    transcribe(input: AudioInput, options?: TranscribeCallOptions): Promise<Transcript>;
+    /** Starts a transcription whose segments can be iterated as they are decoded. */
+    transcribeStream(input: AudioInput, options?: TranscribeCallOptions): TranscriptionStream;
+    /** `for await (const segment of whisper.segments(input))`: each segment once decoded. */
+    segments(input: AudioInput, options?: TranscribeCallOptions): AsyncGenerator<Segment, void, undefined>;
+    /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
+    detectLanguage(input: AudioInput, options?: TranscribeCallOptions): Promise<LanguageDetection>;
+}

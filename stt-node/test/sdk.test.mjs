@@ -1,0 +1,358 @@
+// The Node SDK as a user gets it: the packed tarball installed with `npm install` into a fresh
+// project, then the real engine on real recordings, the client against a real `stt serve`, a
+// TypeScript example compiled with `tsc --strict`, and the shipped types against a fresh build.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { JFK, PACKAGE_DIR, REPO, fixture, installedProject, startServer, words } from './helpers.mjs';
+
+const LONG = 'en_librivox_sonnets_001_002_106s.mp3';
+const SONNET = ['fairest', 'creatures', 'desire', 'rose', 'never', 'die'];
+
+let project;
+let stt;
+let whisper;
+
+before(async () => {
+  ({ project, stt } = installedProject());
+  whisper = new stt.Whisper({ model: 'base' });
+  await whisper.ready();
+});
+
+/** 16 kHz mono 16-bit WAV samples as a Float32Array in [-1, 1). */
+function wavSamples(name) {
+  const bytes = readFileSync(fixture(name));
+  assert.equal(bytes.readUInt32LE(24), 16000);
+  assert.equal(bytes.readUInt16LE(22), 1);
+  const data = bytes.indexOf('data');
+  const length = bytes.readUInt32LE(data + 4) / 2;
+  const samples = new Float32Array(length);
+  for (let i = 0; i < length; i++) samples[i] = bytes.readInt16LE(data + 8 + 2 * i) / 32768;
+  return samples;
+}
+
+describe('package', () => {
+  test('runs on the ONNX Runtime it ships, with no other set-up', () => {
+    const shipped = stt.runtimeLibrary();
+    assert.ok(shipped.startsWith(path.join(project, 'node_modules', 'stt-node', 'runtime')), shipped);
+    assert.match(path.basename(shipped), /^libonnxruntime\.so\.1\.(3[1-9]|[4-9]\d)/);
+    assert.equal(whisper.model, 'base');
+    assert.ok(stt.listModels().some((model) => model.name === 'base' && model.kind === 'whisper'));
+  });
+
+  test('index.d.ts and native.d.ts are what a fresh build generates', () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'stt-node-types-'));
+    const bin = path.join(PACKAGE_DIR, 'node_modules', '.bin');
+    execFileSync(
+      path.join(bin, 'napi'),
+      ['build', '--platform', '--release', '--strip', '--output-dir', fresh, '--js', 'native.js', '--dts', 'native.d.ts'],
+      { cwd: PACKAGE_DIR, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    execFileSync(path.join(bin, 'tsc'), ['-p', '.', '--outDir', fresh], { cwd: PACKAGE_DIR, stdio: 'inherit' });
+    const shipped = path.join(PACKAGE_DIR, 'dist');
+    const declarations = readdirSync(fresh).filter((name) => name.endsWith('.d.ts'));
+    assert.deepEqual(declarations.sort(), readdirSync(shipped).filter((name) => name.endsWith('.d.ts')).sort());
+    for (const name of declarations) {
+      assert.equal(
+        readFileSync(path.join(shipped, name), 'utf8'),
+        readFileSync(path.join(fresh, name), 'utf8'),
+        `stt-node/dist/${name} differs from a fresh build: run \`npm run build\` in stt-node and commit it`,
+      );
+    }
+  });
+
+  test("the README's TypeScript example compiles with tsc --strict and runs", () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const example = /## Node[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'README.md has a ```ts block under "## Node"');
+    writeFileSync(path.join(project, 'example.mts'), example);
+    copyFileSync(fixture('en_librispeech_1272-141231-0002.mp3'), path.join(project, 'audio.mp3'));
+    writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          typeRoots: [path.join(PACKAGE_DIR, 'node_modules', '@types')],
+          types: ['node'],
+          skipLibCheck: false,
+        },
+        files: ['example.mts'],
+      }),
+    );
+    execFileSync(path.join(PACKAGE_DIR, 'node_modules', '.bin', 'tsc'), ['-p', project], { stdio: 'inherit' });
+    const output = execFileSync(process.execPath, [path.join(project, 'example.mjs')], { cwd: project, encoding: 'utf8' });
+    for (const word of ['chest', 'blood', 'spectators']) assert.ok(words(output).includes(word), output);
+    assert.match(output, /^1\n00:00:\d\d,\d{3} --> /m);
+  });
+});
+
+describe('transcribe', () => {
+  test('jfk: the reference text, words, and the same JSON as the CLI', async () => {
+    const transcript = await whisper.transcribe(fixture('jfk.flac'), { wordTimestamps: true });
+    assert.equal(transcript.text, JFK);
+    assert.equal(transcript.language, 'en');
+    assert.ok(transcript.languageProbability > 0.5);
+    assert.ok(Math.abs(transcript.duration - 11) < 0.01);
+    assert.equal(transcript.model, 'base');
+    const all = transcript.segments.flatMap((segment) => segment.words);
+    assert.deepEqual(all.slice(0, 3).map((w) => w.word.trim()), ['And', 'so,', 'my']);
+    for (const segment of transcript.segments) {
+      assert.ok(segment.start < segment.end && segment.end <= transcript.duration + 0.01);
+      assert.ok(segment.avgLogprob < 0 && segment.noSpeechProb >= 0 && segment.tokens.length > 0);
+      for (const word of segment.words) assert.ok(segment.start <= word.start && word.start <= word.end);
+    }
+    const cli = execFileSync(path.join(REPO, 'target', 'release', 'stt'), ['transcribe', fixture('jfk.flac')], {
+      encoding: 'utf8',
+    });
+    const plain = await whisper.transcribe(fixture('jfk.flac'));
+    assert.deepEqual(JSON.parse(stt.toJson(plain)), JSON.parse(cli));
+    assert.match(stt.toSrt(plain), /^1\n00:00:00,000 --> 00:00:0\d,\d{3}\nAnd so, my fellow Americans/);
+    assert.match(stt.toVtt(plain), /^WEBVTT\n\n00:00:00\.000 --> /);
+    assert.equal(stt.toText(plain), `${JFK}\n`);
+  });
+
+  for (const extension of ['flac', 'ogg', 'm4a', 'webm', 'aac', 'aiff']) {
+    test(`reads ${extension}`, async () => {
+      const transcript = await whisper.transcribe(fixture(`en_librivox_sonnet001_first9s.${extension}`), { beamSize: 1 });
+      for (const word of SONNET) assert.ok(words(transcript.text).includes(word), `${extension}: ${transcript.text}`);
+    });
+  }
+
+  test('reads mp3, wav and opus, and translates', async () => {
+    const mp3 = await whisper.transcribe(fixture('en_librispeech_1272-141231-0002.mp3'));
+    for (const word of ['chest', 'blood', 'spectators']) assert.ok(words(mp3.text).includes(word), mp3.text);
+    assert.ok((await whisper.transcribe(fixture('en_ljspeech_LJ001-0002.wav'))).text.length > 20);
+    const opus = await whisper.transcribe(fixture('es_mls_13697_11991_000000.opus'), { beamSize: 1 });
+    assert.equal(opus.language, 'es');
+    const english = await whisper.transcribe(fixture('de_picovoice_test_de.wav'), { task: 'translate' });
+    assert.equal(english.language, 'de');
+    assert.ok(words(english.text).length > 3 && /^[\x20-\x7e]+$/.test(english.text.trim()), english.text);
+  });
+
+  test('a path, a Buffer, a Uint8Array, an ArrayBuffer and a Float32Array agree', async () => {
+    const name = 'en_librispeech_1995-1837-0001.wav';
+    const expected = (await whisper.transcribe(fixture(name))).text;
+    assert.ok(words(expected).includes('sorrow'), expected);
+    const bytes = readFileSync(fixture(name));
+    assert.equal((await whisper.transcribe(bytes)).text, expected);
+    assert.equal((await whisper.transcribe(new Uint8Array(bytes))).text, expected);
+    const arrayBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    assert.equal((await whisper.transcribe(arrayBuffer)).text, expected);
+    const samples = wavSamples(name);
+    const fromSamples = await whisper.transcribe(samples);
+    assert.equal(fromSamples.text, expected);
+    assert.ok(Math.abs(fromSamples.duration - samples.length / 16000) < 1e-6);
+  });
+
+  test('options in camelCase reach the engine', async () => {
+    const timeless = await whisper.transcribe(fixture('jfk.flac'), { withoutTimestamps: true, temperature: 0 });
+    assert.equal(timeless.segments.length, 1);
+    const clipped = await whisper.transcribe(fixture('jfk.flac'), {
+      vadFilter: false,
+      clipTimestamps: [0, 4],
+      language: 'en',
+    });
+    assert.ok(clipped.segments.every((segment) => segment.end <= 4.5), JSON.stringify(clipped.segments));
+    assert.ok(!words(clipped.text).includes('country'), clipped.text);
+    const vad = await whisper.transcribe(fixture('jfk.flac'), { vadParameters: { minSilenceDurationMs: 500 } });
+    assert.deepEqual(words(vad.text), words(JFK));
+  });
+
+  test('detects the language, with every probability', async () => {
+    for (const [name, language] of [
+      ['de_picovoice_test_de.wav', 'de'],
+      ['fr_picovoice_test_fr.wav', 'fr'],
+      ['jfk.flac', 'en'],
+    ]) {
+      const detection = await whisper.detectLanguage(fixture(name));
+      assert.equal(detection.language, language);
+      assert.equal(detection.ranked.length, 99);
+      assert.equal(detection.ranked[0].language, language);
+      const total = detection.ranked.reduce((sum, entry) => sum + entry.probability, 0);
+      assert.ok(Math.abs(total - 1) < 1e-3, `${total}`);
+    }
+  });
+});
+
+describe('streaming and control', () => {
+  test('segments() yields the transcript segments in order as they are decoded', async () => {
+    const whole = await whisper.transcribe(fixture(LONG), { beamSize: 1 });
+    const seen = [];
+    const progress = [];
+    for await (const segment of whisper.segments(fixture(LONG), {
+      beamSize: 1,
+      onProgress: (done, total) => progress.push([done, total, seen.length]),
+    })) {
+      seen.push(segment);
+    }
+    assert.deepEqual(seen, whole.segments);
+    assert.ok(progress.length >= 4, JSON.stringify(progress));
+    // Segments arrive window by window, not all at the end.
+    assert.ok(progress.some(([done, total, count]) => done < total && count > 0), JSON.stringify(progress));
+
+    const stream = whisper.transcribeStream(fixture('jfk.flac'));
+    const streamed = [];
+    for await (const segment of stream) streamed.push(segment.text);
+    assert.equal(streamed.join('').trim(), JFK);
+    assert.equal((await stream.transcript).text, JFK);
+  });
+
+  test('leaving the loop early stops the work', async () => {
+    const started = Date.now();
+    for await (const segment of whisper.segments(fixture(LONG), { beamSize: 1 })) {
+      assert.ok(segment.text);
+      break;
+    }
+    const next = await whisper.transcribe(fixture('jfk.flac'));
+    assert.equal(next.text, JFK);
+    const whole = Date.now() - started;
+    // Without the stop the rest of the 106 s file would be decoded before jfk could start.
+    const full = Date.now();
+    await whisper.transcribe(fixture(LONG), { beamSize: 1 });
+    assert.ok(whole < Date.now() - full, `${whole} ms`);
+  });
+
+  test('an AbortSignal stops a running call, a waiting one, and one not started', async () => {
+    const controller = new AbortController();
+    let reports = 0;
+    const running = whisper.transcribe(fixture(LONG), {
+      beamSize: 1,
+      signal: controller.signal,
+      onProgress: () => {
+        reports += 1;
+        controller.abort();
+      },
+    });
+    const waiting = new AbortController();
+    const queued = whisper.transcribe(fixture('jfk.flac'), { signal: waiting.signal });
+    waiting.abort();
+    await assert.rejects(queued, (error) => error.name === 'AbortError' && error.code === 'cancelled');
+    await assert.rejects(running, (error) => {
+      assert.ok(error instanceof stt.SttError);
+      assert.equal(error.code, 'cancelled');
+      assert.equal(error.name, 'AbortError');
+      return true;
+    });
+    assert.ok(reports <= 2, `${reports} progress reports after the abort`);
+    await assert.rejects(whisper.detectLanguage(fixture('jfk.flac'), { signal: AbortSignal.abort() }), {
+      code: 'cancelled',
+    });
+    assert.equal((await whisper.transcribe(fixture('jfk.flac'))).text, JFK);
+  });
+
+  test('an error thrown by onProgress stops the call and is what it rejects with', async () => {
+    const mine = new Error('stop here');
+    await assert.rejects(
+      whisper.transcribe(fixture(LONG), {
+        onProgress: () => {
+          throw mine;
+        },
+      }),
+      (error) => error === mine,
+    );
+    assert.equal((await whisper.transcribe(fixture('jfk.flac'))).text, JFK);
+  });
+
+  test('the event loop stays responsive during a long transcription', async () => {
+    let ticks = 0;
+    let longestGap = 0;
+    let last = Date.now();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      longestGap = Math.max(longestGap, now - last);
+      last = now;
+      ticks += 1;
+    }, 20);
+    const started = Date.now();
+    try {
+      await whisper.transcribe(fixture(LONG), { beamSize: 1 });
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = Date.now() - started;
+    assert.ok(ticks >= elapsed / 20 / 2, `${ticks} ticks in ${elapsed} ms`);
+    assert.ok(longestGap < 1000, `the timer waited ${longestGap} ms`);
+  });
+});
+
+describe('errors', () => {
+  test('carry the engine error kind as code', async () => {
+    const reject = (promise, code, pattern) =>
+      assert.rejects(promise, (error) => {
+        assert.ok(error instanceof stt.SttError, String(error));
+        assert.equal(error.code, code, error.message);
+        if (pattern) assert.match(error.message, pattern);
+        return true;
+      });
+    await reject(whisper.transcribe('/nonexistent/audio.wav'), 'io', /nonexistent/);
+    await reject(whisper.transcribe(Buffer.from('RIFF garbage')), 'unsupported_format', /not a format/);
+    await reject(whisper.transcribe(Buffer.alloc(0)), 'empty_audio');
+    await reject(whisper.transcribe(new Float64Array(16000)), 'invalid_option', /Float64Array/);
+    await reject(whisper.transcribe(42), 'invalid_option', /number/);
+    await reject(whisper.transcribe(fixture('jfk.flac'), { beamSise: 2 }), 'invalid_option', /beamSise.*beamSize/);
+    await reject(whisper.transcribe(fixture('jfk.flac'), { beamSize: 0 }), 'invalid_option', /beamSize/);
+    await reject(whisper.transcribe(fixture('jfk.flac'), { temperature: Number.NaN }), 'invalid_option', /NaN/);
+    await reject(new stt.Whisper({ model: 'no-such-model' }).ready(), 'model_not_found', /no-such-model/);
+    assert.throws(() => new stt.Whisper({ device: 'cuda' }), { code: 'invalid_option', message: /cuda/ });
+    assert.throws(() => new stt.Whisper({ threads: -1 }), { code: 'invalid_option' });
+    assert.throws(() => new stt.Whisper({ computeType: 'float64' }), (error) => {
+      assert.ok(error instanceof stt.SttError && error.code === 'invalid_option', String(error));
+      return /float64/.test(error.message);
+    });
+    const broken = await whisper.transcribe(fixture('en_librivox_sonnet001_first9s_badlastframe.flac'));
+    assert.ok(broken.warnings.length > 0 && broken.text.length > 0, JSON.stringify(broken));
+  });
+});
+
+describe('client', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--model', 'base', '--workers', '1']);
+  });
+  after(() => server?.stop());
+
+  test('transcribes on a real server like the local engine', async () => {
+    const client = new stt.Client({ baseUrl: `${server.base}/v1`, apiKey: server.key });
+    const remote = await client.transcribe(fixture('jfk.flac'), { wordTimestamps: true });
+    assert.equal(remote.text, JFK);
+    assert.equal(remote.language, 'en');
+    assert.equal(remote.model, 'base');
+    assert.deepEqual(remote.segments[0].words.slice(0, 3).map((w) => w.word), ['And', 'so,', 'my']);
+    assert.match(stt.toSrt(remote), /^1\n00:00:00,000 --> /);
+    const german = await client.transcribe(readFileSync(fixture('de_picovoice_test_de.wav')), { language: 'de' });
+    assert.equal(german.language, 'de');
+    const samples = wavSamples('en_librispeech_1995-1837-0001.wav');
+    assert.equal((await client.transcribe(samples)).text, (await whisper.transcribe(samples)).text);
+  });
+
+  test('submits jobs and waits for them', async () => {
+    const client = new stt.Client({ baseUrl: server.base, apiKey: server.key });
+    const id = await client.submit(fixture('jfk.flac'));
+    const transcript = await client.wait(id, { timeoutMs: 300_000, pollIntervalMs: 300 });
+    assert.equal(transcript.text, JFK);
+    assert.ok(transcript.segments.length > 0 && transcript.segments[0].words.length > 0);
+    assert.ok(Math.abs(transcript.duration - 11) < 0.01);
+    const status = await client.job(id);
+    assert.equal(status.status, 'completed');
+  });
+
+  test('errors carry the HTTP status', async () => {
+    const wrongKey = new stt.Client({ baseUrl: server.base, apiKey: 'stt_wrong' });
+    // A large upload answered before it is read is still reported by its status.
+    await assert.rejects(wrongKey.transcribe(fixture(LONG)), { code: 'server', status: 401 });
+    const client = new stt.Client({ baseUrl: server.base, apiKey: server.key });
+    await assert.rejects(client.transcribe(Buffer.from('RIFF garbage')), { code: 'server', status: 400 });
+    await assert.rejects(client.wait('no-such-job', { timeoutMs: 5000 }), { code: 'server', status: 404 });
+    const nobody = new stt.Client({ baseUrl: 'http://127.0.0.1:9', apiKey: 'x', timeoutMs: 5000 });
+    await assert.rejects(nobody.transcribe(Buffer.from('x')), { code: 'server', status: 0 });
+    await assert.rejects(client.transcribe(fixture('jfk.flac'), { signal: AbortSignal.abort() }), { code: 'cancelled' });
+  });
+});

@@ -1,0 +1,362 @@
+/** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
+ * returning the same `Transcript` as the local engine. Only Node's own modules are used. */
+
+import { randomUUID } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { SttError, aborted, invalidOption } from './errors';
+import { snakeCase } from './names';
+import { Segment, Transcript, Word } from './transcript';
+import { AudioInput } from './whisper';
+
+export interface ClientOptions {
+  /** With or without the `/v1` suffix. Default `http://127.0.0.1:8080`. */
+  baseUrl?: string;
+  /** Sent as a bearer token; default `$STT_API_KEY`. */
+  apiKey?: string;
+  /** Gives up on a request after this long without activity. Default 600 000. */
+  timeoutMs?: number;
+}
+
+/** The form fields of `POST /v1/transcribe`. */
+export interface RemoteTranscribeOptions {
+  model?: string;
+  language?: string;
+  task?: 'transcribe' | 'translate';
+  wordTimestamps?: boolean;
+  prompt?: string;
+  temperature?: number;
+  beamSize?: number;
+  vad?: boolean;
+  diarize?: boolean;
+  speakers?: number;
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions {
+  /** A URL the server fetches instead of an upload. */
+  url?: string;
+  model?: string;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  /** Rejects with code `timeout` after this long. Default: no limit. */
+  timeoutMs?: number;
+  pollIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A job as the server shows it: `status` and, once completed, `result`. */
+export interface JobStatus {
+  status: 'queued' | 'processing' | 'completed' | 'failed';
+  error?: string;
+  result?: DeepgramResult;
+  [field: string]: unknown;
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type DeepgramResult = Json;
+
+const SAMPLE_RATE = 16_000;
+/** How long an upload waits for the server's `100 Continue` before it is sent anyway. */
+const CONTINUE_TIMEOUT_MS = 1_000;
+
+/** A file part from disk (streamed, never held in memory) or from memory. */
+type Content = { path: string; size: number } | Buffer;
+
+/** A WAV file of 16-bit samples, for uploading a `Float32Array`. */
+function wavBytes(samples: Float32Array): Buffer {
+  const data = Buffer.alloc(samples.length * 2);
+  samples.forEach((sample, i) => {
+    const clamped = Math.max(-1, Math.min(1, Number.isFinite(sample) ? sample : 0));
+    data.writeInt16LE(Math.round(clamped * 32767), i * 2);
+  });
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(SAMPLE_RATE, 24);
+  header.writeUInt32LE(SAMPLE_RATE * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+function upload(input: AudioInput): [string, Content] {
+  if (typeof input === 'string') {
+    let size: number;
+    try {
+      size = statSync(input).size;
+    } catch {
+      throw invalidOption(`no such file: ${input}`);
+    }
+    return [path.basename(input), { path: input, size }];
+  }
+  if (input instanceof Float32Array) return ['audio.wav', wavBytes(input)];
+  if (input instanceof Uint8Array) return ['audio', Buffer.from(input.buffer, input.byteOffset, input.byteLength)];
+  if (input instanceof ArrayBuffer) return ['audio', Buffer.from(input)];
+  throw invalidOption('cannot upload this input: give a path, a Buffer, a Uint8Array or a Float32Array');
+}
+
+/** A multipart/form-data body whose file part is streamed. */
+class Multipart {
+  readonly boundary = randomUUID().replace(/-/g, '');
+  readonly #head: Buffer;
+  readonly #tail: Buffer;
+  readonly #content: Content;
+
+  constructor(fields: Record<string, string>, fileField: string, input: AudioInput) {
+    const [filename, content] = upload(input);
+    const part = (name: string, extra = ''): string =>
+      `--${this.boundary}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
+    const head = Object.entries(fields).map(([name, value]) => `${part(name)}\r\n${value}\r\n`);
+    head.push(`${part(fileField, `; filename="${filename}"`)}Content-Type: application/octet-stream\r\n\r\n`);
+    this.#head = Buffer.from(head.join(''));
+    this.#tail = Buffer.from(`\r\n--${this.boundary}--\r\n`);
+    this.#content = content;
+  }
+
+  get contentType(): string {
+    return `multipart/form-data; boundary=${this.boundary}`;
+  }
+
+  get length(): number {
+    const size = Buffer.isBuffer(this.#content) ? this.#content.length : this.#content.size;
+    return this.#head.length + size + this.#tail.length;
+  }
+
+  stream(): Readable {
+    const [head, content, tail] = [this.#head, this.#content, this.#tail];
+    return Readable.from(
+      (async function* () {
+        yield head;
+        if (Buffer.isBuffer(content)) yield content;
+        else yield* createReadStream(content.path);
+        yield tail;
+      })(),
+    );
+  }
+}
+
+export class Client {
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    const base = (options.baseUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    this.baseUrl = base.endsWith('/v1') ? base.slice(0, -3) : base;
+    this.apiKey = options.apiKey ?? process.env.STT_API_KEY;
+    this.timeoutMs = options.timeoutMs ?? 600_000;
+  }
+
+  /** Transcribes on the server and waits for the answer (`POST /v1/transcribe`). */
+  async transcribe(input: AudioInput, options: RemoteTranscribeOptions = {}): Promise<Transcript> {
+    const { signal, ...given } = options;
+    const fields: Record<string, string> = { response_format: 'json' };
+    for (const [name, value] of Object.entries(given)) {
+      if (value !== undefined) fields[snakeCase(name)] = String(value);
+    }
+    const answer = await this.#request('POST', '/v1/transcribe', new Multipart(fields, 'file', input), signal);
+    return fromApiJson(answer);
+  }
+
+  /** Queues an asynchronous job for an upload, or for `options.url` fetched by the server;
+   * resolves to its id (`POST /v1/stt/create`). */
+  async submit(input: AudioInput | undefined, options: SubmitOptions = {}): Promise<string> {
+    const { url, model, signal } = options;
+    if ((input === undefined) === (url === undefined)) throw invalidOption('give either audio or a url');
+    const answer =
+      url !== undefined
+        ? await this.#request('POST', '/v1/stt/create', Buffer.from(JSON.stringify({ url, model })), signal)
+        : await this.#request('POST', '/v1/stt/create', new Multipart(model ? { model } : {}, 'audio', input!), signal);
+    return String(answer.generation_id);
+  }
+
+  /** The job's status (`GET /v1/stt/{id}`). */
+  async job(jobId: string, options: { signal?: AbortSignal } = {}): Promise<JobStatus> {
+    return (await this.#request('GET', `/v1/stt/${encodeURIComponent(jobId)}`, undefined, options.signal)) as JobStatus;
+  }
+
+  /** Polls a job until it completes; rejects with code `job_failed` if it failed. */
+  async wait(jobId: string, options: WaitOptions = {}): Promise<Transcript> {
+    const { timeoutMs, pollIntervalMs = 1_000, signal } = options;
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.job(jobId, { signal });
+      if (job.status === 'completed' && job.result) return fromDeepgram(job.result);
+      if (job.status === 'failed') {
+        throw new SttError(job.error ?? `job ${jobId} failed`, 'job_failed', { jobId });
+      }
+      if (Date.now() >= deadline) {
+        throw new SttError(`job ${jobId} is still ${job.status} after ${timeoutMs} ms`, 'timeout', { jobId });
+      }
+      try {
+        await sleep(pollIntervalMs, undefined, { signal });
+      } catch {
+        throw aborted(signal as AbortSignal);
+      }
+    }
+  }
+
+  #request(method: string, route: string, body: Multipart | Buffer | undefined, signal?: AbortSignal): Promise<Json> {
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    const url = new URL(this.baseUrl + route);
+    const headers: Record<string, string | number> = { Accept: 'application/json' };
+    if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
+    if (body instanceof Multipart) headers['Content-Type'] = body.contentType;
+    else if (body) headers['Content-Type'] = 'application/json';
+    if (body) headers['Content-Length'] = body.length;
+    // The server answers a refused upload (a bad key, a file too large) before reading it; with
+    // `100-continue` that answer comes instead of the go-ahead, and nothing is sent for nothing.
+    if (body instanceof Multipart) headers.Expect = '100-continue';
+    const transport = url.protocol === 'https:' ? https : http;
+
+    return new Promise<Json>((resolve, reject) => {
+      let answered = false;
+      let sent = false;
+      const request = transport.request(url, { method, headers, timeout: this.timeoutMs, signal }, (response) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', (error) => reject(unreachable(this.baseUrl, error)));
+        response.on('end', () => {
+          if (!sent) request.destroy(); // answered without wanting the body
+          try {
+            resolve(answer(method, route, response.statusCode ?? 0, Buffer.concat(chunks).toString()));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      request.on('error', (error) => {
+        if (signal?.aborted) reject(aborted(signal));
+        else if (!answered) reject(unreachable(this.baseUrl, error));
+      });
+      if (body instanceof Multipart) {
+        const send = (): void => {
+          if (sent || answered) return;
+          sent = true;
+          const stream = body.stream();
+          stream.on('error', (error) => request.destroy(error));
+          stream.pipe(request);
+        };
+        request.on('continue', send);
+        // A server that ignores `Expect` still gets the body (as curl does).
+        setTimeout(send, CONTINUE_TIMEOUT_MS).unref();
+        request.flushHeaders();
+      } else {
+        sent = true;
+        request.end(body);
+      }
+    });
+  }
+}
+
+function unreachable(baseUrl: string, error: Error): SttError {
+  return new SttError(`cannot reach ${baseUrl}: ${error.message}`, 'server', { status: 0, cause: error });
+}
+
+function answer(method: string, route: string, status: number, raw: string): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const isObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
+  if (status >= 400) {
+    const message = isObject ? (parsed as Json).error : undefined;
+    throw new SttError(String(message || raw || `HTTP ${status}`), 'server', { status });
+  }
+  if (!isObject) throw new SttError(`${method} ${route}: the answer is not a JSON object`, 'server', { status });
+  return parsed as Json;
+}
+
+/** A mean token probability as the average log probability the engine reports. */
+const logConfidence = (confidence: number | undefined): number => Math.log(Math.max(confidence ?? 0, 1e-12));
+
+function word(raw: Json): Word {
+  return {
+    word: raw.punctuated_word ?? raw.word,
+    start: raw.start,
+    end: raw.end,
+    probability: raw.confidence ?? 0,
+  };
+}
+
+function segment(id: number, start: number, end: number, text: string, words: Json[], confidence?: number): Segment {
+  return {
+    id,
+    seek: 0,
+    start,
+    end,
+    text,
+    tokens: [],
+    temperature: 0,
+    avgLogprob: logConfidence(confidence),
+    compressionRatio: 0,
+    noSpeechProb: 0,
+    words: words.map(word),
+  };
+}
+
+/** A transcript from the JSON of `POST /v1/transcribe`. */
+function fromApiJson(raw: Json): Transcript {
+  const segments = ((raw.segments ?? []) as Json[]).map((s, index) =>
+    segment(s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),
+  );
+  return {
+    text: raw.text,
+    language: raw.language ?? '',
+    languageProbability: raw.language_probability ?? 0,
+    duration: raw.duration ?? 0,
+    durationAfterVad: raw.duration_after_vad ?? raw.duration ?? 0,
+    model: raw.model ?? '',
+    segments,
+    warnings: raw.warnings ?? [],
+  };
+}
+
+/** A transcript from the Deepgram-shaped `result` of a completed job: segments from its
+ * `utterances`, else one segment of all the words. */
+function fromDeepgram(result: DeepgramResult): Transcript {
+  const metadata = result.metadata ?? {};
+  const channel = result.results.channels[0];
+  const alternative = channel.alternatives[0];
+  const words: Json[] = alternative.words ?? [];
+  let utterances: Json[] = result.results.utterances ?? [];
+  if (utterances.length === 0 && words.length > 0) {
+    utterances = [
+      {
+        start: words[0].start,
+        end: words[words.length - 1].end,
+        transcript: alternative.transcript,
+        confidence: alternative.confidence,
+        words,
+      },
+    ];
+  }
+  return {
+    text: alternative.transcript,
+    language: channel.detected_language ?? '',
+    languageProbability: channel.language_confidence ?? 0,
+    duration: metadata.duration ?? 0,
+    durationAfterVad: metadata.duration ?? 0,
+    model: (metadata.models ?? [''])[0],
+    segments: utterances.map((u, index) => segment(index, u.start, u.end, u.transcript, u.words ?? [], u.confidence)),
+    warnings: [],
+  };
+}

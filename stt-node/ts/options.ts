@@ -1,0 +1,73 @@
+/** Options of a transcription: the engine's `TranscribeOptions` in camelCase. Leave one out
+ * for the engine's default (its `Default` is the only source of defaults). */
+
+import { SttError, fromNative, invalidOption } from './errors';
+import { camelCase, renameKeys, snakeCase } from './names';
+import * as native from './native';
+
+/** Thresholds of the voice activity detection (Silero VAD). */
+export interface VadParameters {
+  threshold?: number;
+  negThreshold?: number | null;
+  minSpeechDurationMs?: number;
+  maxSpeechDurationS?: number | null;
+  minSilenceDurationMs?: number;
+  speechPadMs?: number;
+}
+
+/** Every decoding option of the engine; meanings and defaults are in the README. */
+export interface TranscribeOptions {
+  /** ISO 639-1 code; `null` or `"auto"` detects the language from the first 30 s. */
+  language?: string | null;
+  task?: 'transcribe' | 'translate';
+  beamSize?: number;
+  bestOf?: number;
+  patience?: number;
+  lengthPenalty?: number;
+  /** One temperature, or the fallback temperatures tried in order. */
+  temperature?: number | readonly number[];
+  compressionRatioThreshold?: number | null;
+  logProbThreshold?: number | null;
+  noSpeechThreshold?: number | null;
+  conditionOnPreviousText?: boolean;
+  promptResetOnTemperature?: number;
+  initialPrompt?: string | null;
+  prefix?: string | null;
+  hotwords?: string | null;
+  suppressTokens?: readonly number[];
+  suppressBlank?: boolean;
+  withoutTimestamps?: boolean;
+  maxInitialTimestamp?: number;
+  wordTimestamps?: boolean;
+  prependPunctuations?: string;
+  appendPunctuations?: string;
+  vadFilter?: boolean;
+  vadParameters?: VadParameters;
+  clipTimestamps?: readonly number[];
+  hallucinationSilenceThreshold?: number | null;
+}
+
+/** The options as the engine reads them, checked by it: unknown names and bad values are
+ * refused with the names written as here. */
+export function optionsJson(options: TranscribeOptions): string {
+  const engine = renameKeys(options, snakeCase) as Record<string, unknown>;
+  // faster-whisper accepts one temperature as well as a list of fallbacks.
+  if (typeof engine.temperature === 'number') engine.temperature = [engine.temperature];
+  const json = JSON.stringify(engine, (_, value: unknown) => {
+    // JSON would turn these into null, which means "the default" for some options.
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw invalidOption(`options must be finite numbers, got ${value}`);
+    }
+    return value;
+  });
+  try {
+    native.checkOptions(json);
+  } catch (error) {
+    const converted = fromNative(error);
+    if (converted instanceof SttError && converted.code === 'invalid_option') {
+      throw invalidOption(converted.message.replace(/\b[a-z]+(?:_[a-z0-9]+)+\b/g, camelCase));
+    }
+    throw converted;
+  }
+  return json;
+}

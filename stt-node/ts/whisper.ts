@@ -1,0 +1,310 @@
+/** The local engine: Whisper models run on ONNX Runtime in this process, off the event loop. */
+
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { SttError, aborted, fromNative, invalidOption } from './errors';
+import * as native from './native';
+import { TranscribeOptions, optionsJson } from './options';
+import { LanguageDetection, Segment, Transcript, fromEngine } from './transcript';
+
+/**
+ * Audio as a path, the bytes of an encoded file (any container the engine reads: wav, flac,
+ * mp3, ogg, opus, m4a, webm, video files...), or 16 kHz mono samples in a `Float32Array`.
+ */
+export type AudioInput = string | Uint8Array | ArrayBuffer | Float32Array;
+
+export interface WhisperOptions {
+  /** An installed model name (`"base"`, see `listModels`) or a model directory. */
+  model?: string;
+  /** Only `"cpu"` in this build (`"auto"` picks it). */
+  device?: 'cpu' | 'auto';
+  /** `"float32"` (also `"default"`) or `"int8"`. */
+  computeType?: 'default' | 'auto' | 'float32' | 'int8' | 'int8_float32';
+  /** Threads per operator; 0 lets ONNX Runtime decide. */
+  threads?: number;
+  /** The ONNX Runtime library to load; by default the one shipped in this package. */
+  ortLibrary?: string;
+}
+
+/** What every call accepts besides the decoding options. */
+export interface CallOptions {
+  /** Stops the call within one decoder step; it rejects with an `AbortError` (`cancelled`). */
+  signal?: AbortSignal;
+  /** Called between 30 s windows; throwing in it stops the call and rejects with that error. */
+  onProgress?: (processedSeconds: number, totalSeconds: number) => void;
+}
+
+export type TranscribeCallOptions = TranscribeOptions & CallOptions;
+
+/** The library shipped in the package's `runtime/`, unless `$STT_ORT_LIB` chooses one. */
+export function runtimeLibrary(): string | undefined {
+  if (process.env.STT_ORT_LIB || process.env.ORT_DYLIB_PATH) return undefined;
+  const dir = path.join(__dirname, '..', 'runtime');
+  const found = existsSync(dir)
+    ? readdirSync(dir).filter((name) => name.startsWith('libonnxruntime.so')).sort()
+    : [];
+  return found.length > 0 ? path.join(dir, found[found.length - 1]) : undefined;
+}
+
+/** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are. */
+export async function loadAudio(input: AudioInput): Promise<native.Audio> {
+  try {
+    if (typeof input === 'string') return await native.decodeFile(input);
+    if (input instanceof Float32Array) return native.fromFloat32(input);
+    if (input instanceof Uint8Array) return await native.decodeBytes(input);
+    if (input instanceof ArrayBuffer) return await native.decodeBytes(new Uint8Array(input));
+  } catch (error) {
+    throw fromNative(error);
+  }
+  const given: unknown = input;
+  const kind = given !== null && typeof given === 'object' ? given.constructor.name : typeof given;
+  throw invalidOption(
+    `cannot read audio from ${kind}: give a path, a Buffer or Uint8Array of an encoded file, ` +
+      'or a Float32Array of 16 kHz mono samples',
+  );
+}
+
+function splitOptions(options: TranscribeCallOptions): [string, CallOptions] {
+  const { signal, onProgress, ...decoding } = options;
+  return [optionsJson(decoding), { signal, onProgress }];
+}
+
+/** A report of the engine's progress, as `Engine.transcribe` hands it over. */
+interface ProgressReport {
+  processed_seconds: number;
+  total_seconds: number;
+  new_segments: object[];
+}
+
+/**
+ * A transcription in the background: iterate over it for each segment as it is decoded
+ * (each final), and await `transcript` for the whole result. Leaving the loop early stops it.
+ */
+export class TranscriptionStream implements AsyncIterable<Segment> {
+  readonly transcript: Promise<Transcript>;
+  readonly #controller = new AbortController();
+  readonly #ready: Segment[] = [];
+  #nextId = 0;
+  #finished = false;
+  #failure: unknown = undefined;
+  #wake: (() => void) | undefined;
+
+  /** @internal */
+  constructor(
+    start: (signal: AbortSignal, onSegments: (segments: object[]) => void) => Promise<Transcript>,
+    signal?: AbortSignal,
+  ) {
+    const stop = signal ? AbortSignal.any([signal, this.#controller.signal]) : this.#controller.signal;
+    this.transcript = start(stop, (segments) => this.#push(segments.map((s) => fromEngine(s)))).then(
+      (transcript) => {
+        // Progress events may arrive after the result: the result's segments are the truth.
+        this.#push(transcript.segments);
+        return transcript;
+      },
+    );
+    this.transcript.then(
+      () => this.#end(undefined),
+      (error: unknown) => this.#end(error ?? new Error('failed')),
+    );
+  }
+
+  #push(segments: Segment[]): void {
+    for (const segment of segments) {
+      if (segment.id < this.#nextId) continue;
+      this.#nextId = segment.id + 1;
+      this.#ready.push(segment);
+    }
+    this.#wake?.();
+  }
+
+  #end(failure: unknown): void {
+    this.#finished = true;
+    this.#failure = failure;
+    this.#wake?.();
+  }
+
+  /** Stops the transcription; `transcript` rejects with an `AbortError`. */
+  abort(): void {
+    this.#controller.abort();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Segment, void, undefined> {
+    try {
+      for (;;) {
+        const segment = this.#ready.shift();
+        if (segment) {
+          yield segment;
+        } else if (this.#finished) {
+          if (this.#failure !== undefined) throw this.#failure;
+          return;
+        } else {
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+          this.#wake = undefined;
+        }
+      }
+    } finally {
+      if (!this.#finished) this.abort();
+    }
+  }
+}
+
+/**
+ * A Whisper model loaded in this process. Loading starts at construction; `ready()` waits for
+ * it (every call does too). Calls on one instance run one at a time, in order, each on a
+ * libuv worker thread, so the event loop stays free.
+ */
+export class Whisper {
+  readonly device = 'cpu';
+  readonly computeType: string;
+  #model: string;
+  readonly #engine: Promise<native.Engine>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: WhisperOptions = {}) {
+    const { model = 'base', device = 'cpu', computeType = 'default', threads = 0 } = options;
+    if (device !== 'cpu' && device !== 'auto') {
+      throw invalidOption(`device ${JSON.stringify(device)} is not available in this build; use "cpu"`);
+    }
+    if (!Number.isInteger(threads) || threads < 0) {
+      throw invalidOption(`threads must be an integer >= 0, got ${threads}`);
+    }
+    this.#model = model;
+    this.computeType = computeType;
+    let loading: Promise<native.Engine>;
+    try {
+      loading = native.Engine.load(model, computeType, threads, options.ortLibrary ?? runtimeLibrary());
+    } catch (error) {
+      throw fromNative(error); // a bad computeType
+    }
+    this.#engine = loading.then(
+      (engine) => {
+        this.#model = engine.name;
+        return engine;
+      },
+      (error: unknown) => {
+        throw fromNative(error);
+      },
+    );
+    // A failed load is reported by `ready()` and every call, not as an unhandled rejection.
+    this.#engine.catch(() => undefined);
+  }
+
+  /** The model's name (the loaded model's, once `ready()` has resolved). */
+  get model(): string {
+    return this.#model;
+  }
+
+  /** Resolves once the model is loaded; rejects with `model_not_found` and the like. */
+  async ready(): Promise<void> {
+    await this.#engine;
+  }
+
+  /** Transcribes (or translates, `task: "translate"`) all of `input`. */
+  async transcribe(input: AudioInput, options: TranscribeCallOptions = {}): Promise<Transcript> {
+    const [json, call] = splitOptions(options);
+    const audio = await loadAudio(input);
+    return this.#transcribe(audio, json, call, call.signal);
+  }
+
+  /** Starts a transcription whose segments can be iterated as they are decoded. */
+  transcribeStream(input: AudioInput, options: TranscribeCallOptions = {}): TranscriptionStream {
+    return new TranscriptionStream(async (signal, onSegments) => {
+      const [json, call] = splitOptions(options);
+      const audio = await loadAudio(input);
+      return this.#transcribe(audio, json, call, signal, onSegments);
+    }, options.signal);
+  }
+
+  /** `for await (const segment of whisper.segments(input))`: each segment once decoded. */
+  async *segments(input: AudioInput, options: TranscribeCallOptions = {}): AsyncGenerator<Segment, void, undefined> {
+    yield* this.transcribeStream(input, options);
+  }
+
+  /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
+  async detectLanguage(input: AudioInput, options: TranscribeCallOptions = {}): Promise<LanguageDetection> {
+    const [json, call] = splitOptions(options);
+    const audio = await loadAudio(input);
+    const detected = await this.#run(call.signal, (engine) => engine.detectLanguage(audio, json));
+    const { language, probability, ranked } = JSON.parse(detected) as {
+      language: string;
+      probability: number;
+      ranked: Array<[string, number]>;
+    };
+    return {
+      language,
+      probability,
+      ranked: ranked.map(([code, p]) => ({ language: code, probability: p })),
+    };
+  }
+
+  async #transcribe(
+    audio: native.Audio,
+    json: string,
+    call: CallOptions,
+    signal: AbortSignal | undefined,
+    onSegments?: (segments: object[]) => void,
+  ): Promise<Transcript> {
+    let callbackError: { error: unknown } | undefined;
+    const result = await this.#run(signal, (engine) => {
+      let ended = (): void => undefined;
+      const callEnded = new Promise<void>((resolve) => (ended = resolve));
+      const transcript = engine.transcribe(audio, json, (raw: string) => {
+        if (raw === '') return ended();
+        if (callbackError) return;
+        try {
+          const report = JSON.parse(raw) as ProgressReport;
+          onSegments?.(report.new_segments);
+          call.onProgress?.(report.processed_seconds, report.total_seconds);
+        } catch (error) {
+          callbackError = { error };
+          engine.cancel();
+        }
+      });
+      transcript.catch(() => undefined);
+      // Settles after the last report, which may come after the native promise.
+      return callEnded.then(() => transcript);
+    }).catch((error: unknown) => {
+      throw callbackError ? callbackError.error : error;
+    });
+    return fromEngine<Transcript>(result);
+  }
+
+  /**
+   * Runs `work` when the engine is free. An abort before its turn rejects at once and skips
+   * it; during its turn it cancels the engine (which only ever runs this call then).
+   */
+  #run<T>(signal: AbortSignal | undefined, work: (engine: native.Engine) => Promise<T>): Promise<T> {
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    let engine: native.Engine | undefined;
+    let onAbort = (): void => undefined;
+    const abortedEarly = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        engine?.cancel();
+        reject(aborted(signal as AbortSignal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    abortedEarly.catch(() => undefined);
+    const turn = this.#queue.then(async () => {
+      engine = await this.#engine;
+      // Starting the native call clears the engine's last cancellation: from then on an
+      // abort reaches this call, and before then nothing must start.
+      if (signal?.aborted) throw aborted(signal);
+      try {
+        return await work(engine);
+      } catch (error) {
+        throw fromNative(error);
+      } finally {
+        engine = undefined;
+        signal?.removeEventListener('abort', onAbort);
+      }
+    });
+    this.#queue = turn.catch(() => undefined);
+    return Promise.race([turn, abortedEarly]).catch((error: unknown) => {
+      // An engine stopped by this signal says `cancelled`; report the abort as such.
+      if (signal?.aborted && error instanceof SttError && error.code === 'cancelled') throw aborted(signal);
+      throw error;
+    });
+  }
+}
