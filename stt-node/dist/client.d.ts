@@ -25,8 +25,6 @@ export interface RemoteTranscribeOptions {
     signal?: AbortSignal;
 }
 export interface SubmitOptions {
-    /** A URL the server fetches instead of an upload. */
-    url?: string;
     model?: string;
     signal?: AbortSignal;
 }
@@ -53,9 +51,11 @@ export declare class Client {
     constructor(options?: ClientOptions);
     /** Transcribes on the server and waits for the answer (`POST /v1/transcribe`). */
     transcribe(input: AudioInput, options?: RemoteTranscribeOptions): Promise<Transcript>;
-    /** Queues an asynchronous job for an upload, or for `options.url` fetched by the server;
+    /** Queues an asynchronous job for an upload, or for `{ url }` that the server fetches;
      * resolves to its id (`POST /v1/stt/create`). */
-    submit(input: AudioInput | undefined, options?: SubmitOptions): Promise<string>;
+    submit(source: AudioInput | {
+        url: string;
+    }, options?: SubmitOptions): Promise<string>;
     /** The job's status (`GET /v1/stt/{id}`). */
     job(jobId: string, options?: {
         signal?: AbortSignal;

@@ -4,12 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { JFK, PACKAGE_DIR, REPO, fixture, installedProject, startServer, words } from './helpers.mjs';
+import { FIXTURES, JFK, PACKAGE_DIR, REPO, fixture, installedProject, startServer, words } from './helpers.mjs';
 
 const LONG = 'en_librivox_sonnets_001_002_106s.mp3';
 const SONNET = ['fairest', 'creatures', 'desire', 'rose', 'never', 'die'];
@@ -42,7 +43,15 @@ describe('package', () => {
     assert.ok(shipped.startsWith(path.join(project, 'node_modules', 'stt-node', 'runtime')), shipped);
     assert.match(path.basename(shipped), /^libonnxruntime\.so\.1\.(3[1-9]|[4-9]\d)/);
     assert.equal(whisper.model, 'base');
-    assert.ok(stt.listModels().some((model) => model.name === 'base' && model.kind === 'whisper'));
+  });
+
+  test('lists and pulls models in the shared cache', async () => {
+    const installed = Object.fromEntries(stt.listModels().map((model) => [model.name, model]));
+    assert.equal(installed.base.kind, 'whisper');
+    assert.equal(installed['silero-vad'].kind, 'vad');
+    assert.equal(path.dirname(installed.base.dir), path.join(stt.sttHome(), 'models'));
+    assert.equal(await stt.pullModel('base'), installed.base.dir); // already there: nothing to do
+    await assert.rejects(stt.pullModel('large-v9'), { code: 'model_not_found', message: /no recipe/ });
   });
 
   test('index.d.ts and native.d.ts are what a fresh build generates', () => {
@@ -315,7 +324,7 @@ describe('errors', () => {
 describe('client', () => {
   let server;
   before(async () => {
-    server = await startServer(['--model', 'base', '--workers', '1']);
+    server = await startServer(['--model', 'base', '--workers', '1', '--allow-private-urls']);
   });
   after(() => server?.stop());
 
@@ -333,15 +342,37 @@ describe('client', () => {
     assert.equal((await client.transcribe(samples)).text, (await whisper.transcribe(samples)).text);
   });
 
-  test('submits jobs and waits for them', async () => {
-    const client = new stt.Client({ baseUrl: server.base, apiKey: server.key });
-    const id = await client.submit(fixture('jfk.flac'));
-    const transcript = await client.wait(id, { timeoutMs: 300_000, pollIntervalMs: 300 });
-    assert.equal(transcript.text, JFK);
-    assert.ok(transcript.segments.length > 0 && transcript.segments[0].words.length > 0);
-    assert.ok(Math.abs(transcript.duration - 11) < 0.01);
-    const status = await client.job(id);
-    assert.equal(status.status, 'completed');
+  test('submits jobs by upload and by url, and waits for them', async () => {
+    const files = http.createServer((request, response) => {
+      const name = decodeURIComponent(request.url.slice(1));
+      if (!/^[\w.-]+$/.test(name) || !existsSync(path.join(FIXTURES, name))) {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      createReadStream(path.join(FIXTURES, name)).pipe(response);
+    });
+    await new Promise((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const fixtures = `http://127.0.0.1:${files.address().port}`;
+    try {
+      const client = new stt.Client({ baseUrl: server.base, apiKey: server.key });
+      for (const source of [fixture('jfk.flac'), { url: `${fixtures}/jfk.flac` }]) {
+        const id = await client.submit(source);
+        const transcript = await client.wait(id, { timeoutMs: 300_000, pollIntervalMs: 300 });
+        assert.equal(transcript.text, JFK);
+        assert.ok(transcript.segments.length > 0 && transcript.segments[0].words.length > 0);
+        assert.ok(Math.abs(transcript.duration - 11) < 0.01);
+        assert.equal((await client.job(id)).status, 'completed');
+      }
+      const broken = await client.submit({ url: `${fixtures}/does-not-exist.mp3` });
+      await assert.rejects(client.wait(broken, { timeoutMs: 120_000, pollIntervalMs: 300 }), (error) => {
+        assert.equal(error.code, 'job_failed');
+        assert.equal(error.jobId, broken);
+        return true;
+      });
+    } finally {
+      files.close();
+    }
   });
 
   test('errors carry the HTTP status', async () => {

@@ -39,8 +39,6 @@ export interface RemoteTranscribeOptions {
 }
 
 export interface SubmitOptions {
-  /** A URL the server fetches instead of an upload. */
-  url?: string;
   model?: string;
   signal?: AbortSignal;
 }
@@ -172,15 +170,15 @@ export class Client {
     return fromApiJson(answer);
   }
 
-  /** Queues an asynchronous job for an upload, or for `options.url` fetched by the server;
+  /** Queues an asynchronous job for an upload, or for `{ url }` that the server fetches;
    * resolves to its id (`POST /v1/stt/create`). */
-  async submit(input: AudioInput | undefined, options: SubmitOptions = {}): Promise<string> {
-    const { url, model, signal } = options;
-    if ((input === undefined) === (url === undefined)) throw invalidOption('give either audio or a url');
-    const answer =
-      url !== undefined
-        ? await this.#request('POST', '/v1/stt/create', Buffer.from(JSON.stringify({ url, model })), signal)
-        : await this.#request('POST', '/v1/stt/create', new Multipart(model ? { model } : {}, 'audio', input!), signal);
+  async submit(source: AudioInput | { url: string }, options: SubmitOptions = {}): Promise<string> {
+    const { model, signal } = options;
+    const body =
+      typeof source === 'object' && 'url' in source
+        ? Buffer.from(JSON.stringify({ url: source.url, model }))
+        : new Multipart(model ? { model } : {}, 'audio', source);
+    const answer = await this.#request('POST', '/v1/stt/create', body, signal);
     return String(answer.generation_id);
   }
 

@@ -85,9 +85,8 @@ export class TranscriptionStream implements AsyncIterable<Segment> {
   readonly transcript: Promise<Transcript>;
   readonly #controller = new AbortController();
   readonly #ready: Segment[] = [];
-  #nextId = 0;
   #finished = false;
-  #failure: unknown = undefined;
+  #failure: { error: unknown } | undefined;
   #wake: (() => void) | undefined;
 
   /** @internal */
@@ -96,29 +95,17 @@ export class TranscriptionStream implements AsyncIterable<Segment> {
     signal?: AbortSignal,
   ) {
     const stop = signal ? AbortSignal.any([signal, this.#controller.signal]) : this.#controller.signal;
-    this.transcript = start(stop, (segments) => this.#push(segments.map((s) => fromEngine(s)))).then(
-      (transcript) => {
-        // Progress events may arrive after the result: the result's segments are the truth.
-        this.#push(transcript.segments);
-        return transcript;
-      },
-    );
+    this.transcript = start(stop, (segments) => {
+      this.#ready.push(...segments.map((segment) => fromEngine<Segment>(segment)));
+      this.#wake?.();
+    });
     this.transcript.then(
       () => this.#end(undefined),
-      (error: unknown) => this.#end(error ?? new Error('failed')),
+      (error: unknown) => this.#end({ error }),
     );
   }
 
-  #push(segments: Segment[]): void {
-    for (const segment of segments) {
-      if (segment.id < this.#nextId) continue;
-      this.#nextId = segment.id + 1;
-      this.#ready.push(segment);
-    }
-    this.#wake?.();
-  }
-
-  #end(failure: unknown): void {
+  #end(failure: { error: unknown } | undefined): void {
     this.#finished = true;
     this.#failure = failure;
     this.#wake?.();
@@ -136,7 +123,7 @@ export class TranscriptionStream implements AsyncIterable<Segment> {
         if (segment) {
           yield segment;
         } else if (this.#finished) {
-          if (this.#failure !== undefined) throw this.#failure;
+          if (this.#failure) throw this.#failure.error;
           return;
         } else {
           await new Promise<void>((resolve) => (this.#wake = resolve));
