@@ -56,7 +56,18 @@ where
     type JsValue = W::Output;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(self.0.run())
+        // A panic must reject this call, not abort the whole Node process.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.run()));
+        Ok(outcome.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(stt_core::Error::Inference(format!(
+                "the engine panicked: {message}"
+            )))
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<W::Output> {
