@@ -20,15 +20,6 @@ fn load(name: &str) -> Audio {
     audio::load_file(&fixtures().join(name)).unwrap()
 }
 
-fn synthetic(samples: Vec<f32>) -> Audio {
-    Audio {
-        samples,
-        source_sample_rate: SAMPLE_RATE,
-        source_channels: 1,
-        warnings: Vec::new(),
-    }
-}
-
 #[test]
 fn beam_search_gives_the_reference_sentence_with_timestamps() {
     let transcript = transcribe("jfk.flac", &TranscribeOptions::default());
@@ -182,7 +173,8 @@ fn silence_and_noise_give_no_text() {
         })
         .collect();
     for (what, samples) in [("silence", vec![0.0; seconds]), ("white noise", noise)] {
-        let transcript = transcribe_audio(&synthetic(samples), &TranscribeOptions::default());
+        let transcript =
+            transcribe_audio(&Audio::from_samples(samples), &TranscribeOptions::default());
         assert_eq!(transcript.text, "", "{what}: {:?}", transcript.segments);
         assert!(transcript.segments.is_empty());
         assert_eq!(transcript.duration, 30.0);
@@ -197,7 +189,7 @@ fn vad_skips_silence_and_keeps_the_original_timeline() {
     let mut samples = vec![0.0; lead];
     samples.extend_from_slice(&jfk.samples);
     samples.extend(vec![0.0; lead]);
-    let padded = transcribe_audio(&synthetic(samples), &TranscribeOptions::default());
+    let padded = transcribe_audio(&Audio::from_samples(samples), &TranscribeOptions::default());
     let plain = transcribe_audio(&jfk, &TranscribeOptions::default());
 
     assert_eq!(words(&padded.text), words(&plain.text));

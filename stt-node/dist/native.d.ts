@@ -10,12 +10,7 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /** Decoded 16 kHz mono audio, ready for any number of calls. */
-export declare class Audio {
-  /** Length in seconds. */
-  get duration(): number
-  /** Problems that did not prevent decoding (skipped damaged packets, a truncated file). */
-  get warnings(): Array<string>
-}
+export declare class Audio {}
 
 /**
  * A loaded Whisper model. One call runs at a time; others wait for it. Starting a call
@@ -34,21 +29,18 @@ export declare class Engine {
    * Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
    * report, with the segments finished since the last one, then `""` at the end.
    */
-  transcribe(audio: Audio, optionsJson: string, onProgress?: (report: string) => void): Promise<string>
+  transcribe(audio: Audio, options: Options, onProgress?: (report: string) => void): Promise<string>
   /**
    * The language of the first 30 s, as JSON: `{"language", "probability", "ranked"}`
    * (`ranked`: `[code, probability]` pairs, most probable first).
    */
-  detectLanguage(audio: Audio, optionsJson: string): Promise<string>
+  detectLanguage(audio: Audio, options: Options): Promise<string>
   /** Stops the running call within one decoder step; it rejects with code `cancelled`. */
   cancel(): void
 }
 
-/**
- * Checks options (their JSON) as a call would, to refuse bad ones before waiting for the
- * engine.
- */
-export declare function checkOptions(optionsJson: string): void
+/** Decoding options, read and checked by the engine once, ready for any number of calls. */
+export declare class Options {}
 
 /** Decodes an encoded file held in memory; `extension` is only a hint. */
 export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null): Promise<Audio>
@@ -68,6 +60,12 @@ export interface InstalledModel {
 
 /** Models in the shared cache (`$STT_HOME/models`). */
 export declare function installedModels(): Array<InstalledModel>
+
+/**
+ * Reads options from their JSON (the engine's `TranscribeOptions`, snake_case); unknown
+ * names and bad values are refused with code `invalid_option`.
+ */
+export declare function parseOptions(optionsJson: string): Options
 
 /**
  * Fetches and converts a model into the cache; resolves to its directory. The converter

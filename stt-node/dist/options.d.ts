@@ -1,5 +1,6 @@
 /** Options of a transcription: the engine's `TranscribeOptions` in camelCase. Leave one out
  * for the engine's default (its `Default` is the only source of defaults). */
+import * as native from './native';
 /** Thresholds of the voice activity detection (Silero VAD). */
 export interface VadParameters {
     threshold?: number;
@@ -40,6 +41,6 @@ export interface TranscribeOptions {
     clipTimestamps?: readonly number[];
     hallucinationSilenceThreshold?: number | null;
 }
-/** The options as the engine reads them, checked by it: unknown names and bad values are
- * refused with the names written as here. */
-export declare function optionsJson(options: TranscribeOptions): string;
+/** The options read and checked by the engine: unknown names and bad values are refused
+ * with the names written as here. */
+export declare function engineOptions(options: TranscribeOptions): native.Options;

@@ -1,5 +1,4 @@
 /** The local engine: Whisper models run on ONNX Runtime in this process, off the event loop. */
-import * as native from './native';
 import { TranscribeOptions } from './options';
 import { LanguageDetection, Segment, Transcript } from './transcript';
 /**
@@ -29,8 +28,6 @@ export interface CallOptions {
 export type TranscribeCallOptions = TranscribeOptions & CallOptions;
 /** The library shipped in the package's `runtime/`, unless `$STT_ORT_LIB` chooses one. */
 export declare function runtimeLibrary(): string | undefined;
-/** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are. */
-export declare function loadAudio(input: AudioInput): Promise<native.Audio>;
 /**
  * A transcription in the background: iterate over it for each segment as it is decoded
  * (each final), and await `transcript` for the whole result. Leaving the loop early stops it.

@@ -27,13 +27,6 @@ fn js_error(env: &Env, error: &stt_core::Error) -> napi::Error {
     built.unwrap_or_else(|failed| failed)
 }
 
-fn parse_options(env: &Env, json: &str) -> napi::Result<TranscribeOptions> {
-    let options: TranscribeOptions = serde_json::from_str(json)
-        .map_err(|e| js_error(env, &stt_core::Error::InvalidOption(e.to_string())))?;
-    options.validate().map_err(|e| js_error(env, &e))?;
-    Ok(options)
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("engine types serialize")
 }
@@ -75,25 +68,26 @@ where
     }
 }
 
+/// Decoding options, read and checked by the engine once, ready for any number of calls.
+#[napi]
+pub struct Options {
+    options: TranscribeOptions,
+}
+
+/// Reads options from their JSON (the engine's `TranscribeOptions`, snake_case); unknown
+/// names and bad values are refused with code `invalid_option`.
+#[napi]
+pub fn parse_options(env: Env, options_json: String) -> napi::Result<Options> {
+    let options: TranscribeOptions = serde_json::from_str(&options_json)
+        .map_err(|e| js_error(&env, &stt_core::Error::InvalidOption(e.to_string())))?;
+    options.validate().map_err(|e| js_error(&env, &e))?;
+    Ok(Options { options })
+}
+
 /// Decoded 16 kHz mono audio, ready for any number of calls.
 #[napi]
 pub struct Audio {
     audio: Arc<stt_core::audio::Audio>,
-}
-
-#[napi]
-impl Audio {
-    /// Length in seconds.
-    #[napi(getter)]
-    pub fn duration(&self) -> f64 {
-        self.audio.duration()
-    }
-
-    /// Problems that did not prevent decoding (skipped damaged packets, a truncated file).
-    #[napi(getter)]
-    pub fn warnings(&self) -> Vec<String> {
-        self.audio.warnings.clone()
-    }
 }
 
 pub enum Encoded {
@@ -264,24 +258,22 @@ impl Engine {
     /// Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
     /// report, with the segments finished since the last one, then `""` at the end.
     #[napi(
-        ts_args_type = "audio: Audio, optionsJson: string, onProgress?: (report: string) => void",
+        ts_args_type = "audio: Audio, options: Options, onProgress?: (report: string) => void",
         ts_return_type = "Promise<string>"
     )]
     pub fn transcribe(
         &self,
-        env: Env,
         audio: &Audio,
-        options_json: String,
+        options: &Options,
         on_progress: Option<ProgressListener>,
-    ) -> napi::Result<AsyncTask<Job<Transcribe>>> {
-        let options = parse_options(&env, &options_json)?;
+    ) -> AsyncTask<Job<Transcribe>> {
         self.cancel.reset();
-        Ok(AsyncTask::new(Job(Transcribe {
+        AsyncTask::new(Job(Transcribe {
             transcriber: Arc::clone(&self.transcriber),
             audio: Arc::clone(&audio.audio),
-            options,
+            options: options.options.clone(),
             listener: on_progress,
-        })))
+        }))
     }
 
     /// The language of the first 30 s, as JSON: `{"language", "probability", "ranked"}`
@@ -289,17 +281,15 @@ impl Engine {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn detect_language(
         &self,
-        env: Env,
         audio: &Audio,
-        options_json: String,
-    ) -> napi::Result<AsyncTask<Job<DetectLanguage>>> {
-        let options = parse_options(&env, &options_json)?;
+        options: &Options,
+    ) -> AsyncTask<Job<DetectLanguage>> {
         self.cancel.reset();
-        Ok(AsyncTask::new(Job(DetectLanguage {
+        AsyncTask::new(Job(DetectLanguage {
             transcriber: Arc::clone(&self.transcriber),
             audio: Arc::clone(&audio.audio),
-            options,
-        })))
+            options: options.options.clone(),
+        }))
     }
 
     /// Stops the running call within one decoder step; it rejects with code `cancelled`.
@@ -307,13 +297,6 @@ impl Engine {
     pub fn cancel(&self) {
         self.cancel.cancel();
     }
-}
-
-/// Checks options (their JSON) as a call would, to refuse bad ones before waiting for the
-/// engine.
-#[napi]
-pub fn check_options(env: Env, options_json: String) -> napi::Result<()> {
-    parse_options(&env, &options_json).map(drop)
 }
 
 /// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,

@@ -58,7 +58,7 @@ export interface JobStatus {
   [field: string]: unknown;
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 type DeepgramResult = Json;
 
 const SAMPLE_RATE = 16_000;

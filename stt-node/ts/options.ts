@@ -47,9 +47,9 @@ export interface TranscribeOptions {
   hallucinationSilenceThreshold?: number | null;
 }
 
-/** The options as the engine reads them, checked by it: unknown names and bad values are
- * refused with the names written as here. */
-export function optionsJson(options: TranscribeOptions): string {
+/** The options read and checked by the engine: unknown names and bad values are refused
+ * with the names written as here. */
+export function engineOptions(options: TranscribeOptions): native.Options {
   const engine = renameKeys(options, snakeCase) as Record<string, unknown>;
   // faster-whisper accepts one temperature as well as a list of fallbacks.
   if (typeof engine.temperature === 'number') engine.temperature = [engine.temperature];
@@ -61,7 +61,7 @@ export function optionsJson(options: TranscribeOptions): string {
     return value;
   });
   try {
-    native.checkOptions(json);
+    return native.parseOptions(json);
   } catch (error) {
     const converted = fromNative(error);
     if (converted instanceof SttError && converted.code === 'invalid_option') {
@@ -69,5 +69,4 @@ export function optionsJson(options: TranscribeOptions): string {
     }
     throw converted;
   }
-  return json;
 }

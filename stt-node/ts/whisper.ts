@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { SttError, aborted, fromNative, invalidOption } from './errors';
 import * as native from './native';
-import { TranscribeOptions, optionsJson } from './options';
+import { TranscribeOptions, engineOptions } from './options';
 import { LanguageDetection, Segment, Transcript, fromEngine } from './transcript';
 
 /**
@@ -48,7 +48,7 @@ export function runtimeLibrary(): string | undefined {
 }
 
 /** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are. */
-export async function loadAudio(input: AudioInput): Promise<native.Audio> {
+async function loadAudio(input: AudioInput): Promise<native.Audio> {
   try {
     if (typeof input === 'string') return await native.decodeFile(input);
     if (input instanceof Float32Array) return native.fromFloat32(input);
@@ -65,9 +65,9 @@ export async function loadAudio(input: AudioInput): Promise<native.Audio> {
   );
 }
 
-function splitOptions(options: TranscribeCallOptions): [string, CallOptions] {
+function splitOptions(options: TranscribeCallOptions): [native.Options, CallOptions] {
   const { signal, onProgress, ...decoding } = options;
-  return [optionsJson(decoding), { signal, onProgress }];
+  return [engineOptions(decoding), { signal, onProgress }];
 }
 
 /** A report of the engine's progress, as `Engine.transcribe` hands it over. */
@@ -189,17 +189,17 @@ export class Whisper {
 
   /** Transcribes (or translates, `task: "translate"`) all of `input`. */
   async transcribe(input: AudioInput, options: TranscribeCallOptions = {}): Promise<Transcript> {
-    const [json, call] = splitOptions(options);
+    const [decoding, call] = splitOptions(options);
     const audio = await loadAudio(input);
-    return this.#transcribe(audio, json, call, call.signal);
+    return this.#transcribe(audio, decoding, call, call.signal);
   }
 
   /** Starts a transcription whose segments can be iterated as they are decoded. */
   transcribeStream(input: AudioInput, options: TranscribeCallOptions = {}): TranscriptionStream {
     return new TranscriptionStream(async (signal, onSegments) => {
-      const [json, call] = splitOptions(options);
+      const [decoding, call] = splitOptions(options);
       const audio = await loadAudio(input);
-      return this.#transcribe(audio, json, call, signal, onSegments);
+      return this.#transcribe(audio, decoding, call, signal, onSegments);
     }, options.signal);
   }
 
@@ -210,9 +210,9 @@ export class Whisper {
 
   /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
   async detectLanguage(input: AudioInput, options: TranscribeCallOptions = {}): Promise<LanguageDetection> {
-    const [json, call] = splitOptions(options);
+    const [decoding, call] = splitOptions(options);
     const audio = await loadAudio(input);
-    const detected = await this.#run(call.signal, (engine) => engine.detectLanguage(audio, json));
+    const detected = await this.#run(call.signal, (engine) => engine.detectLanguage(audio, decoding));
     const { language, probability, ranked } = JSON.parse(detected) as {
       language: string;
       probability: number;
@@ -227,7 +227,7 @@ export class Whisper {
 
   async #transcribe(
     audio: native.Audio,
-    json: string,
+    decoding: native.Options,
     call: CallOptions,
     signal: AbortSignal | undefined,
     onSegments?: (segments: object[]) => void,
@@ -236,7 +236,7 @@ export class Whisper {
     const result = await this.#run(signal, (engine) => {
       let ended = (): void => undefined;
       const callEnded = new Promise<void>((resolve) => (ended = resolve));
-      const transcript = engine.transcribe(audio, json, (raw: string) => {
+      const transcript = engine.transcribe(audio, decoding, (raw: string) => {
         if (raw === '') return ended();
         if (callbackError) return;
         try {
