@@ -220,7 +220,8 @@ fn alignment_matrix(weights: ArrayView3<f32>) -> Array2<f32> {
         row.mapv_inplace(|w| (f64::from(w) / sum) as f32);
     }
     // Standardise each frame across tokens: population std, as torch.std_mean(unbiased=False).
-    // A frame all tokens attend to alike gives NaN, as in the references.
+    // A frame all tokens attend to alike (often all zero on short audio) says nothing: 0 there,
+    // where the references get NaN and then fail to find a path through every token.
     for mut column in weights.lanes_mut(Axis(1)) {
         let n = column.len() as f64;
         let mean = column.iter().map(|&w| f64::from(w)).sum::<f64>() / n;
@@ -230,7 +231,10 @@ fn alignment_matrix(weights: ArrayView3<f32>) -> Array2<f32> {
             .sum::<f64>()
             / n;
         let std = variance.sqrt();
-        column.mapv_inplace(|w| ((f64::from(w) - mean) / std) as f32);
+        match std > 0.0 {
+            true => column.mapv_inplace(|w| ((f64::from(w) - mean) / std) as f32),
+            false => column.fill(0.0),
+        }
     }
     for mut row in weights.lanes_mut(Axis(2)) {
         let filtered = median_filter(&row.to_vec());
@@ -941,9 +945,17 @@ mod tests {
         }
         let no_heads = Array3::<f32>::zeros((0, 5, 1500));
         assert!(find_alignment(no_heads.view(), 3, &[11], &[0.5], 3000, &splitter).is_err());
-        // Identical rows: every frame's standard deviation is 0, the weights NaN. No panic.
+        // Identical rows: every frame's standard deviation is 0, which says nothing about
+        // where the words are, but still times every word (the references fail here).
         let uniform = Array3::<f32>::ones((2, 6, 1500));
-        let _ = find_alignment(uniform.view(), 3, &[11, 0], &[0.5, 0.5], 3000, &splitter);
+        let words =
+            find_alignment(uniform.view(), 3, &[11, 0], &[0.5, 0.5], 3000, &splitter).unwrap();
+        assert!(!words.is_empty());
+        assert!(
+            words
+                .iter()
+                .all(|w| w.start.is_finite() && w.end >= w.start)
+        );
     }
 
     #[test]

@@ -151,13 +151,19 @@ impl Transcriber {
         if !options.vad_filter || !options.clip_timestamps.is_empty() {
             return Ok(None);
         }
-        let vad = match &mut self.vad {
+        Ok(Some(
+            self.vad()?
+                .filter(&audio.samples, &options.vad_parameters)?,
+        ))
+    }
+
+    /// The voice activity detector, loaded on first use.
+    pub(crate) fn vad(&mut self) -> Result<&mut SileroVad> {
+        let vad = match self.vad.take() {
             Some(vad) => vad,
-            None => self
-                .vad
-                .insert(SileroVad::load_installed(&self.load_options)?),
+            None => SileroVad::load_installed(&self.load_options)?,
         };
-        Ok(Some(vad.filter(&audio.samples, &options.vad_parameters)?))
+        Ok(self.vad.insert(vad))
     }
 
     /// The long-form loop over 16 kHz samples; `speech_map` places the samples in the

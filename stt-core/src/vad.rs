@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::SAMPLE_RATE;
-use crate::model::{CONTEXT_SAMPLES, SileroModel};
+use crate::model::{CONTEXT_SAMPLES, SileroModel, SileroState};
 use crate::store::{self, ModelKind, VAD_MODEL};
 use crate::{Error, LoadOptions, Result};
 
@@ -134,6 +134,27 @@ impl SileroVad {
         self.model.frame_probabilities(&padded)
     }
 
+    /// Probabilities of the frames completed by `samples`, audio that arrives in pieces: the
+    /// same as [`Self::speech_probabilities`] of the whole, frame by frame, without its padding.
+    pub fn continue_probabilities(
+        &mut self,
+        stream: &mut VadStream,
+        samples: &[f32],
+    ) -> Result<Vec<f32>> {
+        stream.pending.extend_from_slice(samples);
+        let whole = stream.pending.len() / FRAME_SAMPLES * FRAME_SAMPLES;
+        if whole == 0 {
+            return Ok(Vec::new());
+        }
+        let mut input = Vec::with_capacity(CONTEXT_SAMPLES + whole);
+        input.extend_from_slice(&stream.context);
+        input.extend(stream.pending.drain(..whole));
+        stream
+            .context
+            .copy_from_slice(&input[input.len() - CONTEXT_SAMPLES..]);
+        self.model.continue_frames(&input, &mut stream.state)
+    }
+
     /// faster-whisper's `vad_filter`: finds the speech in `samples` and joins it.
     pub fn filter(&mut self, samples: &[f32], options: &VadOptions) -> Result<SpeechAudio> {
         options.validate()?;
@@ -144,6 +165,25 @@ impl SileroVad {
             map: SpeechMap::new(&spans),
             spans,
         })
+    }
+}
+
+/// Where the detector is in audio that arrives in pieces: its state, the context of the next
+/// frame and the samples of a frame not yet whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadStream {
+    state: SileroState,
+    context: [f32; CONTEXT_SAMPLES],
+    pending: Vec<f32>,
+}
+
+impl Default for VadStream {
+    fn default() -> Self {
+        Self {
+            state: SileroState::default(),
+            context: [0.0; CONTEXT_SAMPLES],
+            pending: Vec::with_capacity(FRAME_SAMPLES),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ mod whisper;
 
 pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{LoadOptions, runtime_library};
-pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel};
+pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
 pub use whisper::{AudioFeatures, DecoderState, WhisperModel};
 
 /// Stops a model's work from another thread: each encoder pass and decoder step checks it

@@ -67,11 +67,20 @@ impl SileroModel {
     /// The graph's batch dimension holds independent streams, each with its own state, so the
     /// frames of one recording go through it one at a time.
     pub fn frame_probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>> {
+        self.continue_frames(samples, &mut SileroState::default())
+    }
+
+    /// [`Self::frame_probabilities`] from `state`, which is left as the last frame set it: audio
+    /// that arrives in pieces is classified as if it had come whole.
+    pub fn continue_frames(
+        &mut self,
+        samples: &[f32],
+        state: &mut SileroState,
+    ) -> Result<Vec<f32>> {
         let frames = samples.len().saturating_sub(CONTEXT_SAMPLES) / FRAME_SAMPLES;
-        let mut state: DynValue =
-            Tensor::from_array((STATE_SHAPE, vec![0.0f32; STATE_SHAPE.iter().product()]))
-                .map_err(inference)?
-                .into_dyn();
+        let mut current: DynValue = Tensor::from_array((STATE_SHAPE, state.0.clone()))
+            .map_err(inference)?
+            .into_dyn();
         let mut probabilities = Vec::with_capacity(frames);
         for frame in 0..frames {
             let start = frame * FRAME_SAMPLES;
@@ -82,7 +91,7 @@ impl SileroModel {
                 .session
                 .run(ort::inputs![
                     INPUT => input,
-                    STATE => &state,
+                    STATE => &current,
                     RATE => &self.sample_rate,
                 ])
                 .map_err(inference)?;
@@ -96,11 +105,30 @@ impl SileroModel {
                     .first()
                     .ok_or_else(|| Error::Inference(format!("VAD returned an empty {OUTPUT}")))?,
             );
-            state = outputs
+            current = outputs
                 .remove(NEXT_STATE)
                 .ok_or_else(|| Error::Inference(format!("VAD returned no {NEXT_STATE}")))?;
         }
+        let (_, values) = current.try_extract_tensor::<f32>().map_err(inference)?;
+        if values.len() != state.0.len() {
+            return Err(Error::Inference(format!(
+                "VAD returned a {NEXT_STATE} of {} values, expected {}",
+                values.len(),
+                state.0.len()
+            )));
+        }
+        state.0.copy_from_slice(values);
         Ok(probabilities)
+    }
+}
+
+/// The detector's recurrent state between frames (zero at the start of a recording).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SileroState(Vec<f32>);
+
+impl Default for SileroState {
+    fn default() -> Self {
+        Self(vec![0.0; STATE_SHAPE.iter().product()])
     }
 }
 

@@ -20,6 +20,13 @@ pub struct ServeConfig {
     /// Requests waiting for a worker before new ones get 503.
     #[arg(long, env = "STT_QUEUE", default_value_t = 64)]
     pub queue: usize,
+    /// Live streams (`/v1/stream`) at once; one more is refused with a message to retry.
+    #[arg(long, env = "STT_MAX_STREAMS", default_value_t = 4)]
+    pub max_streams: usize,
+    /// Workers that decode live streams, apart from the transcription workers so that a long
+    /// file never delays a stream; each serves the streams' steps in turn.
+    #[arg(long, env = "STT_STREAM_WORKERS", default_value_t = 1)]
+    pub stream_workers: usize,
     /// Model that serves requests naming none, or naming one that is not installed
     /// [default: the largest installed].
     #[arg(long, env = "STT_MODEL")]
@@ -78,6 +85,13 @@ impl ServeConfig {
         (cores / self.workers()).max(1)
     }
 
+    /// ONNX Runtime threads per stream worker: all the cores shared out between them (a
+    /// stream's latency is one decode, which more threads shorten).
+    pub fn threads_per_stream_worker(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.stream_workers.max(1)).max(1)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
@@ -110,6 +124,13 @@ impl fmt::Display for ServeConfig {
             self.workers(),
             self.threads_per_worker(),
             self.queue
+        )?;
+        writeln!(
+            f,
+            "  live streams   {} at once, {} workers x {} threads",
+            self.max_streams,
+            self.stream_workers,
+            self.threads_per_stream_worker()
         )?;
         writeln!(f, "  data           {}", self.data_dir().display())?;
         writeln!(f, "  anonymous      {anonymous}")?;

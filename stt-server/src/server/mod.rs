@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod jobs;
 mod routes;
+mod stream;
 mod upload;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
     pub engine: Engine,
+    pub streams: stream::StreamPool,
     pub catalog: Catalog,
     pub in_flight: Arc<auth::InFlight>,
     /// Synchronous uploads, deleted when answered (and at start).
@@ -90,6 +92,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         tokio::task::spawn_blocking(move || Engine::start(workers, queue, threads, &default_model))
             .await
             .map_err(|e| e.to_string())??;
+    let (stream_workers, stream_threads, max_streams) = (
+        config.stream_workers.max(1),
+        config.threads_per_stream_worker(),
+        config.max_streams,
+    );
+    let default_model = catalog.default.clone();
+    let streams = tokio::task::spawn_blocking(move || {
+        stream::StreamPool::start(stream_workers, stream_threads, max_streams, &default_model)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -100,6 +113,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         config,
         db,
         engine,
+        streams,
         catalog,
         in_flight: Arc::default(),
         tmp_dir,

@@ -21,6 +21,7 @@ use super::catalog;
 use super::db::{Job, Plan};
 use super::engine::Request as EngineRequest;
 use super::error::{ApiError, MB};
+use super::stream;
 use super::upload::{Form, TempFile, read_form};
 use crate::fetch;
 
@@ -37,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/stt/{id}", routing::get(get_job))
         .route("/v1/models", routing::get(models))
         .route("/v1/languages", routing::get(languages))
+        .route("/v1/stream", routing::get(stream::stream))
         .route("/health", routing::get(health))
         .route("/v1/keys", routing::get(list_keys).post(create_key))
         .route("/v1/keys/{id}", routing::delete(revoke_key))
@@ -103,10 +105,10 @@ async fn read_upload(
 /// Request fields, from a form or a JSON object, turned into engine options.
 type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + Send + Sync + 'a>;
 
-struct Fields<'a>(Lookup<'a>);
+pub(super) struct Fields<'a>(Lookup<'a>);
 
 impl Fields<'_> {
-    fn get(&self, name: &str) -> Option<String> {
+    pub(super) fn get(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|value| !value.trim().is_empty())
     }
 
@@ -134,10 +136,20 @@ impl Fields<'_> {
 
     /// Options for `model`, starting from the core's defaults.
     fn options(&self, state: &AppState, model: &str, task: Task) -> Result<TranscribeOptions> {
-        let mut options = TranscribeOptions {
+        let defaults = TranscribeOptions {
             task,
             ..TranscribeOptions::default()
         };
+        self.options_from(state, model, defaults)
+    }
+
+    /// Options for `model`: `options` with the fields that were sent.
+    pub(super) fn options_from(
+        &self,
+        state: &AppState,
+        model: &str,
+        mut options: TranscribeOptions,
+    ) -> Result<TranscribeOptions> {
         if let Some(task) = self.get("task") {
             options.task = serde_json::from_value(Value::String(task.to_ascii_lowercase()))
                 .map_err(|_| {
@@ -196,7 +208,7 @@ fn form_fields(form: &Form) -> Fields<'_> {
     Fields(Box::new(|name| form.text(name).map(str::to_string)))
 }
 
-fn json_fields(body: &Value) -> Fields<'_> {
+pub(super) fn json_fields(body: &Value) -> Fields<'_> {
     Fields(Box::new(|name| match body.get(name)? {
         Value::String(text) => Some(text.clone()),
         Value::Null => None,
@@ -204,7 +216,7 @@ fn json_fields(body: &Value) -> Fields<'_> {
     }))
 }
 
-fn resolve_model(state: &AppState, requested: Option<&str>) -> Result<String> {
+pub(super) fn resolve_model(state: &AppState, requested: Option<&str>) -> Result<String> {
     state
         .catalog
         .resolve(requested)

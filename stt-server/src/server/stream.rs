@@ -1,0 +1,562 @@
+//! `GET /v1/stream` (section 2): live transcription over a WebSocket.
+//!
+//! Each connection owns a core `StreamSession` (pure state); its steps run on a pool of stream
+//! workers, separate from the transcription workers so that a long file never delays a
+//! stream. A stream has at most one step in flight: audio that arrives meanwhile waits and goes
+//! into the next step, so a slow engine makes steps larger, not more numerous. At most
+//! `max_streams` run at once; one more is refused with a clear message.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use stt_core::{LoadOptions, StreamEvent, StreamOptions, StreamSession, Transcriber};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+use super::AppState;
+use super::auth::{self, Admission, Caller};
+use super::error::ApiError;
+use super::routes::{json_fields, now_unix, resolve_model};
+
+/// Time allowed for the config message after the connection opens.
+const CONFIG_TIMEOUT: Duration = Duration::from_secs(10);
+/// A stream that sends nothing for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most audio one step takes: a client sending faster than real time is served in turns with
+/// the other streams rather than in one long step.
+const MAX_STEP_SAMPLES: usize = 16_000 * 5;
+/// Largest WebSocket message (10 s of PCM is 320 kB).
+const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// One step of one stream, run on a stream worker.
+struct Step {
+    model: String,
+    session: StreamSession,
+    audio: Vec<f32>,
+    finish: bool,
+    reply: oneshot::Sender<(StreamSession, Result<Vec<StreamEvent>, String>)>,
+}
+
+pub struct StreamPool {
+    queue: SyncSender<Step>,
+    slots: Arc<Semaphore>,
+    pub max_streams: usize,
+}
+
+impl StreamPool {
+    /// Starts `workers` threads, each loading `preload` (so a stream's first step is not a
+    /// model load).
+    pub fn start(
+        workers: usize,
+        threads: usize,
+        max_streams: usize,
+        preload: &str,
+    ) -> Result<Self, String> {
+        // Each stream has at most one step queued or running.
+        let (queue, receiver) = sync_channel::<Step>(max_streams.max(1));
+        let receiver = Arc::new(Mutex::new(receiver));
+        let load = LoadOptions {
+            intra_threads: Some(threads),
+            ..LoadOptions::default()
+        };
+        let mut ready = Vec::new();
+        for index in 0..workers {
+            let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
+            let (receiver, load, preload) =
+                (Arc::clone(&receiver), load.clone(), preload.to_string());
+            std::thread::Builder::new()
+                .name(format!("stt-stream-{index}"))
+                .spawn(move || {
+                    let loaded = Transcriber::load(&preload, &load);
+                    let result = loaded.as_ref().map(drop).map_err(|e| e.to_string());
+                    let _ = ready_sender.send(result);
+                    if let Ok(model) = loaded {
+                        let mut models = HashMap::from([(preload, model)]);
+                        stream_worker(&receiver, &mut models, &load);
+                    }
+                })
+                .map_err(|e| format!("cannot start a stream worker: {e}"))?;
+            ready.push(ready_receiver);
+        }
+        for ready in ready {
+            ready
+                .recv()
+                .map_err(|_| "a stream worker died while loading".to_string())??;
+        }
+        Ok(Self {
+            queue,
+            slots: Arc::new(Semaphore::new(max_streams)),
+            max_streams,
+        })
+    }
+
+    async fn step(
+        &self,
+        model: &str,
+        session: StreamSession,
+        audio: Vec<f32>,
+        finish: bool,
+    ) -> Result<(StreamSession, Result<Vec<StreamEvent>, String>), String> {
+        let (reply, answer) = oneshot::channel();
+        let step = Step {
+            model: model.to_string(),
+            session,
+            audio,
+            finish,
+            reply,
+        };
+        let queue = self.queue.clone();
+        // Never full for long: each admitted stream has at most one step in the queue.
+        tokio::task::spawn_blocking(move || queue.send(step).map_err(drop))
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> String {
+    "the stream engine stopped".into()
+}
+
+fn stream_worker(
+    receiver: &Mutex<Receiver<Step>>,
+    models: &mut HashMap<String, Transcriber>,
+    load: &LoadOptions,
+) {
+    loop {
+        let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(mut step) = next else { return };
+        if step.reply.is_closed() {
+            continue; // the client went away while this waited
+        }
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let transcriber = match models.get_mut(&step.model) {
+                Some(model) => model,
+                None => models
+                    .entry(step.model.clone())
+                    .or_insert(Transcriber::load(&step.model, load)?),
+            };
+            let mut events = Vec::new();
+            // In slices, so that each decode sees at most a second or so of new audio more
+            // than the session's own pace would give it.
+            for slice in step.audio.chunks(MAX_STEP_SAMPLES) {
+                step.session.push(slice);
+                events.extend(step.session.step(transcriber)?);
+            }
+            if step.finish {
+                events.extend(step.session.finish(transcriber)?);
+            }
+            Ok(events)
+        }))
+        .unwrap_or_else(|_| {
+            models.remove(&step.model);
+            Err(stt_core::Error::Inference(
+                "the engine failed on this stream".into(),
+            ))
+        })
+        .map_err(|e: stt_core::Error| e.to_string());
+        let _ = step.reply.send((step.session, outcome));
+    }
+}
+
+/// `GET /v1/stream`.
+pub async fn stream(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(upgrade) = upgrade else {
+        return ApiError::bad_request(
+            "/v1/stream is a WebSocket endpoint: connect with a WebSocket client",
+        )
+        .into_response();
+    };
+    // The refusal is sent over the socket too: browsers cannot read an HTTP error body.
+    let admitted = admit(&state, &headers, &query, peer);
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |mut socket| async move {
+            match admitted {
+                Ok(admitted) => run(&state, socket, admitted).await,
+                Err((code, error)) => close_with_error(&mut socket, code, &error.message).await,
+            }
+        })
+}
+
+struct Admitted {
+    caller: Caller,
+    admission: Admission,
+    _slot: OwnedSemaphorePermit,
+}
+
+fn admit(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    peer: SocketAddr,
+) -> Result<Admitted, (u16, ApiError)> {
+    let mut headers = headers.clone();
+    // Browsers cannot set headers on a WebSocket: the key may come as `?token=`.
+    if let Some(token) = query.get("token")
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        headers.insert(axum::http::header::AUTHORIZATION, value);
+    }
+    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip())
+        .map_err(|e| (close_code::POLICY, e))?;
+    let slot = Arc::clone(&state.streams.slots)
+        .try_acquire_owned()
+        .map_err(|_| {
+            let message = format!(
+                "the server is at its limit of {} live streams; try again later",
+                state.streams.max_streams
+            );
+            (
+                close_code::AGAIN,
+                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, message),
+            )
+        })?;
+    let admission = auth::admit(&state.db, &state.config, &state.in_flight, &caller)
+        .map_err(|e| (close_code::POLICY, e))?;
+    Ok(Admitted {
+        caller,
+        admission,
+        _slot: slot,
+    })
+}
+
+/// Why a stream ended early: what the client is told and the close code.
+struct Refusal {
+    code: u16,
+    message: String,
+}
+
+impl Refusal {
+    fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
+    let (model, session) = match configure(state, &mut socket).await {
+        Ok(Some(configured)) => configured,
+        Ok(None) => return, // gone before configuring
+        Err(refusal) => return close_with_error(&mut socket, refusal.code, &refusal.message).await,
+    };
+    if send_json(&mut socket, &json!({"status": "ready"}))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut stream = LiveStream {
+        state: Arc::clone(state),
+        socket,
+        model,
+        session: Some(session),
+        pending: Vec::new(),
+        odd_byte: None,
+        received_samples: 0,
+        budget_samples: admitted
+            .admission
+            .budget_minutes
+            .map(|minutes| minutes.saturating_mul(60 * 16_000) as usize),
+    };
+    let ending = stream.serve().await;
+    let LiveStream {
+        mut socket,
+        received_samples,
+        ..
+    } = stream;
+    let seconds = received_samples as f64 / 16_000.0;
+    if received_samples > 0
+        && let Err(e) = state
+            .db
+            .record_usage(&admitted.caller.subject(), now_unix(), seconds)
+    {
+        eprintln!("stt: cannot record the usage of a stream ({seconds:.1} s): {e}");
+    }
+    match ending {
+        Ending::Gone => {}
+        Ending::Finished => {
+            let _ = send_json(&mut socket, &json!({"is_final": true})).await;
+            close(&mut socket, close_code::NORMAL, "").await;
+        }
+        Ending::Refused(refusal) => {
+            close_with_error(&mut socket, refusal.code, &refusal.message).await
+        }
+    }
+}
+
+/// Reads the config message: the model and the session, `None` when the client left.
+async fn configure(
+    state: &Arc<AppState>,
+    socket: &mut WebSocket,
+) -> Result<Option<(String, StreamSession)>, Refusal> {
+    let example = r#"{"language": "en", "model": "base"}"#;
+    let message = match tokio::time::timeout(CONFIG_TIMEOUT, socket.recv()).await {
+        Err(_) => {
+            return Err(Refusal::new(
+                close_code::POLICY,
+                format!(
+                    "no config within {} s: send a JSON text message such as {example} first",
+                    CONFIG_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ok(None),
+        Ok(Some(Ok(message))) => message,
+    };
+    let text = match message {
+        Message::Text(text) => text,
+        _ => {
+            return Err(Refusal::new(
+                close_code::UNSUPPORTED,
+                format!("the first message must be the JSON config, such as {example}, as text"),
+            ));
+        }
+    };
+    let config: Value = serde_json::from_str(&text)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| {
+            Refusal::new(
+                close_code::INVALID,
+                format!("the config must be a JSON object such as {example}"),
+            )
+        })?;
+    let invalid = |e: ApiError| Refusal::new(close_code::INVALID, e.message);
+    let fields = json_fields(&config);
+    let model = resolve_model(state, fields.get("model").as_deref()).map_err(invalid)?;
+    let defaults = StreamOptions::default();
+    let options = StreamOptions {
+        transcribe: fields
+            .options_from(state, &model, defaults.transcribe.clone())
+            .map_err(invalid)?,
+        ..defaults
+    };
+    let session = StreamSession::new(options).map_err(|e| invalid(e.into()))?;
+    Ok(Some((model, session)))
+}
+
+enum Ending {
+    /// The client closed or dropped the connection: nothing more to send.
+    Gone,
+    /// `{"action": "stop"}`: everything was flushed.
+    Finished,
+    Refused(Refusal),
+}
+
+struct LiveStream {
+    state: Arc<AppState>,
+    socket: WebSocket,
+    model: String,
+    /// `None` while a step has it.
+    session: Option<StreamSession>,
+    /// Audio received and not yet given to a step.
+    pending: Vec<f32>,
+    /// The first byte of a sample split between two messages.
+    odd_byte: Option<u8>,
+    received_samples: usize,
+    budget_samples: Option<usize>,
+}
+
+type StepResult = Result<(StreamSession, Result<Vec<StreamEvent>, String>), String>;
+
+impl LiveStream {
+    /// Receives audio and sends events until the client stops, leaves or breaks the protocol.
+    async fn serve(&mut self) -> Ending {
+        let mut running: Option<JoinHandle<StepResult>> = None;
+        loop {
+            if running.is_none() && !self.pending.is_empty() {
+                running = self.start_step(false);
+            }
+            tokio::select! {
+                message = tokio::time::timeout(IDLE_TIMEOUT, self.socket.recv()) => {
+                    let refusal = match message {
+                        Err(_) => Refusal::new(
+                            close_code::POLICY,
+                            format!("no audio for {} s", IDLE_TIMEOUT.as_secs()),
+                        ),
+                        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ending::Gone,
+                        Ok(Some(Ok(Message::Binary(bytes)))) => match self.accept(&bytes) {
+                            Ok(()) => continue,
+                            Err(refusal) => refusal,
+                        },
+                        Ok(Some(Ok(Message::Text(text)))) => match stop_action(&text) {
+                            Ok(()) => return self.flush(running, None).await,
+                            Err(refusal) => refusal,
+                        },
+                        Ok(Some(Ok(_))) => continue, // ping and pong
+                    };
+                    return self.flush(running, Some(refusal)).await;
+                }
+                result = async {
+                    match running.as_mut() {
+                        Some(step) => step.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    running = None;
+                    if let Err(ending) = self.finish_step(joined(result)).await {
+                        return ending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the session and up to [`MAX_STEP_SAMPLES`] of pending audio (all of it when
+    /// finishing) to a stream worker.
+    fn start_step(&mut self, finish: bool) -> Option<JoinHandle<StepResult>> {
+        let session = self.session.take()?;
+        let take = match finish {
+            true => self.pending.len(),
+            false => self.pending.len().min(MAX_STEP_SAMPLES),
+        };
+        let audio: Vec<f32> = self.pending.drain(..take).collect();
+        let (state, model) = (Arc::clone(&self.state), self.model.clone());
+        Some(tokio::spawn(async move {
+            state.streams.step(&model, session, audio, finish).await
+        }))
+    }
+
+    /// Takes the session back and sends the step's events.
+    async fn finish_step(&mut self, result: StepResult) -> Result<(), Ending> {
+        let engine_failed = |message| Ending::Refused(Refusal::new(close_code::ERROR, message));
+        let (session, outcome) = result.map_err(engine_failed)?;
+        self.session = Some(session);
+        for event in outcome.map_err(engine_failed)? {
+            let value = serde_json::to_value(&event).unwrap_or(Value::Null);
+            if send_json(&mut self.socket, &value).await.is_err() {
+                return Err(Ending::Gone);
+            }
+        }
+        Ok(())
+    }
+
+    /// Transcribes everything accepted, then ends as `refusal` says (or as finished).
+    async fn flush(
+        &mut self,
+        running: Option<JoinHandle<StepResult>>,
+        refusal: Option<Refusal>,
+    ) -> Ending {
+        if let Some(step) = running
+            && let Err(ending) = self.finish_step(joined(step.await)).await
+        {
+            return ending;
+        }
+        if let Some(last) = self.start_step(true)
+            && let Err(ending) = self.finish_step(joined(last.await)).await
+        {
+            return ending;
+        }
+        match refusal {
+            Some(refusal) => Ending::Refused(refusal),
+            None => Ending::Finished,
+        }
+    }
+
+    /// Adds a binary message's PCM (s16le) to the pending audio.
+    fn accept(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        let mut bytes = bytes;
+        let mut samples = Vec::with_capacity(bytes.len() / 2 + 1);
+        // Any size is allowed, so a sample may be split between two messages.
+        if let Some(first) = self.odd_byte.take() {
+            match bytes.split_first() {
+                Some((&second, rest)) => {
+                    samples.push(i16::from_le_bytes([first, second]));
+                    bytes = rest;
+                }
+                None => self.odd_byte = Some(first),
+            }
+        }
+        let pairs = bytes.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            self.odd_byte = Some(*last);
+        }
+        samples.extend(pairs.map(|pair| i16::from_le_bytes([pair[0], pair[1]])));
+        let mut accepted = samples.len();
+        let mut refusal = None;
+        if let Some(budget) = self.budget_samples {
+            let left = budget.saturating_sub(self.received_samples);
+            if accepted > left {
+                accepted = left;
+                refusal = Some(Refusal::new(
+                    close_code::POLICY,
+                    "no credits left: this stream used the minutes that remained this month",
+                ));
+            }
+        }
+        self.received_samples += accepted;
+        self.pending.extend(
+            samples[..accepted]
+                .iter()
+                .map(|&sample| f32::from(sample) / 32768.0),
+        );
+        refusal.map_or(Ok(()), Err)
+    }
+}
+
+/// A step task that panicked or was cancelled counts as an engine failure.
+fn joined(result: Result<StepResult, tokio::task::JoinError>) -> StepResult {
+    result.unwrap_or_else(|_| Err(stopped()))
+}
+
+/// The one text message of the audio phase: `{"action": "stop"}`.
+fn stop_action(text: &str) -> Result<(), Refusal> {
+    let expected = r#"expected binary PCM audio (s16le, 16 kHz, mono) or {"action": "stop"}"#;
+    let value: Value = serde_json::from_str(text).map_err(|_| {
+        Refusal::new(
+            close_code::UNSUPPORTED,
+            format!("{expected}; got a text message that is not JSON"),
+        )
+    })?;
+    match value.get("action").and_then(Value::as_str) {
+        Some("stop") => Ok(()),
+        Some(other) => Err(Refusal::new(
+            close_code::INVALID,
+            format!("unknown action {other:?}; {expected}"),
+        )),
+        None => Err(Refusal::new(
+            close_code::UNSUPPORTED,
+            format!("{expected}; got a JSON message without an action"),
+        )),
+    }
+}
+
+async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Text(Utf8Bytes::from(value.to_string())))
+        .await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+async fn close_with_error(socket: &mut WebSocket, code: u16, message: &str) {
+    let _ = send_json(socket, &json!({"error": message})).await;
+    // A close reason is limited to 123 bytes; the message went in full above.
+    let reason: String = message.chars().take(100).collect();
+    close(socket, code, &reason).await;
+}
