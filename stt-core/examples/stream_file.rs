@@ -29,8 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pieces = audio.samples.chunks(chunk).peekable();
     while pieces.peek().is_some() {
         // In real time, everything that has "arrived" while the engine was busy goes in at once.
-        loop {
-            let Some(piece) = pieces.next() else { break };
+        for piece in pieces.by_ref() {
             session.push(piece);
             if !realtime {
                 break;
