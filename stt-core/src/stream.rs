@@ -7,6 +7,7 @@
 //! the utterance end. The buffer is cut at the last committed word once it grows long.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::audio::{Audio, SAMPLE_RATE};
 use crate::options::TranscribeOptions;
@@ -61,6 +62,18 @@ impl Default for StreamOptions {
 }
 
 impl StreamOptions {
+    /// Options from JSON that names only what differs from [`StreamOptions::default`], at any
+    /// depth: `{"transcribe": {"language": "de"}}` keeps the stream's greedy decoding.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let invalid = |e: serde_json::Error| Error::InvalidOption(e.to_string());
+        let overrides: Value = serde_json::from_str(json).map_err(invalid)?;
+        let mut merged = serde_json::to_value(Self::default()).map_err(invalid)?;
+        merge(&mut merged, overrides);
+        let options: Self = serde_json::from_value(merged).map_err(invalid)?;
+        options.validate()?;
+        Ok(options)
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.transcribe.validate()?;
         for (name, value, low, high) in [
@@ -422,6 +435,23 @@ impl StreamSession {
     }
 }
 
+/// `overrides` written over `base`, objects key by key.
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
 /// How many leading words two hypotheses share.
 fn common_prefix(previous: &[Word], current: &[Word]) -> usize {
     previous
@@ -457,4 +487,102 @@ fn samples_in(seconds: f64) -> usize {
 
 fn samples_at(time: f64) -> usize {
     samples_in(time.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word {
+            word: text.into(),
+            start,
+            end,
+            probability: 0.9,
+        }
+    }
+
+    #[test]
+    fn json_overrides_keep_the_stream_defaults() {
+        let options = StreamOptions::from_json(
+            r#"{"transcribe": {"language": "de"}, "min_chunk_seconds": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(options.transcribe.language.as_deref(), Some("de"));
+        assert_eq!(options.transcribe.beam_size, 1);
+        assert_eq!(options.min_chunk_seconds, 2.0);
+        for bad in [
+            r#"{"transcribe": {"langauge": "de"}}"#,
+            r#"{"min_chunk_seconds": 0}"#,
+            r#"{"transcribe": {"beam_size": 0}}"#,
+            "[1]",
+        ] {
+            let error = StreamOptions::from_json(bad).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidOption, "{bad}");
+        }
+    }
+
+    #[test]
+    fn agreement_ignores_case_and_punctuation() {
+        let before = [
+            word(" ask", 0.0, 0.3),
+            word(" not,", 0.3, 0.6),
+            word(" what", 0.6, 0.9),
+        ];
+        let after = [
+            word(" Ask", 0.0, 0.3),
+            word(" not.", 0.3, 0.6),
+            word(" why", 0.6, 0.9),
+        ];
+        assert_eq!(common_prefix(&before, &after), 2);
+        assert_eq!(common_prefix(&before, &[]), 0);
+    }
+
+    #[test]
+    fn committed_words_decoded_again_are_dropped() {
+        let mut session = StreamSession::new(StreamOptions::default()).unwrap();
+        session.commit(vec![word(" for", 5.0, 5.2), word(" your", 5.2, 5.5)]);
+        // Time alone drops " for"; " your" starts after the committed end minus the overlap
+        // allowed, so it is recognised as the committed word heard again.
+        let decoded = vec![
+            word(" for", 4.9, 5.2),
+            word(" your", 5.45, 5.6),
+            word(" country", 5.6, 6.1),
+        ];
+        let fresh = session.not_committed(decoded);
+        assert_eq!(fresh, vec![word(" country", 5.6, 6.1)]);
+    }
+
+    #[test]
+    fn a_commit_is_one_final_segment_and_clears_the_partial() {
+        let mut session = StreamSession::new(StreamOptions::default()).unwrap();
+        session.hypothesis = vec![word(" hello", 0.0, 0.4)];
+        assert_eq!(
+            session.partial_update(),
+            Some(StreamEvent::Partial {
+                text: "hello".into()
+            })
+        );
+        assert_eq!(session.partial_update(), None);
+        let words = std::mem::take(&mut session.hypothesis);
+        let events = session.commit(words.clone());
+        assert_eq!(
+            events,
+            vec![StreamEvent::Final {
+                text: "hello".into(),
+                start: 0.0,
+                end: 0.4,
+                words
+            }]
+        );
+        assert_eq!(
+            session.partial_update(),
+            Some(StreamEvent::Partial {
+                text: String::new()
+            })
+        );
+        let json = serde_json::to_value(&events[0]).unwrap();
+        assert_eq!(json["text"], "hello");
+        assert_eq!(json["words"][0]["word"], " hello");
+    }
 }

@@ -295,3 +295,31 @@ fn probabilities_spans_and_times_match_faster_whisper() {
         "{ours:?} vs {bundled_spans:?}"
     );
 }
+
+#[test]
+fn audio_in_pieces_gets_the_probabilities_of_the_whole() {
+    let samples = load("jfk.flac");
+    let mut vad = detector();
+    let whole = vad.speech_probabilities(&samples).unwrap();
+    let mut stream = stt_core::vad::VadStream::default();
+    let mut pieces = Vec::new();
+    // Pieces of odd sizes, smaller and larger than a frame.
+    let mut rest = &samples[..];
+    for size in [1_601, 300, 7, 512, 4_000].into_iter().cycle() {
+        let (piece, after) = rest.split_at(size.min(rest.len()));
+        pieces.extend(vad.continue_probabilities(&mut stream, piece).unwrap());
+        rest = after;
+        if rest.is_empty() {
+            break;
+        }
+    }
+    // The whole has one more frame: the padded end, which a stream never completes.
+    assert_eq!(pieces.len(), samples.len() / FRAME_SAMPLES);
+    assert_eq!(whole.len(), pieces.len() + 1);
+    for (index, (a, b)) in whole.iter().zip(&pieces).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "frame {index}: {a} whole, {b} in pieces"
+        );
+    }
+}
