@@ -13,7 +13,8 @@ use pyo3::prelude::*;
 use stt_core::audio::{self, Audio};
 use stt_core::formats::{self, Format};
 use stt_core::{
-    CancelToken, ErrorKind, LoadOptions, Precision, Segment, TranscribeOptions, Transcriber, store,
+    CancelToken, ErrorKind, LoadOptions, Precision, Segment, StreamOptions, StreamSession,
+    TranscribeOptions, Transcriber, store,
 };
 
 /// How often a waiting Python thread looks for Ctrl-C.
@@ -275,6 +276,18 @@ impl Engine {
         })
     }
 
+    /// A live session on this engine; `options_json` names what differs from the stream
+    /// defaults (`StreamOptions::from_json`).
+    fn live(&self, py: Python<'_>, options_json: &str) -> PyResult<LiveSession> {
+        let options = StreamOptions::from_json(options_json).map_err(|e| to_py_err(py, &e))?;
+        let session = StreamSession::new(options).map_err(|e| to_py_err(py, &e))?;
+        Ok(LiveSession {
+            session: Mutex::new(session),
+            transcriber: Arc::clone(&self.transcriber),
+            cancel: self.cancel.clone(),
+        })
+    }
+
     /// The language of the first 30 s: `(code, probability, [(code, probability), ...])`.
     #[allow(clippy::type_complexity)]
     fn detect_language(
@@ -394,12 +407,74 @@ fn stt_home() -> PathBuf {
     store::stt_home()
 }
 
+/// A live transcription: audio goes in as it arrives, events (JSON) come out.
+#[pyclass(frozen, module = "stt._native")]
+struct LiveSession {
+    session: Mutex<StreamSession>,
+    transcriber: Arc<Mutex<Transcriber>>,
+    cancel: CancelToken,
+}
+
+impl LiveSession {
+    /// Runs `work` on the session with the engine, without the GIL; events as JSON.
+    fn run(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut StreamSession, &mut Transcriber) -> stt_core::Result<Vec<stt_core::StreamEvent>>
+        + Send,
+    ) -> PyResult<Vec<String>> {
+        let events = run_interruptibly(py, &self.cancel, || {
+            let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut session, &mut engine_for_call(&self.transcriber))
+        })?
+        .map_err(|e| to_py_err(py, &e))?;
+        Ok(events.iter().map(to_json).collect())
+    }
+}
+
+#[pymethods]
+impl LiveSession {
+    /// Adds 16 kHz mono samples given as little-endian float32 bytes, then decodes if it is
+    /// time to.
+    fn step_float32(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<String>> {
+        if data.len() % 4 != 0 {
+            return Err(invalid_option(
+                py,
+                format!("float32 samples need a multiple of 4 bytes, got {}", data.len()),
+            ));
+        }
+        let samples: Vec<f32> = data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        self.run(py, |session, engine| {
+            session.push(&samples);
+            session.step(engine)
+        })
+    }
+
+    /// Decodes and commits everything not final yet.
+    fn finish(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.run(py, |session, engine| session.finish(engine))
+    }
+
+    /// Seconds of audio received.
+    #[getter]
+    fn received_seconds(&self) -> f64 {
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .received_seconds()
+    }
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<DecodedAudio>()?;
     module.add_class::<Engine>()?;
     module.add_class::<SegmentStream>()?;
+    module.add_class::<LiveSession>()?;
     module.add_function(wrap_pyfunction!(decode_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode_bytes, module)?)?;
     module.add_function(wrap_pyfunction!(from_float32, module)?)?;

@@ -180,6 +180,40 @@ def test_iterator_yields_the_same_segments_and_can_stop_early(base):
     assert base.transcribe(fixture_path("jfk.flac")).text == JFK
 
 
+def test_live_stream_of_pcm_bytes_and_arrays(base):
+    """Live audio in pieces, as a microphone would give it: bytes of 16-bit PCM (odd sizes,
+    a sample split between chunks) or int16/float arrays, with the same final text."""
+    name = "en_librispeech_1995-1837-0001.wav"
+    floats = pcm_wav_samples(name)
+    pcm = (floats * 32768.0).astype("<i2").tobytes()
+    chunks = [pcm[i:i + 3201] for i in range(0, len(pcm), 3201)]
+    events = list(base.stream(iter(chunks), language="en"))
+    finals = [e for e in events if isinstance(e, stt.Final)]
+    assert any(isinstance(e, stt.Partial) and e.text for e in events)
+    assert all(isinstance(e, (stt.Partial, stt.Final)) for e in events)
+    text = " ".join(f.text for f in finals)
+    offline = base.transcribe(floats).text
+    reference = words(offline)
+    assert len(set(words(text)) ^ set(reference)) <= 3, (text, offline)
+    previous_end = 0.0
+    for final in finals:
+        assert previous_end - 0.2 <= final.start <= final.end <= 8.8, final
+        assert final.words and all(isinstance(w, stt.Word) for w in final.words)
+        previous_end = final.end
+
+    arrays = [floats[i:i + 1600] for i in range(0, len(floats), 1600)]
+    as_floats = [e for e in base.stream(arrays, language="en") if isinstance(e, stt.Final)]
+    as_int16 = [e for e in base.stream((np.round(a * 32768).astype(np.int16) for a in arrays),
+                                       language="en") if isinstance(e, stt.Final)]
+    assert [f.text for f in as_floats] == [f.text for f in finals]
+    assert [f.text for f in as_int16] == [f.text for f in finals]
+
+    with pytest.raises(stt.InvalidOptionError, match="beam_size"):
+        list(base.stream([pcm], beam_size=0))
+    with pytest.raises(stt.InvalidOptionError, match="cannot stream audio from str"):
+        list(base.stream(["not audio"]))
+
+
 def test_iterator_reports_errors(base):
     with pytest.raises(stt.InvalidOptionError, match="beam_size"):
         list(base.transcribe_iter(fixture_path("jfk.flac"), beam_size=0))

@@ -20,23 +20,27 @@ from .errors import (
     SttError,
 )
 from .options import TranscribeOptions, VadParameters
-from .transcript import LanguageDetection, Segment, Transcript, Word
-from .whisper import AudioSource, ProgressCallback, Whisper
+from .transcript import Final, LanguageDetection, Partial, Segment, StreamEvent, Transcript, Word
+from .whisper import AudioChunk, AudioSource, ProgressCallback, Whisper
 
 __all__ = [
+    "AudioChunk",
     "AudioDecodeError",
     "AudioSource",
     "CancelledError",
     "Client",
+    "Final",
     "InferenceError",
     "InvalidOptionError",
     "JobFailedError",
     "LanguageDetection",
     "ModelNotFoundError",
+    "Partial",
     "ProgressCallback",
     "RuntimeMissingError",
     "Segment",
     "ServerError",
+    "StreamEvent",
     "SttError",
     "TranscribeOptions",
     "Transcript",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Union
 
 from . import _native
 
@@ -101,4 +101,34 @@ class LanguageDetection:
     all_probabilities: Dict[str, float]
 
 
-__all__ = ["LanguageDetection", "Segment", "Transcript", "Word"]
+@dataclass(frozen=True)
+class Partial:
+    """Live text not final yet: the words since the last :class:`Final`, as heard so far. The
+    next partial replaces it; an empty one means all of them became final."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """Live text that will never change, with its times in seconds from the stream start."""
+
+    text: str
+    start: float
+    end: float
+    words: List[Word] = field(default_factory=list)
+
+
+#: What :meth:`stt.Whisper.stream` yields.
+StreamEvent = Union[Partial, Final]
+
+
+def stream_event(data: Mapping[str, Any]) -> StreamEvent:
+    """An event from the engine's JSON: ``{"partial"}`` or ``{"text", "start", "end", "words"}``."""
+    if "partial" in data:
+        return Partial(data["partial"])
+    words = [Word(**w) for w in data.get("words", [])]
+    return Final(data["text"], data["start"], data["end"], words)
+
+
+__all__ = ["Final", "LanguageDetection", "Partial", "Segment", "StreamEvent", "Transcript", "Word"]

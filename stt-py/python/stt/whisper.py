@@ -6,12 +6,12 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Optional, Union
 
 from . import _native
 from .errors import InvalidOptionError
 from .options import TranscribeOptions, options_json
-from .transcript import LanguageDetection, Segment, Transcript
+from .transcript import LanguageDetection, Segment, StreamEvent, Transcript, stream_event
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 #: What audio can be given as: a path, the bytes of an encoded file, a binary file object, or
 #: a 1-D float NumPy array of 16 kHz mono samples.
 AudioSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, "np.ndarray"]
+
+#: A piece of live audio: bytes of PCM as ``/v1/stream`` takes it (signed 16-bit little-endian,
+#: 16 kHz, mono; any length), or a 1-D NumPy array of 16 kHz mono samples (float, or int16).
+AudioChunk = Union[bytes, bytearray, memoryview, "np.ndarray"]
 
 #: ``progress(processed_seconds, total_seconds)``; raising in it stops the transcription.
 ProgressCallback = Callable[[float, float], object]
@@ -78,6 +82,28 @@ def load_audio(source: AudioSource) -> _native.DecodedAudio:
     raise InvalidOptionError(
         f"cannot read audio from {type(source).__name__}: give a path, bytes, a binary file "
         "object or a float32 NumPy array",
+        "invalid_option",
+    )
+
+
+def _float32_bytes(chunk: AudioChunk, leftover: bytes) -> tuple[bytes, bytes]:
+    """A chunk's samples as float32 bytes, and the odd byte of PCM left for the next chunk
+    (a sample may be split between two chunks of bytes)."""
+    import numpy as np
+
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        data = leftover + bytes(chunk)
+        whole = len(data) // 2 * 2
+        pcm = np.frombuffer(data[:whole], dtype="<i2")
+        return (pcm.astype("<f4") / 32768.0).tobytes(), data[whole:]
+    if hasattr(chunk, "__array__"):
+        samples = np.asarray(chunk)
+        if samples.ndim == 1 and samples.dtype == np.int16:
+            return (samples.astype("<f4") / 32768.0).tobytes(), leftover
+        return float32_samples(samples).tobytes(), leftover
+    raise InvalidOptionError(
+        f"cannot stream audio from {type(chunk).__name__}: give bytes of 16-bit PCM or a "
+        "NumPy array of samples",
         "invalid_option",
     )
 
@@ -143,6 +169,27 @@ class Whisper:
         finally:
             stream.close()
 
+    def stream(
+        self, chunks: Iterable[AudioChunk], **options: Unpack[TranscribeOptions]
+    ) -> Iterator[StreamEvent]:
+        """Live transcription of audio as it arrives (a microphone, a call, a pipe from
+        ``ffmpeg``): yields :class:`~stt.Partial` text that may still change and
+        :class:`~stt.Final` segments that never do, each as soon as it is decoded. A decode
+        runs after each chunk once a second of new audio has come, or when a pause ends an
+        utterance; the rest is committed when ``chunks`` ends.
+
+        Options are those of :meth:`transcribe`; the stream's own defaults are greedy
+        decoding without temperature fallback, for latency.
+        """
+        session = self._engine.live(options_json({"transcribe": options}))
+        leftover = b""
+        for chunk in chunks:
+            samples, leftover = _float32_bytes(chunk, leftover)
+            for event in session.step_float32(samples):
+                yield stream_event(json.loads(event))
+        for event in session.finish():
+            yield stream_event(json.loads(event))
+
     def detect_language(
         self, source: AudioSource, **options: Unpack[TranscribeOptions]
     ) -> LanguageDetection:
@@ -153,6 +200,7 @@ class Whisper:
 
 
 __all__ = [
+    "AudioChunk",
     "AudioSource",
     "ProgressCallback",
     "Whisper",
