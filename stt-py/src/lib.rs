@@ -92,9 +92,8 @@ fn decode_bytes(
     )
 }
 
-/// Wraps raw float32 little-endian samples, already 16 kHz mono.
-#[pyfunction]
-fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
+/// Samples from float32 little-endian bytes.
+fn float32_samples(py: Python<'_>, data: &[u8]) -> PyResult<Vec<f32>> {
     if !data.len().is_multiple_of(4) {
         return Err(invalid_option(
             py,
@@ -104,10 +103,16 @@ fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
             ),
         ));
     }
-    let samples = data
+    Ok(data
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+        .collect())
+}
+
+/// Wraps raw float32 little-endian samples, already 16 kHz mono.
+#[pyfunction]
+fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
+    let samples = float32_samples(py, data)?;
     Ok(DecodedAudio {
         audio: Arc::new(Audio::from_samples(samples)),
     })
@@ -420,7 +425,10 @@ impl LiveSession {
     fn run(
         &self,
         py: Python<'_>,
-        work: impl FnOnce(&mut StreamSession, &mut Transcriber) -> stt_core::Result<Vec<stt_core::StreamEvent>>
+        work: impl FnOnce(
+            &mut StreamSession,
+            &mut Transcriber,
+        ) -> stt_core::Result<Vec<stt_core::StreamEvent>>
         + Send,
     ) -> PyResult<Vec<String>> {
         let events = run_interruptibly(py, &self.cancel, || {
@@ -437,16 +445,7 @@ impl LiveSession {
     /// Adds 16 kHz mono samples given as little-endian float32 bytes, then decodes if it is
     /// time to.
     fn step_float32(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<String>> {
-        if data.len() % 4 != 0 {
-            return Err(invalid_option(
-                py,
-                format!("float32 samples need a multiple of 4 bytes, got {}", data.len()),
-            ));
-        }
-        let samples: Vec<f32> = data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let samples = float32_samples(py, data)?;
         self.run(py, |session, engine| {
             session.push(&samples);
             session.step(engine)
