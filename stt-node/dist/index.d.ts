@@ -15,6 +15,6 @@ export { listModels, pullModel, sttHome } from './models';
 export type { InstalledModel } from './models';
 export type { TranscribeOptions, VadParameters } from './options';
 export { toJson, toSrt, toText, toVtt } from './transcript';
-export type { LanguageDetection, Segment, Transcript, Word } from './transcript';
+export type { LanguageDetection, Segment, StreamEvent, StreamFinal, StreamPartial, Transcript, Word } from './transcript';
 export { TranscriptionStream, Whisper, runtimeLibrary } from './whisper';
-export type { AudioInput, CallOptions, TranscribeCallOptions, WhisperOptions } from './whisper';
+export type { AudioChunk, AudioInput, CallOptions, TranscribeCallOptions, WhisperOptions } from './whisper';

@@ -35,8 +35,26 @@ export declare class Engine {
    * (`ranked`: `[code, probability]` pairs, most probable first).
    */
   detectLanguage(audio: Audio, options: Options): Promise<string>
+  /**
+   * A live session on this engine; `optionsJson` names what differs from the stream
+   * defaults (`{"transcribe": {...}}`, snake_case).
+   */
+  live(optionsJson: string): LiveSession
   /** Stops the running call within one decoder step; it rejects with code `cancelled`. */
   cancel(): void
+}
+
+/**
+ * Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
+ * `srt` or `vtt`, exactly as the CLI and the server do.
+ * A live transcription: audio goes in as it arrives, events come out (a JSON array of the
+ * engine's `StreamEvent`s).
+ */
+export declare class LiveSession {
+  /** Adds 16 kHz mono samples and decodes if it is time to. */
+  step(samples: Float32Array): Promise<string>
+  /** Decodes and commits everything not final yet. */
+  finish(): Promise<string>
 }
 
 /** Decoding options, read and checked by the engine once, ready for any number of calls. */
@@ -73,10 +91,6 @@ export declare function parseOptions(optionsJson: string): Options
  */
 export declare function pullModel(name: string, python?: string | undefined | null): Promise<string>
 
-/**
- * Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
- * `srt` or `vtt`, exactly as the CLI and the server do.
- */
 export declare function render(transcriptJson: string, format: string): string
 
 /** The cache directory of models and runtime (`$STT_HOME`, else `~/.cache/stt`). */

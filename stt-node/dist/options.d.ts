@@ -44,3 +44,7 @@ export interface TranscribeOptions {
 /** The options read and checked by the engine: unknown names and bad values are refused
  * with the names written as here. */
 export declare function engineOptions(options: TranscribeOptions): native.Options;
+/** The engine's JSON of `options` (snake_case), checked to be finite. */
+export declare function engineJson(options: TranscribeOptions): string;
+/** Runs a native call that reads options; its `invalid_option` message names them in camelCase. */
+export declare function reworded<T>(call: () => T): T;

@@ -1,11 +1,17 @@
 /** The local engine: Whisper models run on ONNX Runtime in this process, off the event loop. */
 import { TranscribeOptions } from './options';
-import { LanguageDetection, Segment, Transcript } from './transcript';
+import { LanguageDetection, Segment, StreamEvent, Transcript } from './transcript';
 /**
  * Audio as a path, the bytes of an encoded file (any container the engine reads: wav, flac,
  * mp3, ogg, opus, m4a, webm, video files...), or 16 kHz mono samples in a `Float32Array`.
  */
 export type AudioInput = string | Uint8Array | ArrayBuffer | Float32Array;
+/**
+ * A piece of live audio: bytes of PCM as `/v1/stream` takes it (signed 16-bit little-endian,
+ * 16 kHz, mono; any length, a sample may be split between pieces) in a `Buffer`, `Uint8Array`
+ * or `ArrayBuffer`, or samples in an `Int16Array` or `Float32Array` (16 kHz mono).
+ */
+export type AudioChunk = Uint8Array | ArrayBuffer | Int16Array | Float32Array;
 export interface WhisperOptions {
     /** An installed model name (`"base"`, see `listModels`) or a model directory. */
     model?: string;
@@ -59,6 +65,17 @@ export declare class Whisper {
     transcribeStream(input: AudioInput, options?: TranscribeCallOptions): TranscriptionStream;
     /** `for await (const segment of whisper.segments(input))`: each segment once decoded. */
     segments(input: AudioInput, options?: TranscribeCallOptions): AsyncGenerator<Segment, void, undefined>;
+    /**
+     * Live transcription of audio as it arrives (a microphone, a call, a pipe from ffmpeg):
+     * `for await (const event of whisper.stream(chunks))` gives `partial` text that may still
+     * change and `final` segments that never do, each as soon as it is decoded. A decode runs
+     * after a chunk once a second of new audio has come, or when a pause ends an utterance; the
+     * rest is committed when `chunks` ends. Options are `transcribe`'s; the stream's own
+     * defaults are greedy decoding without temperature fallback, for latency.
+     */
+    stream(chunks: AsyncIterable<AudioChunk> | Iterable<AudioChunk>, options?: TranscribeOptions & {
+        signal?: AbortSignal;
+    }): AsyncGenerator<StreamEvent, void, undefined>;
     /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
     detectLanguage(input: AudioInput, options?: TranscribeCallOptions): Promise<LanguageDetection>;
 }

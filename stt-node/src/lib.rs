@@ -13,7 +13,8 @@ use napi::{Env, JsValue, Task};
 use napi_derive::napi;
 use stt_core::formats::{self, Format};
 use stt_core::{
-    CancelToken, LoadOptions, Precision, Segment, TranscribeOptions, Transcriber, store,
+    CancelToken, LoadOptions, Precision, Segment, StreamOptions, StreamSession, TranscribeOptions,
+    Transcriber, store,
 };
 
 /// A JS `Error` whose `code` is the engine error's stable kind.
@@ -292,6 +293,20 @@ impl Engine {
         }))
     }
 
+    /// A live session on this engine; `optionsJson` names what differs from the stream
+    /// defaults (`{"transcribe": {...}}`, snake_case).
+    #[napi]
+    pub fn live(&self, env: Env, options_json: String) -> napi::Result<LiveSession> {
+        let session = StreamOptions::from_json(&options_json)
+            .and_then(StreamSession::new)
+            .map_err(|e| js_error(&env, &e))?;
+        Ok(LiveSession {
+            session: Arc::new(Mutex::new(session)),
+            transcriber: Arc::clone(&self.transcriber),
+            cancel: self.cancel.clone(),
+        })
+    }
+
     /// Stops the running call within one decoder step; it rejects with code `cancelled`.
     #[napi]
     pub fn cancel(&self) {
@@ -301,6 +316,63 @@ impl Engine {
 
 /// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
 /// `srt` or `vtt`, exactly as the CLI and the server do.
+/// A live transcription: audio goes in as it arrives, events come out (a JSON array of the
+/// engine's `StreamEvent`s).
+#[napi]
+pub struct LiveSession {
+    session: Arc<Mutex<StreamSession>>,
+    transcriber: Arc<Mutex<Transcriber>>,
+    cancel: CancelToken,
+}
+
+pub struct LiveStep {
+    session: Arc<Mutex<StreamSession>>,
+    transcriber: Arc<Mutex<Transcriber>>,
+    /// `None`: the end of the stream.
+    samples: Option<Vec<f32>>,
+}
+
+impl EngineWork for LiveStep {
+    type Output = String;
+
+    fn run(&mut self) -> stt_core::Result<String> {
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let mut engine = lock_engine(&self.transcriber);
+        let events = match &self.samples {
+            Some(samples) => {
+                session.push(samples);
+                session.step(&mut engine)?
+            }
+            None => session.finish(&mut engine)?,
+        };
+        Ok(to_json(&events))
+    }
+}
+
+#[napi]
+impl LiveSession {
+    /// Adds 16 kHz mono samples and decodes if it is time to.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn step(&self, samples: Float32Array) -> AsyncTask<Job<LiveStep>> {
+        self.work(Some(samples.to_vec()))
+    }
+
+    /// Decodes and commits everything not final yet.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn finish(&self) -> AsyncTask<Job<LiveStep>> {
+        self.work(None)
+    }
+
+    fn work(&self, samples: Option<Vec<f32>>) -> AsyncTask<Job<LiveStep>> {
+        self.cancel.reset();
+        AsyncTask::new(Job(LiveStep {
+            session: Arc::clone(&self.session),
+            transcriber: Arc::clone(&self.transcriber),
+            samples,
+        }))
+    }
+}
+
 #[napi]
 pub fn render(env: Env, transcript_json: String, format: String) -> napi::Result<String> {
     let transcript = serde_json::from_str(&transcript_json).map_err(|e| {

@@ -214,6 +214,52 @@ describe('streaming and control', () => {
     assert.equal((await stream.transcript).text, JFK);
   });
 
+  test('stream() turns live PCM of any chunk size into partial and final events', async () => {
+    const name = 'en_librispeech_1995-1837-0001.wav';
+    const samples = wavSamples(name);
+    const pcm = Buffer.alloc(samples.length * 2);
+    samples.forEach((sample, i) => pcm.writeInt16LE(Math.round(sample * 32768), 2 * i));
+    // An async source of odd-sized Buffers, as a socket or a pipe gives them.
+    async function* pieces() {
+      for (let i = 0; i < pcm.length; i += 3201) yield pcm.subarray(i, i + 3201);
+    }
+    const events = [];
+    for await (const event of whisper.stream(pieces(), { language: 'en' })) events.push(event);
+    const finals = events.filter((event) => event.type === 'final');
+    assert.ok(events.some((event) => event.type === 'partial' && event.text), JSON.stringify(events));
+    const text = finals.map((event) => event.text).join(' ');
+    const offline = words((await whisper.transcribe(samples)).text);
+    const symmetric = new Set([...words(text), ...offline].filter((w) => !words(text).includes(w) || !offline.includes(w)));
+    assert.ok(symmetric.size <= 3, `${text} | ${offline.join(' ')}`);
+    let previousEnd = 0;
+    for (const final of finals) {
+      assert.ok(final.start >= previousEnd - 0.2 && final.start <= final.end && final.end <= 8.8, JSON.stringify(final));
+      assert.ok(final.words.length > 0 && typeof final.words[0].probability === 'number');
+      previousEnd = final.end;
+    }
+    // Samples as Int16Array or Float32Array pieces give the same finals.
+    const floatPieces = [];
+    for (let i = 0; i < samples.length; i += 1600) floatPieces.push(samples.subarray(i, i + 1600));
+    const finalTexts = async (chunks) => {
+      const texts = [];
+      for await (const event of whisper.stream(chunks, { language: 'en' })) if (event.type === 'final') texts.push(event.text);
+      return texts;
+    };
+    assert.deepEqual(await finalTexts(floatPieces), finals.map((event) => event.text));
+    const intPieces = floatPieces.map((piece) => Int16Array.from(piece, (x) => Math.round(x * 32768)));
+    assert.deepEqual(await finalTexts(intPieces), finals.map((event) => event.text));
+    await assert.rejects(finalTexts(['text']), {
+      code: 'invalid_option',
+      message: /cannot stream audio from string/,
+    });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of whisper.stream([pcm], { beamSize: 0 })) void _;
+      })(),
+      { code: 'invalid_option', message: /beamSize/ },
+    );
+  });
+
   test('leaving the loop early stops the work', async () => {
     const started = Date.now();
     for await (const segment of whisper.segments(fixture(LONG), { beamSize: 1 })) {

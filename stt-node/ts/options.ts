@@ -50,18 +50,27 @@ export interface TranscribeOptions {
 /** The options read and checked by the engine: unknown names and bad values are refused
  * with the names written as here. */
 export function engineOptions(options: TranscribeOptions): native.Options {
+  return reworded(() => native.parseOptions(engineJson(options)));
+}
+
+/** The engine's JSON of `options` (snake_case), checked to be finite. */
+export function engineJson(options: TranscribeOptions): string {
   const engine = renameKeys(options, snakeCase) as Record<string, unknown>;
   // faster-whisper accepts one temperature as well as a list of fallbacks.
   if (typeof engine.temperature === 'number') engine.temperature = [engine.temperature];
-  const json = JSON.stringify(engine, (_, value: unknown) => {
+  return JSON.stringify(engine, (_, value: unknown) => {
     // JSON would turn these into null, which means "the default" for some options.
     if (typeof value === 'number' && !Number.isFinite(value)) {
       throw invalidOption(`options must be finite numbers, got ${value}`);
     }
     return value;
   });
+}
+
+/** Runs a native call that reads options; its `invalid_option` message names them in camelCase. */
+export function reworded<T>(call: () => T): T {
   try {
-    return native.parseOptions(json);
+    return call();
   } catch (error) {
     const converted = fromNative(error);
     if (converted instanceof SttError && converted.code === 'invalid_option') {

@@ -11,6 +11,33 @@ export interface Word {
   probability: number;
 }
 
+/** Live text not final yet: the words since the last final event, as heard so far. The next
+ * partial replaces it; an empty one means all of them became final. */
+export interface StreamPartial {
+  type: 'partial';
+  text: string;
+}
+
+/** Live text that will never change; times in seconds from the start of the stream. */
+export interface StreamFinal {
+  type: 'final';
+  text: string;
+  start: number;
+  end: number;
+  words: Word[];
+}
+
+/** What `Whisper.stream` yields. */
+export type StreamEvent = StreamPartial | StreamFinal;
+
+/** Events from the engine's JSON array (`{"partial"}` or `{"text", "start", "end", "words"}`). */
+export function streamEvents(json: string): StreamEvent[] {
+  const events = JSON.parse(json) as Array<{ partial?: string } & Omit<StreamFinal, 'type'>>;
+  return events.map(({ partial, text, start, end, words }) =>
+    partial !== undefined ? { type: 'partial', text: partial } : { type: 'final', text, start, end, words },
+  );
+}
+
 export interface Segment {
   id: number;
   /** Offset of the 30 s window it was decoded from, in mel frames (10 ms). */

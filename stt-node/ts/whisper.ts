@@ -5,14 +5,21 @@ import * as path from 'node:path';
 
 import { SttError, aborted, fromNative, invalidOption } from './errors';
 import * as native from './native';
-import { TranscribeOptions, engineOptions } from './options';
-import { LanguageDetection, Segment, Transcript, fromEngine } from './transcript';
+import { TranscribeOptions, engineJson, engineOptions, reworded } from './options';
+import { LanguageDetection, Segment, StreamEvent, Transcript, fromEngine, streamEvents } from './transcript';
 
 /**
  * Audio as a path, the bytes of an encoded file (any container the engine reads: wav, flac,
  * mp3, ogg, opus, m4a, webm, video files...), or 16 kHz mono samples in a `Float32Array`.
  */
 export type AudioInput = string | Uint8Array | ArrayBuffer | Float32Array;
+
+/**
+ * A piece of live audio: bytes of PCM as `/v1/stream` takes it (signed 16-bit little-endian,
+ * 16 kHz, mono; any length, a sample may be split between pieces) in a `Buffer`, `Uint8Array`
+ * or `ArrayBuffer`, or samples in an `Int16Array` or `Float32Array` (16 kHz mono).
+ */
+export type AudioChunk = Uint8Array | ArrayBuffer | Int16Array | Float32Array;
 
 export interface WhisperOptions {
   /** An installed model name (`"base"`, see `listModels`) or a model directory. */
@@ -208,6 +215,29 @@ export class Whisper {
     yield* this.transcribeStream(input, options);
   }
 
+  /**
+   * Live transcription of audio as it arrives (a microphone, a call, a pipe from ffmpeg):
+   * `for await (const event of whisper.stream(chunks))` gives `partial` text that may still
+   * change and `final` segments that never do, each as soon as it is decoded. A decode runs
+   * after a chunk once a second of new audio has come, or when a pause ends an utterance; the
+   * rest is committed when `chunks` ends. Options are `transcribe`'s; the stream's own
+   * defaults are greedy decoding without temperature fallback, for latency.
+   */
+  async *stream(
+    chunks: AsyncIterable<AudioChunk> | Iterable<AudioChunk>,
+    options: TranscribeOptions & { signal?: AbortSignal } = {},
+  ): AsyncGenerator<StreamEvent, void, undefined> {
+    const { signal, ...decoding } = options;
+    const json = `{"transcribe": ${engineJson(decoding)}}`;
+    const live = await this.#run(signal, async (engine) => reworded(() => engine.live(json)));
+    const pcm = new PcmReader();
+    for await (const chunk of chunks) {
+      const samples = pcm.samples(chunk);
+      yield* streamEvents(await this.#run(signal, () => live.step(samples)));
+    }
+    yield* streamEvents(await this.#run(signal, () => live.finish()));
+  }
+
   /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
   async detectLanguage(input: AudioInput, options: TranscribeCallOptions = {}): Promise<LanguageDetection> {
     const [decoding, call] = splitOptions(options);
@@ -293,5 +323,37 @@ export class Whisper {
       if (signal?.aborted && error instanceof SttError && error.code === 'cancelled') throw aborted(signal);
       throw error;
     });
+  }
+}
+
+/** Live audio chunks as float samples, keeping the odd byte of PCM for the next chunk. */
+class PcmReader {
+  #odd: number | undefined;
+
+  samples(chunk: AudioChunk): Float32Array {
+    if (chunk instanceof Float32Array) return chunk;
+    if (chunk instanceof Int16Array) return Float32Array.from(chunk, (sample) => sample / 32768);
+    const bytes =
+      chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk instanceof Uint8Array ? chunk : undefined;
+    if (!bytes) {
+      const given: unknown = chunk;
+      const kind = given !== null && typeof given === 'object' ? given.constructor.name : typeof given;
+      throw invalidOption(
+        `cannot stream audio from ${kind}: give bytes of 16-bit PCM (Buffer, Uint8Array, ArrayBuffer), ` +
+          'an Int16Array or a Float32Array',
+      );
+    }
+    let joined = bytes;
+    if (this.#odd !== undefined) {
+      joined = new Uint8Array(bytes.length + 1);
+      joined[0] = this.#odd;
+      joined.set(bytes, 1);
+    }
+    const whole = joined.length - (joined.length % 2);
+    this.#odd = whole < joined.length ? joined[whole] : undefined;
+    const view = new DataView(joined.buffer, joined.byteOffset, whole);
+    const samples = new Float32Array(whole / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(2 * i, true) / 32768;
+    return samples;
   }
 }
