@@ -947,7 +947,7 @@ mod tests {
         assert!(find_alignment(no_heads.view(), 3, &[11], &[0.5], 3000, &splitter).is_err());
         // Identical rows: every frame's standard deviation is 0, which says nothing about
         // where the words are, but still times every word (the references fail here).
-        let uniform = Array3::<f32>::ones((2, 6, 1500));
+        let uniform = Array3::<f32>::ones((2, 7, 1500));
         let words =
             find_alignment(uniform.view(), 3, &[11, 0], &[0.5, 0.5], 3000, &splitter).unwrap();
         assert!(!words.is_empty());

@@ -76,6 +76,8 @@ pub struct TranscribeOptions {
     /// With word timestamps: skip silences longer than this many seconds before text that
     /// looks hallucinated (improbable, or words too short or too long).
     pub hallucination_silence_threshold: Option<f32>,
+    /// Most tokens decoded per window; `None`: half the model's context (224).
+    pub max_new_tokens: Option<usize>,
 }
 
 impl Default for TranscribeOptions {
@@ -107,6 +109,7 @@ impl Default for TranscribeOptions {
             vad_parameters: VadOptions::default(),
             clip_timestamps: Vec::new(),
             hallucination_silence_threshold: None,
+            max_new_tokens: None,
         }
     }
 }

@@ -24,10 +24,12 @@ const PROMPT_CHARS: usize = 600;
 const SPEECH_TAIL_SECONDS: f64 = 0.3;
 /// A word decoded again can start this much before the end of its committed twin.
 const OVERLAP_SECONDS: f64 = 0.1;
+/// Tokens per second of audio a decode may produce (fast speech is about 5).
+const TOKENS_PER_SECOND: f64 = 8.0;
 /// Longest run of committed words looked for at the start of a new hypothesis.
 const MAX_REPEATED_WORDS: usize = 5;
 
-/// How a stream is cut and decoded. Defaults favour latency: greedy decoding without fallback, a decode per
+/// How a stream is cut and decoded. Defaults favour latency: greedy decoding, a decode per
 /// second of new audio, an utterance ended by half a second of silence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,9 +51,9 @@ impl Default for StreamOptions {
         Self {
             transcribe: TranscribeOptions {
                 beam_size: 1,
-                // A bad hypothesis is replaced by the next one a second later; a fallback
-                // would only make this one late.
-                temperature: vec![0.0],
+                // One sample per fallback temperature: a decode caught in a loop (the prompt
+                // of committed text invites them) is retried once or twice, not five ways.
+                best_of: 1,
                 ..TranscribeOptions::default()
             },
             min_chunk_seconds: 1.0,
@@ -181,11 +183,6 @@ impl StreamSession {
         seconds(self.received())
     }
 
-    /// The language decoded in: given, or detected when the first words were committed.
-    pub fn language(&self) -> Option<&str> {
-        self.language.as_deref()
-    }
-
     /// Decodes when there is reason to: an utterance has ended, or enough new audio has come.
     pub fn step(&mut self, transcriber: &mut Transcriber) -> Result<Vec<StreamEvent>> {
         self.listen(transcriber)?;
@@ -294,6 +291,9 @@ impl StreamSession {
         }
         let audio = Audio::from_samples(self.buffer[..end - self.buffer_start].to_vec());
         let options = TranscribeOptions {
+            // Enough for fast speech; a decode caught in a loop stops there instead of
+            // spending seconds on the model's whole token budget.
+            max_new_tokens: Some((seconds(audio.samples.len()) * TOKENS_PER_SECOND) as usize + 16),
             language: self.language.clone(),
             initial_prompt: self.prompt(),
             word_timestamps: true,

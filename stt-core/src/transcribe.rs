@@ -292,7 +292,9 @@ impl Transcriber {
                 patience: options.patience,
                 best_of: options.best_of,
                 length_penalty: options.length_penalty,
-                max_new_tokens: (max_positions / 2).min(max_positions.saturating_sub(prompt.len())),
+                max_new_tokens: (max_positions / 2)
+                    .min(max_positions.saturating_sub(prompt.len()))
+                    .min(options.max_new_tokens.unwrap_or(usize::MAX)),
                 prefix: if seek == 0 {
                     prefix.clone()
                 } else {

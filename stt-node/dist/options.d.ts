@@ -40,6 +40,8 @@ export interface TranscribeOptions {
     vadParameters?: VadParameters;
     clipTimestamps?: readonly number[];
     hallucinationSilenceThreshold?: number | null;
+    /** Most tokens decoded per 30 s window; `null`: half the model's context (224). */
+    maxNewTokens?: number | null;
 }
 /** The options read and checked by the engine: unknown names and bad values are refused
  * with the names written as here. */

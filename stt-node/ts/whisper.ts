@@ -221,7 +221,7 @@ export class Whisper {
    * change and `final` segments that never do, each as soon as it is decoded. A decode runs
    * after a chunk once a second of new audio has come, or when a pause ends an utterance; the
    * rest is committed when `chunks` ends. Options are `transcribe`'s; the stream's own
-   * defaults are greedy decoding without temperature fallback, for latency.
+   * defaults are greedy decoding with one sample per fallback temperature, for latency.
    */
   async *stream(
     chunks: AsyncIterable<AudioChunk> | Iterable<AudioChunk>,

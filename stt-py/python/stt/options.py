@@ -49,6 +49,7 @@ class TranscribeOptions(TypedDict, total=False):
     vad_parameters: VadParameters
     clip_timestamps: Sequence[float]
     hallucination_silence_threshold: Optional[float]
+    max_new_tokens: Optional[int]
 
 
 def options_json(options: Mapping[str, Any]) -> str:

@@ -179,7 +179,7 @@ class Whisper:
         utterance; the rest is committed when ``chunks`` ends.
 
         Options are those of :meth:`transcribe`; the stream's own defaults are greedy
-        decoding without temperature fallback, for latency.
+        decoding with one sample per fallback temperature, for latency.
         """
         session = self._engine.live(options_json({"transcribe": options}))
         leftover = b""

@@ -31,9 +31,10 @@ use super::routes::{json_fields, now_unix, resolve_model};
 const CONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 /// A stream that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most audio one step takes: a client sending faster than real time is served in turns with
-/// the other streams rather than in one long step.
-const MAX_STEP_SAMPLES: usize = 16_000 * 5;
+/// Most audio one step takes, in one decode: a stream that fell behind catches up in larger
+/// steps, and a client sending faster than real time is served in turns with the other
+/// streams rather than in one long step.
+const MAX_STEP_SAMPLES: usize = 16_000 * 10;
 /// Largest WebSocket message (10 s of PCM is 320 kB).
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
@@ -147,8 +148,7 @@ fn stream_worker(
                     .or_insert(Transcriber::load(&step.model, load)?),
             };
             let mut events = Vec::new();
-            // In slices, so that each decode sees at most a second or so of new audio more
-            // than the session's own pace would give it.
+            // Only a final step carries more (everything pending): it goes in as steps would.
             for slice in step.audio.chunks(MAX_STEP_SAMPLES) {
                 step.session.push(slice);
                 events.extend(step.session.step(transcriber)?);
@@ -190,7 +190,7 @@ pub async fn stream(
         .on_upgrade(move |mut socket| async move {
             match admitted {
                 Ok(admitted) => run(&state, socket, admitted).await,
-                Err((code, error)) => close_with_error(&mut socket, code, &error.message).await,
+                Err(refusal) => close_with_error(&mut socket, refusal).await,
             }
         })
 }
@@ -206,7 +206,7 @@ fn admit(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
     peer: SocketAddr,
-) -> Result<Admitted, (u16, ApiError)> {
+) -> Result<Admitted, Refusal> {
     let mut headers = headers.clone();
     // Browsers cannot set headers on a WebSocket: the key may come as `?token=`.
     if let Some(token) = query.get("token")
@@ -214,22 +214,22 @@ fn admit(
     {
         headers.insert(axum::http::header::AUTHORIZATION, value);
     }
-    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip())
-        .map_err(|e| (close_code::POLICY, e))?;
+    let refused = |e: ApiError| Refusal::new(close_code::POLICY, e.message);
+    let caller =
+        auth::authenticate(&state.db, &state.config, &headers, peer.ip()).map_err(refused)?;
     let slot = Arc::clone(&state.streams.slots)
         .try_acquire_owned()
         .map_err(|_| {
-            let message = format!(
-                "the server is at its limit of {} live streams; try again later",
-                state.streams.max_streams
-            );
-            (
+            Refusal::new(
                 close_code::AGAIN,
-                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, message),
+                format!(
+                    "the server is at its limit of {} live streams; try again later",
+                    state.streams.max_streams
+                ),
             )
         })?;
-    let admission = auth::admit(&state.db, &state.config, &state.in_flight, &caller)
-        .map_err(|e| (close_code::POLICY, e))?;
+    let admission =
+        auth::admit(&state.db, &state.config, &state.in_flight, &caller).map_err(refused)?;
     Ok(Admitted {
         caller,
         admission,
@@ -256,7 +256,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     let (model, session) = match configure(state, &mut socket).await {
         Ok(Some(configured)) => configured,
         Ok(None) => return, // gone before configuring
-        Err(refusal) => return close_with_error(&mut socket, refusal.code, &refusal.message).await,
+        Err(refusal) => return close_with_error(&mut socket, refusal).await,
     };
     if send_json(&mut socket, &json!({"status": "ready"}))
         .await
@@ -297,9 +297,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
             let _ = send_json(&mut socket, &json!({"is_final": true})).await;
             close(&mut socket, close_code::NORMAL, "").await;
         }
-        Ending::Refused(refusal) => {
-            close_with_error(&mut socket, refusal.code, &refusal.message).await
-        }
+        Ending::Refused(refusal) => close_with_error(&mut socket, refusal).await,
     }
 }
 
@@ -456,19 +454,38 @@ impl LiveStream {
         running: Option<JoinHandle<StepResult>>,
         refusal: Option<Refusal>,
     ) -> Ending {
-        if let Some(step) = running
-            && let Err(ending) = self.finish_step(joined(step.await)).await
-        {
-            return ending;
+        if let Some(step) = running {
+            let result = self.awaiting(step).await;
+            if let Err(ending) = self.finish_step(result).await {
+                return ending;
+            }
         }
-        if let Some(last) = self.start_step(true)
-            && let Err(ending) = self.finish_step(joined(last.await)).await
-        {
-            return ending;
+        if let Some(last) = self.start_step(true) {
+            let result = self.awaiting(last).await;
+            if let Err(ending) = self.finish_step(result).await {
+                return ending;
+            }
         }
         match refusal {
             Some(refusal) => Ending::Refused(refusal),
             None => Ending::Finished,
+        }
+    }
+
+    /// Waits for a step while reading (and dropping) what the client still sends, so that its
+    /// pings are answered however long the flush takes.
+    async fn awaiting(&mut self, mut step: JoinHandle<StepResult>) -> StepResult {
+        loop {
+            tokio::select! {
+                result = &mut step => return joined(result),
+                message = self.socket.recv() => {
+                    if !matches!(message, Some(Ok(_))) {
+                        // Gone: the step's result has no reader, but it must still be awaited
+                        // for the session to be whole again.
+                        return joined(step.await);
+                    }
+                }
+            }
         }
     }
 
@@ -554,9 +571,9 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-async fn close_with_error(socket: &mut WebSocket, code: u16, message: &str) {
-    let _ = send_json(socket, &json!({"error": message})).await;
+async fn close_with_error(socket: &mut WebSocket, refusal: Refusal) {
+    let _ = send_json(socket, &json!({"error": refusal.message})).await;
     // A close reason is limited to 123 bytes; the message went in full above.
-    let reason: String = message.chars().take(100).collect();
-    close(socket, code, &reason).await;
+    let reason: String = refusal.message.chars().take(100).collect();
+    close(socket, refusal.code, &reason).await;
 }
