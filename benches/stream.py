@@ -160,6 +160,8 @@ def main():
 
     fixtures = english_fixtures()[:args.files]
     data_dir = tempfile.mkdtemp(prefix="stt-stream-bench-")
+    # Four at once whatever the default for this machine, to see whether they keep up.
+    os.environ["STT_MAX_STREAMS"] = "4"
     server, base = start_server(args.stt, data_dir, args.model)
     try:
         key = create_key(args.stt, data_dir, "--plan", "paid", "--concurrency", "10")

@@ -20,9 +20,11 @@ pub struct ServeConfig {
     /// Requests waiting for a worker before new ones get 503.
     #[arg(long, env = "STT_QUEUE", default_value_t = 64)]
     pub queue: usize,
-    /// Live streams (`/v1/stream`) at once; one more is refused with a message to retry.
-    #[arg(long, env = "STT_MAX_STREAMS", default_value_t = 4)]
-    pub max_streams: usize,
+    /// Live streams (`/v1/stream`) at once; one more is refused with a message to retry
+    /// rather than slowing all of them down [default: one per 2 cores, what the base model
+    /// keeps up with on CPU].
+    #[arg(long, env = "STT_MAX_STREAMS")]
+    pub max_streams: Option<usize>,
     /// Workers that decode live streams, apart from the transcription workers so that a long
     /// file never delays a stream; each serves the streams' steps in turn.
     #[arg(long, env = "STT_STREAM_WORKERS", default_value_t = 1)]
@@ -85,6 +87,13 @@ impl ServeConfig {
         (cores / self.workers()).max(1)
     }
 
+    pub fn max_streams(&self) -> usize {
+        self.max_streams.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / 2).max(1)
+        })
+    }
+
     /// ONNX Runtime threads per stream worker: all the cores shared out between them (a
     /// stream's latency is one decode, which more threads shorten).
     pub fn threads_per_stream_worker(&self) -> usize {
@@ -128,7 +137,7 @@ impl fmt::Display for ServeConfig {
         writeln!(
             f,
             "  live streams   {} at once, {} workers x {} threads",
-            self.max_streams,
+            self.max_streams(),
             self.stream_workers,
             self.threads_per_stream_worker()
         )?;

@@ -95,7 +95,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let (stream_workers, stream_threads, max_streams) = (
         config.stream_workers.max(1),
         config.threads_per_stream_worker(),
-        config.max_streams,
+        config.max_streams(),
     );
     let default_model = catalog.default.clone();
     let streams = tokio::task::spawn_blocking(move || {
