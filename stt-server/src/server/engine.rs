@@ -1,8 +1,9 @@
 //! The pool of engine workers: OS threads, each with its own loaded models (own ONNX
 //! sessions), fed by one bounded queue. Inference never runs on the async threads and no lock
-//! is held around it.
+//! is held around it. The live streams' pool (`stream.rs`) starts its workers the same way.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -34,8 +35,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts `workers` threads and loads `preload` in each, so that a broken runtime or model
-    /// stops the server at start rather than failing every request.
+    /// Starts `workers` transcription workers with one queue of `queue` requests.
     pub fn start(
         workers: usize,
         queue: usize,
@@ -43,38 +43,7 @@ impl Engine {
         preload: &str,
     ) -> Result<Self, String> {
         let (sender, receiver) = sync_channel::<Work>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let load = LoadOptions {
-            intra_threads: Some(threads),
-            ..LoadOptions::default()
-        };
-        let mut ready = Vec::new();
-        for index in 0..workers {
-            let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
-            let receiver = Arc::clone(&receiver);
-            let load = load.clone();
-            let preload = preload.to_string();
-            std::thread::Builder::new()
-                .name(format!("stt-worker-{index}"))
-                .spawn(move || {
-                    let mut models = HashMap::new();
-                    let loaded = Transcriber::load(&preload, &load).map(|model| {
-                        models.insert(preload, model);
-                    });
-                    let failed = loaded.is_err();
-                    let _ = ready_sender.send(loaded.map_err(|e| e.to_string()));
-                    if !failed {
-                        worker_loop(&receiver, &mut models, &load);
-                    }
-                })
-                .map_err(|e| format!("cannot start a worker thread: {e}"))?;
-            ready.push(ready_receiver);
-        }
-        for ready in ready {
-            ready
-                .recv()
-                .map_err(|_| "a worker died while loading".to_string())??;
-        }
+        start_workers("stt-worker", workers, threads, preload, receiver, run_work)?;
         Ok(Self {
             queue: sender,
             workers,
@@ -115,44 +84,102 @@ fn stopped() -> ApiError {
     .retry_after(5)
 }
 
-fn worker_loop(
-    receiver: &Mutex<Receiver<Work>>,
-    models: &mut HashMap<String, Transcriber>,
-    load: &LoadOptions,
-) {
-    loop {
-        // The lock only hands out the next item; it is released before the work starts.
-        let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok(work) = next else { return };
-        if work.reply.is_closed() {
-            continue; // the client went away while this waited
-        }
-        let request = &work.request;
-        let result =
-            std::panic::catch_unwind(AssertUnwindSafe(|| transcribe(request, models, load)))
-                .unwrap_or_else(|_| {
-                    // A model that panicked may be in any state: load it afresh next time.
-                    models.remove(&request.model);
-                    Err(ApiError::internal("the engine failed on this input"))
-                })
-                .map_err(|mut error| {
-                    // Callers know their upload, not where the server stored it.
-                    let stored = request.audio.display().to_string();
-                    error.message = error
-                        .message
-                        .replace(&format!("file:{stored}"), "the audio")
-                        .replace(&stored, "the audio");
-                    error
-                });
-        let _ = work.reply.send(result);
+fn run_work(work: Work, models: &mut Models) {
+    if work.reply.is_closed() {
+        return; // the client went away while this waited
+    }
+    let request = &work.request;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| transcribe(request, models)))
+        .unwrap_or_else(|_| {
+            // A model that panicked may be in any state: load it afresh next time.
+            models.forget(&request.model);
+            Err(ApiError::internal("the engine failed on this input"))
+        })
+        .map_err(|mut error| {
+            // Callers know their upload, not where the server stored it.
+            let stored = request.audio.display().to_string();
+            error.message = error
+                .message
+                .replace(&format!("file:{stored}"), "the audio")
+                .replace(&stored, "the audio");
+            error
+        });
+    let _ = work.reply.send(result);
+}
+
+/// A worker's models, each loaded on first use.
+pub struct Models {
+    loaded: HashMap<String, Transcriber>,
+    load: LoadOptions,
+}
+
+impl Models {
+    pub fn get(&mut self, name: &str) -> stt_core::Result<&mut Transcriber> {
+        Ok(match self.loaded.entry(name.to_string()) {
+            Entry::Occupied(loaded) => loaded.into_mut(),
+            Entry::Vacant(slot) => slot.insert(Transcriber::load(name, &self.load)?),
+        })
+    }
+
+    /// Drops a model that may be in any state (it panicked), to be loaded afresh.
+    pub fn forget(&mut self, name: &str) {
+        self.loaded.remove(name);
     }
 }
 
-fn transcribe(
-    work: &Request,
-    models: &mut HashMap<String, Transcriber>,
-    load: &LoadOptions,
-) -> Result<Transcript, ApiError> {
+/// Starts `count` threads that each load `preload` with `threads` ONNX Runtime threads (so a
+/// broken runtime or model stops the server at start rather than failing every request),
+/// then hand each item of `queue` to `handle` with their own models. Returns once all loaded.
+pub fn start_workers<W: Send + 'static>(
+    name: &str,
+    count: usize,
+    threads: usize,
+    preload: &str,
+    queue: Receiver<W>,
+    handle: fn(W, &mut Models),
+) -> Result<(), String> {
+    let queue = Arc::new(Mutex::new(queue));
+    let load = LoadOptions {
+        intra_threads: Some(threads),
+        ..LoadOptions::default()
+    };
+    let mut ready = Vec::new();
+    for index in 0..count {
+        let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
+        let queue = Arc::clone(&queue);
+        let mut models = Models {
+            loaded: HashMap::new(),
+            load: load.clone(),
+        };
+        let preload = preload.to_string();
+        std::thread::Builder::new()
+            .name(format!("{name}-{index}"))
+            .spawn(move || {
+                let loaded = models.get(&preload).map(drop).map_err(|e| e.to_string());
+                let failed = loaded.is_err();
+                let _ = ready_sender.send(loaded);
+                if failed {
+                    return;
+                }
+                loop {
+                    // The lock only hands out the next item; it is released before the work.
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(item) = next else { return };
+                    handle(item, &mut models);
+                }
+            })
+            .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+        ready.push(ready_receiver);
+    }
+    for ready in ready {
+        ready
+            .recv()
+            .map_err(|_| "a worker died while loading".to_string())??;
+    }
+    Ok(())
+}
+
+fn transcribe(work: &Request, models: &mut Models) -> Result<Transcript, ApiError> {
     let audio = stt_core::audio::load_file(&work.audio)?;
     if let Some(budget) = work.budget_minutes {
         let needed = credits(audio.duration());
@@ -163,11 +190,5 @@ fn transcribe(
             ));
         }
     }
-    let transcriber = match models.get_mut(&work.model) {
-        Some(model) => model,
-        None => models
-            .entry(work.model.clone())
-            .or_insert(Transcriber::load(&work.model, load)?),
-    };
-    Ok(transcriber.transcribe(&audio, &work.options)?)
+    Ok(models.get(&work.model)?.transcribe(&audio, &work.options)?)
 }

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
@@ -18,12 +18,13 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use stt_core::{LoadOptions, StreamEvent, StreamOptions, StreamSession, Transcriber};
+use stt_core::{StreamEvent, StreamOptions, StreamSession};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use super::AppState;
 use super::auth::{self, Admission, Caller};
+use super::engine::{Models, start_workers};
 use super::error::ApiError;
 use super::routes::{json_fields, now_unix, resolve_model};
 
@@ -64,35 +65,7 @@ impl StreamPool {
     ) -> Result<Self, String> {
         // Each stream has at most one step queued or running.
         let (queue, receiver) = sync_channel::<Step>(max_streams.max(1));
-        let receiver = Arc::new(Mutex::new(receiver));
-        let load = LoadOptions {
-            intra_threads: Some(threads),
-            ..LoadOptions::default()
-        };
-        let mut ready = Vec::new();
-        for index in 0..workers {
-            let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
-            let (receiver, load, preload) =
-                (Arc::clone(&receiver), load.clone(), preload.to_string());
-            std::thread::Builder::new()
-                .name(format!("stt-stream-{index}"))
-                .spawn(move || {
-                    let loaded = Transcriber::load(&preload, &load);
-                    let result = loaded.as_ref().map(drop).map_err(|e| e.to_string());
-                    let _ = ready_sender.send(result);
-                    if let Ok(model) = loaded {
-                        let mut models = HashMap::from([(preload, model)]);
-                        stream_worker(&receiver, &mut models, &load);
-                    }
-                })
-                .map_err(|e| format!("cannot start a stream worker: {e}"))?;
-            ready.push(ready_receiver);
-        }
-        for ready in ready {
-            ready
-                .recv()
-                .map_err(|_| "a stream worker died while loading".to_string())??;
-        }
+        start_workers("stt-stream", workers, threads, preload, receiver, run_step)?;
         Ok(Self {
             queue,
             slots: Arc::new(Semaphore::new(max_streams)),
@@ -129,44 +102,31 @@ fn stopped() -> String {
     "the stream engine stopped".into()
 }
 
-fn stream_worker(
-    receiver: &Mutex<Receiver<Step>>,
-    models: &mut HashMap<String, Transcriber>,
-    load: &LoadOptions,
-) {
-    loop {
-        let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok(mut step) = next else { return };
-        if step.reply.is_closed() {
-            continue; // the client went away while this waited
-        }
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let transcriber = match models.get_mut(&step.model) {
-                Some(model) => model,
-                None => models
-                    .entry(step.model.clone())
-                    .or_insert(Transcriber::load(&step.model, load)?),
-            };
-            let mut events = Vec::new();
-            // Only a final step carries more (everything pending): it goes in as steps would.
-            for slice in step.audio.chunks(MAX_STEP_SAMPLES) {
-                step.session.push(slice);
-                events.extend(step.session.step(transcriber)?);
-            }
-            if step.finish {
-                events.extend(step.session.finish(transcriber)?);
-            }
-            Ok(events)
-        }))
-        .unwrap_or_else(|_| {
-            models.remove(&step.model);
-            Err(stt_core::Error::Inference(
-                "the engine failed on this stream".into(),
-            ))
-        })
-        .map_err(|e: stt_core::Error| e.to_string());
-        let _ = step.reply.send((step.session, outcome));
+fn run_step(mut step: Step, models: &mut Models) {
+    if step.reply.is_closed() {
+        return; // the client went away while this waited
     }
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let transcriber = models.get(&step.model)?;
+        let mut events = Vec::new();
+        // Only a final step carries more (everything pending): it goes in as steps would.
+        for slice in step.audio.chunks(MAX_STEP_SAMPLES) {
+            step.session.push(slice);
+            events.extend(step.session.step(transcriber)?);
+        }
+        if step.finish {
+            events.extend(step.session.finish(transcriber)?);
+        }
+        Ok(events)
+    }))
+    .unwrap_or_else(|_| {
+        models.forget(&step.model);
+        Err(stt_core::Error::Inference(
+            "the engine failed on this stream".into(),
+        ))
+    })
+    .map_err(|e: stt_core::Error| e.to_string());
+    let _ = step.reply.send((step.session, outcome));
 }
 
 /// `GET /v1/stream`.
