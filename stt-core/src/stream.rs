@@ -127,8 +127,8 @@ pub struct StreamSession {
     buffer_start: usize,
     /// Stream samples the last decode covered.
     decoded_until: usize,
-    /// Samples not yet given to the voice activity detector.
-    unheard: Vec<f32>,
+    /// Stream samples given to the voice activity detector (all, after each listen).
+    listened_until: usize,
     vad: VadStream,
     /// Stream samples the detector has classified (whole frames).
     heard_until: usize,
@@ -157,7 +157,7 @@ impl StreamSession {
             buffer: Vec::new(),
             buffer_start: 0,
             decoded_until: 0,
-            unheard: Vec::new(),
+            listened_until: 0,
             vad: VadStream::default(),
             heard_until: 0,
             voice_end: None,
@@ -173,9 +173,6 @@ impl StreamSession {
     /// Adds 16 kHz mono samples; nothing is decoded until the next step.
     pub fn push(&mut self, samples: &[f32]) {
         self.buffer.extend_from_slice(samples);
-        if self.options.transcribe.vad_filter {
-            self.unheard.extend_from_slice(samples);
-        }
     }
 
     /// Seconds of audio received so far.
@@ -244,15 +241,18 @@ impl StreamSession {
         self.buffer_start + self.buffer.len()
     }
 
-    /// Runs the voice activity detector over the audio it has not heard.
+    /// Runs the voice activity detector over the audio it has not heard: the end of the
+    /// buffer, which is only cut after listening.
     fn listen(&mut self, transcriber: &mut Transcriber) -> Result<()> {
-        if self.unheard.is_empty() {
+        let end = self.received();
+        if !self.options.transcribe.vad_filter || self.listened_until == end {
             return Ok(());
         }
+        let unheard = &self.buffer[self.listened_until - self.buffer_start..];
         let probabilities = transcriber
             .vad()?
-            .continue_probabilities(&mut self.vad, &self.unheard)?;
-        self.unheard.clear();
+            .continue_probabilities(&mut self.vad, unheard)?;
+        self.listened_until = end;
         let threshold = self.options.transcribe.vad_parameters.threshold as f32;
         for probability in probabilities {
             self.heard_until += FRAME_SAMPLES;

@@ -45,8 +45,13 @@ struct Step {
     session: StreamSession,
     audio: Vec<f32>,
     finish: bool,
-    reply: oneshot::Sender<(StreamSession, Result<Vec<StreamEvent>, String>)>,
+    reply: oneshot::Sender<StepReply>,
 }
+
+/// The session back, with the step's events or the engine's error.
+type StepReply = (StreamSession, Result<Vec<StreamEvent>, String>);
+/// A step's reply, or why the stream engine could not give one.
+type StepResult = Result<StepReply, String>;
 
 pub struct StreamPool {
     queue: SyncSender<Step>,
@@ -79,7 +84,7 @@ impl StreamPool {
         session: StreamSession,
         audio: Vec<f32>,
         finish: bool,
-    ) -> Result<(StreamSession, Result<Vec<StreamEvent>, String>), String> {
+    ) -> StepResult {
         let (reply, answer) = oneshot::channel();
         let step = Step {
             model: model.to_string(),
@@ -333,8 +338,6 @@ struct LiveStream {
     received_samples: usize,
     budget_samples: Option<usize>,
 }
-
-type StepResult = Result<(StreamSession, Result<Vec<StreamEvent>, String>), String>;
 
 impl LiveStream {
     /// Receives audio and sends events until the client stops, leaves or breaks the protocol.
