@@ -145,10 +145,24 @@ fn run_interruptibly<T: Send>(
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     std::thread::scope(|scope| {
-        let worker = scope.spawn(work);
+        let (done, finished) = mpsc::channel::<()>();
+        let worker = scope.spawn(move || {
+            let value = work();
+            drop(done);
+            value
+        });
         let mut interrupted = None;
-        while !worker.is_finished() {
-            py.detach(|| std::thread::sleep(SIGNAL_POLL));
+        let mut finished = finished;
+        // Returns as soon as the work ends (or panics), not at the next poll: a live step that
+        // has nothing to decode costs microseconds, not a poll interval. (The receiver moves
+        // in and out: it may be used by one thread at a time only.)
+        loop {
+            let (outcome, receiver) =
+                py.detach(move || (finished.recv_timeout(SIGNAL_POLL), finished));
+            finished = receiver;
+            if !matches!(outcome, Err(RecvTimeoutError::Timeout)) {
+                break;
+            }
             if interrupted.is_none()
                 && let Err(interrupt) = py.check_signals()
             {
@@ -455,15 +469,6 @@ impl LiveSession {
     /// Decodes and commits everything not final yet.
     fn finish(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         self.run(py, |session, engine| session.finish(engine))
-    }
-
-    /// Seconds of audio received.
-    #[getter]
-    fn received_seconds(&self) -> f64 {
-        self.session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .received_seconds()
     }
 }
 
