@@ -438,6 +438,7 @@ pub fn assign_words(
                     start: round_to_hundredths(time_offset + timing.start),
                     end: round_to_hundredths(time_offset + timing.end),
                     probability: timing.probability,
+                    speaker: None,
                 });
             }
         }

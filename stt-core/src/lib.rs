@@ -3,11 +3,14 @@
 //! The pipeline: [`audio`] (decode, mix down, resample) → [`mel`] (log-mel features) →
 //! [`model`] (encoder, decoder, key/value cache) → [`decode`] (logit rules, token choice,
 //! language detection) → [`transcribe`] (the long-form loop) → [`transcript`] → [`formats`].
-//! [`vad`] finds the speech in audio (Silero VAD), as faster-whisper's `vad_filter`.
+//! [`vad`] finds the speech in audio (Silero VAD), as faster-whisper's `vad_filter`;
+//! `diarize` (feature `diarization`) labels who speaks when.
 
 pub mod alignment;
 pub mod audio;
 pub mod decode;
+#[cfg(feature = "diarization")]
+pub mod diarize;
 pub mod error;
 pub mod formats;
 pub mod languages;

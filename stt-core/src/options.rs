@@ -78,6 +78,15 @@ pub struct TranscribeOptions {
     pub hallucination_silence_threshold: Option<f32>,
     /// Most tokens decoded per window; `None`: half the model's context (224).
     pub max_new_tokens: Option<usize>,
+    /// Label who speaks ("Speaker 1", "Speaker 2"...) on segments and words, splitting segments
+    /// where the speaker changes. Needs the `diarization` feature and the `campplus` model. Off
+    /// here; the HTTP contract's `/v1/transcribe` turns it on.
+    pub diarize: bool,
+    /// The number of speakers when it is known; 0 estimates it.
+    pub speakers: usize,
+    /// With `diarize`: each channel of the source holds one speaker, so a word goes to the
+    /// loudest channel instead of being told apart by voice.
+    pub diarize_by_channel: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -110,9 +119,15 @@ impl Default for TranscribeOptions {
             clip_timestamps: Vec::new(),
             hallucination_silence_threshold: None,
             max_new_tokens: None,
+            diarize: false,
+            speakers: 0,
+            diarize_by_channel: false,
         }
     }
 }
+
+/// Most speakers a caller may ask for.
+pub const MAX_SPEAKERS: usize = 100;
 
 /// Most beams or samples decoded at once: each holds a key/value cache, so a caller's number
 /// must not turn into an allocation that aborts the process.
@@ -169,6 +184,17 @@ impl TranscribeOptions {
             ));
         }
         self.vad_parameters.validate()?;
+        if self.speakers > MAX_SPEAKERS {
+            return Err(Error::InvalidOption(format!(
+                "speakers must be at most {MAX_SPEAKERS} (0 estimates), got {}",
+                self.speakers
+            )));
+        }
+        if self.diarize && !cfg!(feature = "diarization") {
+            return Err(Error::InvalidOption(
+                "diarize needs stt-core built with the `diarization` feature".into(),
+            ));
+        }
         if self.max_initial_timestamp.is_nan() || self.max_initial_timestamp < 0.0 {
             return Err(Error::InvalidOption(format!(
                 "max_initial_timestamp must be >= 0, got {}",

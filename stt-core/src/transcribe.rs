@@ -22,6 +22,12 @@ use crate::{Error, Result, store};
 /// Mel frames per timestamp step (0.02 s is two 10 ms frames).
 const FRAMES_PER_TIMESTAMP: usize = 2;
 
+/// Whether only the speech of the audio is decoded. Clips say exactly what to decode, so voice
+/// activity detection would only second-guess them.
+fn filters_speech(options: &TranscribeOptions) -> bool {
+    options.vad_filter && options.clip_timestamps.is_empty()
+}
+
 /// How far a transcription has got (for progress bars), and the segments finished since the
 /// last report (for callers that show text as it is decoded).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +52,9 @@ pub struct Transcriber {
     load_options: LoadOptions,
     /// Loaded on first use: a caller that never filters never needs the model installed.
     vad: Option<SileroVad>,
+    /// Loaded on first use, like the detector.
+    #[cfg(feature = "diarization")]
+    diarizer: Option<crate::diarize::Diarizer>,
 }
 
 impl Transcriber {
@@ -69,6 +78,8 @@ impl Transcriber {
             mel,
             load_options: options.clone(),
             vad: None,
+            #[cfg(feature = "diarization")]
+            diarizer: None,
         })
     }
 
@@ -104,14 +115,66 @@ impl Transcriber {
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
         options.validate()?;
-        let speech = self.speech(audio, options)?;
+        let probabilities = self.speech_probabilities(audio, options)?;
+        let speech = probabilities
+            .as_deref()
+            .filter(|_| filters_speech(options))
+            .map(|p| SpeechAudio::from_probabilities(&audio.samples, p, &options.vad_parameters));
         let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
         let speech_map = speech.as_ref().map(|s| &s.map);
         let mut transcript = self.decode_samples(samples, speech_map, options, on_progress)?;
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings.clone();
+        #[cfg(feature = "diarization")]
+        if options.diarize {
+            self.label_speakers(audio, probabilities.as_deref(), &mut transcript, options)?;
+        }
         Ok(transcript)
+    }
+
+    /// Labels the speakers of `transcript` by channel, or by voice in the speech that
+    /// `probabilities` finds.
+    #[cfg(feature = "diarization")]
+    fn label_speakers(
+        &mut self,
+        audio: &Audio,
+        probabilities: Option<&[f32]>,
+        transcript: &mut Transcript,
+        options: &TranscribeOptions,
+    ) -> Result<()> {
+        use crate::diarize::{self, Diarizer};
+        if options.diarize_by_channel {
+            if audio.channel_levels.len() < 2 {
+                return Err(Error::InvalidOption(format!(
+                    "diarize_by_channel needs audio with two or more channels; this audio has {}",
+                    audio.source_channels.max(1)
+                )));
+            }
+            diarize::by_channel(transcript, &audio.channel_levels);
+            return Ok(());
+        }
+        let Some(probabilities) = probabilities else {
+            return Ok(());
+        };
+        let spans = crate::vad::speech_timestamps(
+            probabilities,
+            audio.samples.len(),
+            &diarize::speech_options(),
+        );
+        let diarizer = match self.diarizer.take() {
+            Some(diarizer) => diarizer,
+            None => Diarizer::load_installed(&self.load_options)?,
+        };
+        let cancel = self.model.cancel_token();
+        let turns = self.diarizer.insert(diarizer).turns(
+            &audio.samples,
+            &spans,
+            options.speakers,
+            &cancel,
+        )?;
+        diarize::label_transcript(transcript, &turns);
+        Ok(())
     }
 
     /// The spoken language of the first 30 s (of speech, when `options.vad_filter` is on),
@@ -122,7 +185,14 @@ impl Transcriber {
         options: &TranscribeOptions,
     ) -> Result<LanguageDetection> {
         options.validate()?;
-        let speech = self.speech(audio, options)?;
+        let speech = match self.speech_probabilities(audio, options)? {
+            Some(p) if filters_speech(options) => Some(SpeechAudio::from_probabilities(
+                &audio.samples,
+                &p,
+                &options.vad_parameters,
+            )),
+            _ => None,
+        };
         let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
         if samples.is_empty() {
             return Err(Error::EmptyAudio(
@@ -141,20 +211,17 @@ impl Transcriber {
         )
     }
 
-    /// The speech of `audio` when voice activity detection is asked for. Clips say exactly
-    /// what to decode, so VAD would only second-guess them.
-    fn speech(
+    /// Speech probabilities of `audio` when filtering or diarization needs them.
+    fn speech_probabilities(
         &mut self,
         audio: &Audio,
         options: &TranscribeOptions,
-    ) -> Result<Option<SpeechAudio>> {
-        if !options.vad_filter || !options.clip_timestamps.is_empty() {
+    ) -> Result<Option<Vec<f32>>> {
+        let diarizes_by_voice = options.diarize && !options.diarize_by_channel;
+        if !filters_speech(options) && !diarizes_by_voice {
             return Ok(None);
         }
-        Ok(Some(
-            self.vad()?
-                .filter(&audio.samples, &options.vad_parameters)?,
-        ))
+        Ok(Some(self.vad()?.speech_probabilities(&audio.samples)?))
     }
 
     /// The voice activity detector, loaded on first use.
@@ -420,6 +487,7 @@ impl Transcriber {
             model: self.name.clone(),
             segments,
             warnings: Vec::new(),
+            speakers: Vec::new(),
         })
     }
 
@@ -584,6 +652,7 @@ impl Transcriber {
                 compression_ratio: attempt.compression_ratio,
                 no_speech_prob: result.no_speech_prob,
                 words: Vec::new(),
+                speaker: None,
             })
         };
 

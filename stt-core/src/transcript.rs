@@ -20,6 +20,9 @@ pub struct Transcript {
     pub segments: Vec<Segment>,
     /// Problems that did not stop the transcription (e.g. a damaged frame that was skipped).
     pub warnings: Vec<String>,
+    /// The speakers found by diarization, in order of appearance (empty without it).
+    #[serde(default)]
+    pub speakers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +44,10 @@ pub struct Segment {
     pub no_speech_prob: f32,
     /// Timed words (empty unless word timestamps were asked for).
     pub words: Vec<Word>,
+    /// "Speaker 1", "Speaker 2"... with diarization on. A segment is split where its words
+    /// change speaker; the parts carry no tokens.
+    #[serde(default)]
+    pub speaker: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +58,9 @@ pub struct Word {
     pub end: f64,
     /// Mean probability of the word's tokens.
     pub probability: f32,
+    /// The speaker, with diarization on.
+    #[serde(default)]
+    pub speaker: Option<String>,
 }
 
 impl Segment {

@@ -159,12 +159,11 @@ impl SileroVad {
     pub fn filter(&mut self, samples: &[f32], options: &VadOptions) -> Result<SpeechAudio> {
         options.validate()?;
         let probabilities = self.speech_probabilities(samples)?;
-        let spans = speech_timestamps(&probabilities, samples.len(), options);
-        Ok(SpeechAudio {
-            samples: collect_speech(samples, &spans),
-            map: SpeechMap::new(&spans),
-            spans,
-        })
+        Ok(SpeechAudio::from_probabilities(
+            samples,
+            &probabilities,
+            options,
+        ))
     }
 }
 
@@ -198,6 +197,20 @@ pub struct SpeechAudio {
 }
 
 impl SpeechAudio {
+    /// The speech of `samples` given their [`SileroVad::speech_probabilities`].
+    pub fn from_probabilities(
+        samples: &[f32],
+        probabilities: &[f32],
+        options: &VadOptions,
+    ) -> Self {
+        let spans = speech_timestamps(probabilities, samples.len(), options);
+        Self {
+            samples: collect_speech(samples, &spans),
+            map: SpeechMap::new(&spans),
+            spans,
+        }
+    }
+
     /// Seconds of audio left (faster-whisper's `duration_after_vad`).
     pub fn duration(&self) -> f64 {
         self.samples.len() as f64 / f64::from(SAMPLE_RATE)

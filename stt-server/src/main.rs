@@ -107,6 +107,15 @@ struct TranscribeArgs {
     /// Decode silence too (no voice activity detection).
     #[arg(long)]
     no_vad: bool,
+    /// Label speakers ("Speaker 1"...) on segments and words.
+    #[arg(long)]
+    diarize: bool,
+    /// With --diarize: the number of speakers, when known (0 estimates it).
+    #[arg(long, default_value_t = 0)]
+    speakers: usize,
+    /// With --diarize: one speaker per channel (stereo call recordings).
+    #[arg(long)]
+    by_channel: bool,
     /// Any transcription option as NAME=VALUE, VALUE in JSON (`--set patience=2`,
     /// `--set 'clip_timestamps=[10, 20]'`); plain words are taken as strings.
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -151,6 +160,9 @@ fn run(command: Command) -> Result<(), String> {
                 beam_size,
                 no_word_timestamps,
                 no_vad,
+                diarize,
+                speakers,
+                by_channel,
                 settings,
             } = *args;
             let format: Format = format.parse().map_err(|e: stt_core::Error| e.to_string())?;
@@ -160,6 +172,9 @@ fn run(command: Command) -> Result<(), String> {
                 without_timestamps,
                 word_timestamps: !no_word_timestamps,
                 vad_filter: !no_vad,
+                diarize: diarize || by_channel,
+                speakers,
+                diarize_by_channel: by_channel,
                 ..TranscribeOptions::default()
             };
             if let Some(beam_size) = beam_size {

@@ -30,6 +30,8 @@ pub(super) struct Decoded {
     pub source_channels: usize,
     /// Problems that did not stop decoding.
     pub warnings: Vec<String>,
+    /// See [`super::Audio::channel_levels`].
+    pub channel_levels: Vec<Vec<f32>>,
 }
 
 /// Why symphonia could not produce any audio. Each case may still be readable by ffmpeg.
@@ -204,6 +206,7 @@ fn decode_unguarded(
                 source_sample_rate: 0,
                 source_channels: 0,
                 warnings,
+                channel_levels: Vec::new(),
             }),
         };
     };
@@ -226,6 +229,7 @@ fn decode_unguarded(
         source_sample_rate: sample_rate,
         source_channels: out.channels,
         warnings,
+        channel_levels: out.levels.finish(),
     })
 }
 
@@ -347,6 +351,7 @@ struct MonoSink {
     /// Frames still to drop from the start (encoder priming).
     skip: usize,
     scratch: Vec<f32>,
+    levels: super::ChannelLevels,
 }
 
 impl MonoSink {
@@ -389,6 +394,7 @@ impl MonoSink {
         if channels == 1 {
             self.samples.extend_from_slice(interleaved);
         } else {
+            self.levels.add(interleaved, channels, rate);
             let scale = 1.0 / channels as f32;
             self.samples.extend(
                 interleaved

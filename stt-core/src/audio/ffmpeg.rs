@@ -115,6 +115,7 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
         source_sample_rate: wav.sample_rate,
         source_channels: wav.channels,
         warnings,
+        channel_levels: wav.channel_levels,
     })
 }
 
@@ -140,6 +141,7 @@ struct MonoWav {
     samples: Vec<f32>,
     sample_rate: u32,
     channels: usize,
+    channel_levels: Vec<Vec<f32>>,
 }
 
 #[derive(Debug)]
@@ -177,11 +179,15 @@ fn read_wav_f32_mono(mut reader: impl Read) -> Result<MonoWav, WavError> {
             let Some((sample_rate, channels)) = format else {
                 return Err(invalid("data chunk before the format chunk"));
             };
-            let samples = read_frames_mono(&mut reader, channels)?;
+            let mut levels = super::ChannelLevels::default();
+            let samples = read_frames_mono(&mut reader, channels, |frames| {
+                levels.add(frames, channels, sample_rate);
+            })?;
             return Ok(MonoWav {
                 samples,
                 sample_rate,
                 channels,
+                channel_levels: levels.finish(),
             });
         }
         // Any other chunk is small (format, metadata); refuse absurd sizes.
@@ -208,8 +214,13 @@ fn parse_fmt(body: &[u8]) -> Option<(u32, usize)> {
     (float && bits == 32 && channels > 0 && rate > 0).then_some((rate, channels))
 }
 
-/// Reads interleaved f32 frames to the end of the stream, averaging the channels.
-fn read_frames_mono(reader: &mut impl Read, channels: usize) -> io::Result<Vec<f32>> {
+/// Reads interleaved f32 frames to the end of the stream, averaging the channels; `on_frames`
+/// sees the interleaved frames first.
+fn read_frames_mono(
+    reader: &mut impl Read,
+    channels: usize,
+    mut on_frames: impl FnMut(&[f32]),
+) -> io::Result<Vec<f32>> {
     let frame_bytes = channels * 4;
     let mut samples = Vec::new();
     let mut buf = vec![0u8; frame_bytes * 4096];
@@ -223,14 +234,17 @@ fn read_frames_mono(reader: &mut impl Read, channels: usize) -> io::Result<Vec<f
         };
         filled += n;
         let whole = filled - filled % frame_bytes;
+        let interleaved: Vec<f32> = buf[..whole]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        on_frames(&interleaved);
         let scale = 1.0 / channels as f32;
-        samples.extend(buf[..whole].chunks_exact(frame_bytes).map(|frame| {
-            frame
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .sum::<f32>()
-                * scale
-        }));
+        samples.extend(
+            interleaved
+                .chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() * scale),
+        );
         buf.copy_within(whole..filled, 0);
         filled -= whole;
     }

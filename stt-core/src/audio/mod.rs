@@ -41,6 +41,47 @@ pub struct Audio {
     pub source_channels: usize,
     /// Problems that did not prevent decoding, e.g. skipped damaged packets or a truncated file.
     pub warnings: Vec<String>,
+    /// With two or more source channels: each channel's mean square per 10 ms, kept from before
+    /// the mix-down so speakers can be told apart by channel. Empty for mono.
+    pub channel_levels: Vec<Vec<f32>>,
+}
+
+/// Collects each channel's mean square per 10 ms of interleaved frames.
+#[derive(Debug, Default)]
+pub(super) struct ChannelLevels {
+    filled: usize,
+    sums: Vec<f32>,
+    levels: Vec<Vec<f32>>,
+}
+
+impl ChannelLevels {
+    pub(super) fn add(&mut self, interleaved: &[f32], channels: usize, rate: u32) {
+        if channels < 2 {
+            return;
+        }
+        let block = (rate as usize / 100).max(1);
+        if self.levels.len() != channels {
+            self.levels = vec![Vec::new(); channels];
+            self.sums = vec![0.0; channels];
+        }
+        for frame in interleaved.chunks_exact(channels) {
+            for (sum, x) in self.sums.iter_mut().zip(frame) {
+                *sum += x * x;
+            }
+            self.filled += 1;
+            if self.filled == block {
+                for (level, sum) in self.levels.iter_mut().zip(&mut self.sums) {
+                    level.push(*sum / block as f32);
+                    *sum = 0.0;
+                }
+                self.filled = 0;
+            }
+        }
+    }
+
+    pub(super) fn finish(self) -> Vec<Vec<f32>> {
+        self.levels
+    }
 }
 
 impl Audio {
@@ -51,6 +92,7 @@ impl Audio {
             source_sample_rate: SAMPLE_RATE,
             source_channels: 1,
             warnings: Vec::new(),
+            channel_levels: Vec::new(),
         }
     }
 
@@ -232,6 +274,7 @@ fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
         source_sample_rate,
         source_channels,
         warnings,
+        channel_levels,
     } = decoded;
     if samples.is_empty() {
         return Err(Error::EmptyAudio(format!(
@@ -257,6 +300,7 @@ fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
         source_sample_rate,
         source_channels,
         warnings,
+        channel_levels,
     })
 }
 

@@ -20,36 +20,55 @@ fn bare_word(word: &str) -> String {
         .to_lowercase()
 }
 
-fn deepgram_words<'a>(words: impl Iterator<Item = &'a Word>) -> Vec<Value> {
+/// Deepgram numbers speakers from 0.
+fn speaker_number(transcript: &Transcript, label: Option<&String>) -> Option<usize> {
+    label.and_then(|label| transcript.speakers.iter().position(|s| s == label))
+}
+
+fn deepgram_words<'a>(
+    transcript: &Transcript,
+    words: impl Iterator<Item = &'a Word>,
+) -> Vec<Value> {
     words
         .map(|word| {
-            json!({
+            let mut value = json!({
                 "word": bare_word(&word.word),
                 "start": seconds(word.start),
                 "end": seconds(word.end),
                 "confidence": rounded(word.probability as f64),
                 "punctuated_word": word.word.trim(),
-            })
+            });
+            if let Some(speaker) = speaker_number(transcript, word.speaker.as_ref()) {
+                value["speaker"] = json!(speaker);
+            }
+            value
         })
         .collect()
 }
 
 pub fn to_deepgram(transcript: &Transcript, metadata: &DeepgramMetadata) -> Value {
-    let words = deepgram_words(transcript.segments.iter().flat_map(|s| &s.words));
+    let words = deepgram_words(
+        transcript,
+        transcript.segments.iter().flat_map(|s| &s.words),
+    );
     // Deepgram's `utterances` (asked for with `utterances=true` there): one per segment.
     let utterances: Vec<Value> = transcript
         .segments
         .iter()
         .map(|segment| {
-            json!({
+            let mut utterance = json!({
                 "id": segment.id,
                 "start": seconds(segment.start),
                 "end": seconds(segment.end),
                 "confidence": rounded(segment.confidence()),
                 "channel": 0,
                 "transcript": segment.text.trim(),
-                "words": deepgram_words(segment.words.iter()),
-            })
+                "words": deepgram_words(transcript, segment.words.iter()),
+            });
+            if let Some(speaker) = speaker_number(transcript, segment.speaker.as_ref()) {
+                utterance["speaker"] = json!(speaker);
+            }
+            utterance
         })
         .collect();
     // The mean word probability, else the segments' token confidence when words are off.
@@ -107,6 +126,8 @@ mod tests {
         let utterance = &body["results"]["utterances"][1];
         assert_eq!(utterance["transcript"], "General Kenobi!");
         assert_eq!(utterance["start"], 3661.25);
+        assert_eq!(utterance["speaker"], 1);
+        assert_eq!(alternative["words"][0]["speaker"], 0);
         assert_eq!(
             body["results"]["utterances"][0]["words"][0]["word"],
             "hello"

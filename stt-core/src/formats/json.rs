@@ -24,13 +24,20 @@ pub fn to_api_json(transcript: &Transcript) -> Value {
                 "start": seconds(segment.start),
                 "end": seconds(segment.end),
                 "text": segment.text.trim(),
+                "speaker": segment.speaker,
                 "confidence": rounded(segment.confidence()),
-                "words": segment.words.iter().map(|word| json!({
-                    "word": word.word.trim(),
-                    "start": seconds(word.start),
-                    "end": seconds(word.end),
-                    "confidence": rounded(word.probability as f64),
-                })).collect::<Vec<_>>(),
+                "words": segment.words.iter().map(|word| {
+                    let mut value = json!({
+                        "word": word.word.trim(),
+                        "start": seconds(word.start),
+                        "end": seconds(word.end),
+                        "confidence": rounded(word.probability as f64),
+                    });
+                    if let Some(speaker) = &word.speaker {
+                        value["speaker"] = json!(speaker);
+                    }
+                    value
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -42,7 +49,7 @@ pub fn to_api_json(transcript: &Transcript) -> Value {
         "duration_after_vad": seconds(transcript.duration_after_vad),
         "model": transcript.model,
         "segments": segments,
-        "speakers": [],
+        "speakers": transcript.speakers,
         "warnings": transcript.warnings,
     })
 }
@@ -66,5 +73,21 @@ mod tests {
         assert_eq!(json["segments"][0]["words"][0]["confidence"], 0.9);
         let confidence = segment["confidence"].as_f64().unwrap();
         assert!((confidence - 0.905).abs() < 1e-9, "{confidence}");
+        assert_eq!(json["speakers"], json!(["Speaker 1", "Speaker 2"]));
+        assert_eq!(segment["speaker"], "Speaker 2");
+        assert_eq!(json["segments"][0]["words"][0]["speaker"], "Speaker 1");
+    }
+
+    #[test]
+    fn without_diarization_speakers_are_empty() {
+        let mut transcript = sample_transcript();
+        transcript.speakers.clear();
+        transcript
+            .segments
+            .iter_mut()
+            .for_each(|s| s.speaker = None);
+        let json = to_api_json(&transcript);
+        assert_eq!(json["speakers"], json!([]));
+        assert_eq!(json["segments"][0]["speaker"], Value::Null);
     }
 }

@@ -89,14 +89,19 @@ pub(crate) fn sample_transcript() -> Transcript {
         compression_ratio: 1.2,
         no_speech_prob: 0.01,
         words: vec![],
+        speaker: None,
     };
     let mut first = segment(0, 0.0, 2.5, " Hello there.");
+    first.speaker = Some("Speaker 1".into());
     first.words = vec![crate::transcript::Word {
         word: " Hello".into(),
         start: 0.0,
         end: 0.4,
         probability: 0.9,
+        speaker: Some("Speaker 1".into()),
     }];
+    let mut second = segment(1, 3661.25, 3662.0004, " General Kenobi!");
+    second.speaker = Some("Speaker 2".into());
     Transcript {
         text: "Hello there. General Kenobi!".into(),
         language: "en".into(),
@@ -104,8 +109,9 @@ pub(crate) fn sample_transcript() -> Transcript {
         duration: 3725.5,
         duration_after_vad: 3000.0,
         model: "base".into(),
-        segments: vec![first, segment(1, 3661.25, 3662.0004, " General Kenobi!")],
+        segments: vec![first, second],
         warnings: vec![],
+        speakers: vec!["Speaker 1".into(), "Speaker 2".into()],
     }
 }
 

@@ -1,5 +1,6 @@
 //! The only part of the engine that touches ONNX Runtime: the runtime library, the sessions,
-//! the encoder, the decoder with its key/value cache, and the Silero voice activity detector.
+//! the encoder, the decoder with its key/value cache, the Silero voice activity detector and the
+//! CAM++ speaker embedder.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,11 +10,15 @@ use crate::{Error, Result};
 pub mod layout;
 mod runtime;
 mod silero;
+#[cfg(feature = "diarization")]
+mod speaker;
 mod whisper;
 
 pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
+#[cfg(feature = "diarization")]
+pub use speaker::{SPEAKER_FEATURE_BINS, SpeakerModel};
 pub use whisper::{AudioFeatures, DecoderState, WhisperModel};
 
 /// Stops a model's work from another thread: each encoder pass and decoder step checks it
