@@ -43,5 +43,5 @@ fi
 log "building stt (release)"
 cargo build --release --quiet -p stt-server
 
-STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en silero-vad >/dev/null
+STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en silero-vad campplus >/dev/null
 log "ready: models in $STT_HOME/models, runtime in $STT_HOME/runtime"

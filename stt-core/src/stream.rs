@@ -149,7 +149,10 @@ pub struct StreamSession {
 }
 
 impl StreamSession {
-    pub fn new(options: StreamOptions) -> Result<Self> {
+    /// Speaker labels are not given live (clustering needs the whole recording), so `diarize`
+    /// is turned off.
+    pub fn new(mut options: StreamOptions) -> Result<Self> {
+        options.transcribe.diarize = false;
         options.validate()?;
         let language = options.transcribe.fixed_language().map(str::to_string);
         Ok(Self {

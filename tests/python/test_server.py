@@ -160,6 +160,8 @@ def assert_deepgram_result(body, generation_id, fixture, model):
         assert 0.0 <= word["start"] <= word["end"] <= duration + 0.5, word
         assert word["start"] >= previous_start - 1e-6, found
         assert 0.0 <= word["confidence"] <= 1.0, word
+        # Jobs label speakers by default; one voice is speaker 0.
+        assert word["speaker"] == 0, word
         previous_start = word["start"]
     assert " ".join(w["punctuated_word"] for w in found).split() == transcript.split()
     return transcript
@@ -424,7 +426,7 @@ def test_transcribe_json_shape(server, key):
     assert_transcript(body["text"], JFK, at_least=0.9)
     assert body["language"] == "en"
     assert abs(body["duration"] - 11.0) < 0.2, body["duration"]
-    assert isinstance(body["speakers"], list), body
+    assert body["speakers"] == ["Speaker 1"], body
     assert body["segments"], body
     previous_end = 0.0
     for segment in body["segments"]:
@@ -432,6 +434,7 @@ def test_transcribe_json_shape(server, key):
         assert previous_end - 1e-6 <= segment["start"] < segment["end"] <= 11.5, segment
         assert segment["text"].strip() == segment["text"] and segment["text"], segment
         assert 0.0 <= segment["confidence"] <= 1.0, segment
+        assert segment["speaker"] == "Speaker 1", segment
         assert segment["words"], segment
         for word in segment["words"]:
             assert set(word) >= {"word", "start", "end"}, word
@@ -465,6 +468,55 @@ def test_transcribe_text_and_subtitles(server, key, response_format, content_typ
         captions = parse_vtt(text)
         assert vtt_seconds(captions[-1].end) <= 11.5
         assert_transcript(" ".join(caption.text for caption in captions), JFK, at_least=0.9)
+
+
+TWO_SPEAKERS = "2spk_pyannote_sample.wav"
+STEREO = "2spk_faster_whisper_stereo_diarization.wav"
+
+
+def test_speakers_are_labelled_by_default(server, key):
+    """Diarization is on unless asked off (API.md section 1): the telephone call of two women
+    gets two speakers, counted without being told, in order of appearance, on segments and
+    words; `speakers=1` and `diarize=false` are honoured."""
+    response = post_transcribe(server, key, TWO_SPEAKERS, model="base", beam_size="1")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["speakers"] == ["Speaker 1", "Speaker 2"], body["speakers"]
+    segments = body["segments"]
+    assert segments[0]["speaker"] == "Speaker 1", segments[0]
+    for segment in segments:
+        assert segment["speaker"] in body["speakers"], segment
+        assert all(word["speaker"] == segment["speaker"] for word in segment["words"]), segment
+    # Sheila introduces herself; Diane (who spoke first) says where she is.
+    sheila = next(s for s in segments if "Sheila" in s["text"] or "Texas" in s["text"])
+    assert sheila["speaker"] == "Speaker 2", segments
+    diane = next(s for s in segments if "Diane" in s["text"])
+    assert diane["speaker"] == "Speaker 1", segments
+
+    told = post_transcribe(server, key, TWO_SPEAKERS, model="base", beam_size="1", speakers="1")
+    assert told.status_code == 200, told.text
+    assert told.json()["speakers"] == ["Speaker 1"], told.json()["speakers"]
+    off = post_transcribe(server, key, SHORT, diarize="false")
+    assert off.status_code == 200, off.text
+    assert off.json()["speakers"] == [] and off.json()["segments"][0]["speaker"] is None, off.json()
+
+
+def test_subtitles_name_speakers(server, key):
+    srt_text = post_transcribe(server, key, SHORT, response_format="srt").text
+    assert all(cue.content.startswith("Speaker 1: ") for cue in parse_srt(srt_text)), srt_text
+    vtt_text = post_transcribe(server, key, SHORT, response_format="vtt").text
+    parse_vtt(vtt_text)
+    assert "<v Speaker 1>" in vtt_text, vtt_text
+
+
+def test_speakers_by_channel(server, key):
+    """A stereo recording with one speaker per channel: labelled by channel on request, and
+    asked of mono audio it is a clear 400."""
+    response = post_transcribe(server, key, STEREO, model="base", diarize_by_channel="true")
+    assert response.status_code == 200, response.text
+    assert response.json()["speakers"] == ["Speaker 1", "Speaker 2"], response.json()
+    mono = post_transcribe(server, key, SHORT, diarize_by_channel="true")
+    assert_error(mono, 400, "channel")
 
 
 def test_containers_decode(server, key):
@@ -638,6 +690,8 @@ BAD_FORMS = {
     "temperature 7": (small_file, {"temperature": "7"}, "temperature"),
     "diarize maybe": (small_file, {"diarize": "maybe"}, "diarize"),
     "speakers -1": (small_file, {"speakers": "-1"}, "speakers"),
+    "speakers 1000": (small_file, {"speakers": "1000"}, "speakers"),
+    "diarize_by_channel maybe": (small_file, {"diarize_by_channel": "maybe"}, "diarize_by_channel"),
     "word_timestamps x": (small_file, {"word_timestamps": "x"}, "word_timestamps"),
     "task summarize": (small_file, {"task": "summarize"}, "task"),
     "response_format docx": (small_file, {"response_format": "docx"}, "response_format"),

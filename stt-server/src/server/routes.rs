@@ -134,10 +134,20 @@ impl Fields<'_> {
             .transpose()
     }
 
-    /// Options for `model`, starting from the core's defaults.
+    /// Options for `model`, starting from the core's defaults for `task`.
     fn options(&self, state: &AppState, model: &str, task: Task) -> Result<TranscribeOptions> {
         let defaults = TranscribeOptions {
             task,
+            ..TranscribeOptions::default()
+        };
+        self.options_from(state, model, defaults)
+    }
+
+    /// Options for `model` with speakers labelled unless the caller says not to, as
+    /// `/v1/transcribe` (section 1) and the Deepgram-shaped job results (section 3) promise.
+    fn labelled_options(&self, state: &AppState, model: &str) -> Result<TranscribeOptions> {
+        let defaults = TranscribeOptions {
+            diarize: true,
             ..TranscribeOptions::default()
         };
         self.options_from(state, model, defaults)
@@ -196,9 +206,16 @@ impl Fields<'_> {
         if let Some(vad) = self.flag("vad")? {
             options.vad_filter = vad;
         }
-        // Speaker labels come with diarization; until then the fields are checked only.
-        self.flag("diarize")?;
-        self.parse::<u32>("speakers", "a whole number")?;
+        if let Some(diarize) = self.flag("diarize")? {
+            options.diarize = diarize;
+        }
+        if let Some(speakers) = self.parse("speakers", "a whole number")? {
+            options.speakers = speakers;
+        }
+        if let Some(by_channel) = self.flag("diarize_by_channel")? {
+            options.diarize_by_channel = by_channel;
+            options.diarize |= by_channel;
+        }
         options.validate()?;
         Ok(options)
     }
@@ -288,7 +305,7 @@ async fn transcribe(
         }
     };
     let model = resolve_model(&state, fields.get("model").as_deref())?;
-    let options = fields.options(&state, &model, Task::Transcribe)?;
+    let options = fields.labelled_options(&state, &model)?;
     let transcript = run_now(&state, &caller, &admission, &model, &upload, options).await?;
     let response = match format {
         Format::Json => Json(formats::to_api_json(&transcript)).into_response(),
@@ -372,7 +389,7 @@ async fn create_job(
         let (model, options) = {
             let fields = form_fields(&form);
             let model = resolve_model(&state, fields.get("model").as_deref())?;
-            let options = fields.options(&state, &model, Task::Transcribe)?;
+            let options = fields.labelled_options(&state, &model)?;
             (model, options)
         };
         (model, options, None, Some(upload))
@@ -394,7 +411,7 @@ async fn create_job(
         .await
         .map_err(fetch_error)?;
         let model = resolve_model(&state, fields.get("model").as_deref())?;
-        let options = fields.options(&state, &model, Task::Transcribe)?;
+        let options = fields.labelled_options(&state, &model)?;
         (model, options, Some(url), None)
     };
 
