@@ -581,6 +581,7 @@ mod tests {
             start,
             end,
             probability: 0.5,
+            speaker: None,
         }
     }
 

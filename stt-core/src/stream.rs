@@ -502,6 +502,7 @@ mod tests {
             start,
             end,
             probability: 0.9,
+            speaker: None,
         }
     }
 

@@ -42,6 +42,12 @@ export interface TranscribeOptions {
     hallucinationSilenceThreshold?: number | null;
     /** Most tokens decoded per 30 s window; `null`: half the model's context (224). */
     maxNewTokens?: number | null;
+    /** Label who speaks ("Speaker 1"...) on segments and words (off by default). */
+    diarize?: boolean;
+    /** With `diarize`: the number of speakers when known; 0 estimates it. */
+    speakers?: number;
+    /** With `diarize`: one speaker per channel of a stereo (or more) recording. */
+    diarizeByChannel?: boolean;
 }
 /** The options read and checked by the engine: unknown names and bad values are refused
  * with the names written as here. */

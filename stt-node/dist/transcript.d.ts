@@ -5,6 +5,8 @@ export interface Word {
     start: number;
     end: number;
     probability: number;
+    /** With `diarize`: "Speaker 1", "Speaker 2"... */
+    speaker?: string | null;
 }
 /** Live text not final yet: the words since the last final event, as heard so far. The next
  * partial replaces it; an empty one means all of them became final. */
@@ -39,6 +41,9 @@ export interface Segment {
     noSpeechProb: number;
     /** Empty unless `wordTimestamps` was asked for. */
     words: Word[];
+    /** With `diarize`: "Speaker 1", "Speaker 2"... (a segment is split where the speaker
+     * changes). */
+    speaker?: string | null;
 }
 export interface Transcript {
     text: string;
@@ -52,6 +57,8 @@ export interface Transcript {
     segments: Segment[];
     /** Problems that did not stop the transcription (a damaged file, skipped packets). */
     warnings: string[];
+    /** With `diarize`: the speakers found, in order of appearance. */
+    speakers: string[];
 }
 export interface LanguageDetection {
     language: string;

@@ -161,6 +161,28 @@ describe('transcribe', () => {
     assert.ok(Math.abs(fromSamples.duration - samples.length / 16000) < 1e-6);
   });
 
+  test('labels speakers with diarize, by voice or by channel', async () => {
+    const call = await whisper.transcribe(fixture('2spk_pyannote_sample.wav'), { diarize: true, beamSize: 1 });
+    assert.deepEqual(call.speakers, ['Speaker 1', 'Speaker 2']);
+    assert.equal(call.segments[0].speaker, 'Speaker 1');
+    assert.deepEqual(new Set(call.segments.map((s) => s.speaker)), new Set(['Speaker 1', 'Speaker 2']));
+    assert.ok(call.segments.every((s) => s.words.every((w) => w.speaker === s.speaker)));
+    assert.match(stt.toSrt(call), /Speaker 2: /);
+    const stereo = await whisper.transcribe(fixture('2spk_faster_whisper_stereo_diarization.wav'), {
+      diarize: true,
+      diarizeByChannel: true,
+      speakers: 2,
+    });
+    assert.deepEqual(stereo.speakers, ['Speaker 1', 'Speaker 2']);
+    assert.deepEqual((await whisper.transcribe(fixture('jfk.flac'))).speakers, []);
+    const mono = fixture('en_librispeech_1089-134691-0000.flac');
+    await assert.rejects(whisper.transcribe(mono, { diarizeByChannel: true, diarize: true }), (error) => {
+      assert.equal(error.code, 'invalid_option');
+      assert.match(error.message, /channels/);
+      return true;
+    });
+  });
+
   test('options in camelCase reach the engine', async () => {
     const timeless = await whisper.transcribe(fixture('jfk.flac'), { withoutTimestamps: true, temperature: 0 });
     assert.equal(timeless.segments.length, 1);

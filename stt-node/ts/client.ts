@@ -286,16 +286,23 @@ function answer(method: string, route: string, status: number, raw: string): Jso
 /** A mean token probability as the average log probability the engine reports. */
 const logConfidence = (confidence: number | undefined): number => Math.log(Math.max(confidence ?? 0, 1e-12));
 
+/** A speaker label; Deepgram's numbers from 0 become "Speaker 1"... */
+function speaker(raw: unknown): string | null {
+  if (typeof raw === 'number') return `Speaker ${raw + 1}`;
+  return typeof raw === 'string' ? raw : null;
+}
+
 function word(raw: Json): Word {
   return {
     word: raw.punctuated_word ?? raw.word,
     start: raw.start,
     end: raw.end,
     probability: raw.confidence ?? 0,
+    speaker: speaker(raw.speaker),
   };
 }
 
-function segment(id: number, start: number, end: number, text: string, words: Json[], confidence?: number): Segment {
+function segment(raw: Json, id: number, start: number, end: number, text: string, words: Json[], confidence?: number): Segment {
   return {
     id,
     seek: 0,
@@ -308,13 +315,14 @@ function segment(id: number, start: number, end: number, text: string, words: Js
     compressionRatio: 0,
     noSpeechProb: 0,
     words: words.map(word),
+    speaker: speaker(raw.speaker),
   };
 }
 
 /** A transcript from the JSON of `POST /v1/transcribe`. */
 function fromApiJson(raw: Json): Transcript {
   const segments = ((raw.segments ?? []) as Json[]).map((s, index) =>
-    segment(s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),
+    segment(s, s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),
   );
   return {
     text: raw.text,
@@ -325,6 +333,7 @@ function fromApiJson(raw: Json): Transcript {
     model: raw.model ?? '',
     segments,
     warnings: raw.warnings ?? [],
+    speakers: raw.speakers ?? [],
   };
 }
 
@@ -347,6 +356,9 @@ function fromDeepgram(result: DeepgramResult): Transcript {
       },
     ];
   }
+  const segments = utterances.map((u, index) =>
+    segment(u, index, u.start, u.end, u.transcript, u.words ?? [], u.confidence),
+  );
   return {
     text: alternative.transcript,
     language: channel.detected_language ?? '',
@@ -354,7 +366,10 @@ function fromDeepgram(result: DeepgramResult): Transcript {
     duration: metadata.duration ?? 0,
     durationAfterVad: metadata.duration ?? 0,
     model: (metadata.models ?? [''])[0],
-    segments: utterances.map((u, index) => segment(index, u.start, u.end, u.transcript, u.words ?? [], u.confidence)),
+    segments,
     warnings: [],
+    speakers: [...new Set(segments.flatMap((s) => (s.speaker ? [s.speaker] : [])))].sort(
+      (a, b) => Number(a.split(' ')[1]) - Number(b.split(' ')[1]),
+    ),
   };
 }

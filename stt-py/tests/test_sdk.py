@@ -137,6 +137,26 @@ def test_segments_and_words_are_timed_and_rendered(base):
     assert stt.Transcript.from_dict(transcript.to_dict()) == transcript
 
 
+def test_speakers_are_labelled_on_request(base):
+    call = base.transcribe(fixture_path("2spk_pyannote_sample.wav"), diarize=True, beam_size=1)
+    assert call.speakers == ["Speaker 1", "Speaker 2"]
+    assert call.segments[0].speaker == "Speaker 1"
+    assert {s.speaker for s in call.segments} == {"Speaker 1", "Speaker 2"}
+    assert all(w.speaker == s.speaker for s in call.segments for w in s.words)
+    assert "Speaker 1: " in call.to_srt() and "<v Speaker 2>" in call.to_vtt()
+    assert stt.Transcript.from_dict(call.to_dict()) == call
+    told = base.transcribe(fixture_path("2spk_pyannote_sample.wav"), diarize=True, speakers=1,
+                           beam_size=1)
+    assert told.speakers == ["Speaker 1"]
+    stereo = base.transcribe(fixture_path("2spk_faster_whisper_stereo_diarization.wav"),
+                             diarize=True, diarize_by_channel=True)
+    assert stereo.speakers == ["Speaker 1", "Speaker 2"]
+    assert base.transcribe(fixture_path("jfk.flac")).speakers == []
+    with pytest.raises(stt.InvalidOptionError, match="channels"):
+        base.transcribe(fixture_path("en_librispeech_1089-134691-0000.flac"), diarize=True,
+                        diarize_by_channel=True)
+
+
 def test_options_are_the_engines(base):
     translated = base.transcribe(fixture_path("de_picovoice_test_de.wav"), task="translate")
     assert translated.language == "de"

@@ -41,6 +41,8 @@ const SAME_SPEAKER: f32 = 0.35;
 /// [`MIN_SPEAKER_SECONDS`]) is taken for an outlier of the most similar speaker.
 const MIN_SPEAKER_SHARE: f64 = 0.1;
 const MIN_SPEAKER_SECONDS: f64 = 3.0;
+/// How many times more energy a channel needs over a word than every other channel to take it.
+const CHANNEL_DOMINANCE: f32 = 2.0;
 /// Resolution of speaker turns.
 const FRAME_SECONDS: f64 = 0.01;
 
@@ -346,28 +348,37 @@ fn speaker_at(turns: &[SpeakerTurn], start: f64, end: f64) -> Option<usize> {
 /// Labels the words and segments of `transcript` with the speakers of `turns`, splitting
 /// segments where their words change speaker, and lists the speakers in order of appearance.
 pub fn label_transcript(transcript: &mut Transcript, turns: &[SpeakerTurn]) {
-    let assign = |start: f64, end: f64| speaker_at(turns, start, end);
-    label_with(transcript, &assign);
+    label_with(transcript, &mut |start, end| speaker_at(turns, start, end));
 }
 
 /// Labels by channel: `levels[c]` is the energy of channel `c` per 10 ms (see
-/// [`crate::audio::Audio::channel_levels`]); each word goes to the loudest channel over it.
+/// [`crate::audio::Audio::channel_levels`]). A word goes to the channel clearly louder than the
+/// others over it (by [`CHANNEL_DOMINANCE`]); when none is, it stays with the speaker before it,
+/// so a recording whose channels carry the same voice is one speaker.
 pub fn by_channel(transcript: &mut Transcript, levels: &[Vec<f32>]) {
-    let assign = |start: f64, end: f64| {
+    let mut previous: Option<usize> = None;
+    let mut assign = |start: f64, end: f64| {
         let first = (start / FRAME_SECONDS).floor() as usize;
         let last = ((end / FRAME_SECONDS).ceil() as usize).max(first + 1);
-        (0..levels.len()).max_by(|&a, &b| {
-            let energy = |c: usize| levels[c].iter().skip(first).take(last - first).sum::<f32>();
-            energy(a).total_cmp(&energy(b))
-        })
+        let mut energies: Vec<(usize, f32)> = levels
+            .iter()
+            .map(|level| level.iter().skip(first).take(last - first).sum::<f32>())
+            .enumerate()
+            .collect();
+        energies.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (loudest, energy) = energies[0];
+        if previous.is_none() || energy >= CHANNEL_DOMINANCE * energies[1].1 {
+            previous = Some(loudest);
+        }
+        previous
     };
-    label_with(transcript, &assign);
+    label_with(transcript, &mut assign);
 }
 
-fn label_with(transcript: &mut Transcript, speaker_of: &dyn Fn(f64, f64) -> Option<usize>) {
+fn label_with(transcript: &mut Transcript, speaker_of: &mut dyn FnMut(f64, f64) -> Option<usize>) {
     let mut segments = Vec::with_capacity(transcript.segments.len());
     for segment in std::mem::take(&mut transcript.segments) {
-        segments.extend(split_by_speaker(segment, speaker_of));
+        segments.extend(split_by_speaker(segment, &mut *speaker_of));
     }
     // Labels in order of first appearance in the transcript.
     let mut first_seen: Vec<usize> = Vec::new();
@@ -404,7 +415,7 @@ struct Labelled {
 /// divided by word), their own text, times and words.
 fn split_by_speaker(
     segment: Segment,
-    speaker_of: &dyn Fn(f64, f64) -> Option<usize>,
+    speaker_of: &mut dyn FnMut(f64, f64) -> Option<usize>,
 ) -> Vec<Labelled> {
     if segment.words.is_empty() {
         let speaker_index = speaker_of(segment.start, segment.end);

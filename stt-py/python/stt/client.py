@@ -253,6 +253,7 @@ def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
             text=segment["text"],
             words=[_word(word) for word in segment.get("words", [])],
             avg_logprob=_log_confidence(segment.get("confidence", 0.0)),
+            speaker=_speaker(segment.get("speaker")),
         )
         for index, segment in enumerate(answer.get("segments", []))
     ]
@@ -265,7 +266,15 @@ def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
         duration_after_vad=answer.get("duration_after_vad", answer.get("duration", 0.0)),
         model=answer.get("model", ""),
         warnings=list(answer.get("warnings", [])),
+        speakers=list(answer.get("speakers", [])),
     )
+
+
+def _speaker(raw: Any) -> Optional[str]:
+    """A speaker label; Deepgram's numbers from 0 become "Speaker 1"..."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return f"Speaker {raw + 1}"
+    return raw if isinstance(raw, str) else None
 
 
 def _word(word: Mapping[str, Any]) -> Word:
@@ -274,6 +283,7 @@ def _word(word: Mapping[str, Any]) -> Word:
         start=word["start"],
         end=word["end"],
         probability=word.get("confidence", 0.0),
+        speaker=_speaker(word.get("speaker")),
     )
 
 
@@ -303,9 +313,11 @@ def _from_deepgram(result: Mapping[str, Any]) -> Transcript:
             text=utterance["transcript"],
             words=[_word(word) for word in utterance.get("words", [])],
             avg_logprob=_log_confidence(utterance.get("confidence", 0.0)),
+            speaker=_speaker(utterance.get("speaker")),
         )
         for index, utterance in enumerate(utterances)
     ]
+    speakers = sorted({s.speaker for s in segments if s.speaker}, key=lambda s: int(s.split()[-1]))
     duration = metadata.get("duration", 0.0)
     return Transcript(
         text=alternative["transcript"],
@@ -315,6 +327,7 @@ def _from_deepgram(result: Mapping[str, Any]) -> Transcript:
         segments=segments,
         duration_after_vad=duration,
         model=(metadata.get("models") or [""])[0],
+        speakers=speakers,
     )
 
 

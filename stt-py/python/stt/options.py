@@ -50,6 +50,9 @@ class TranscribeOptions(TypedDict, total=False):
     clip_timestamps: Sequence[float]
     hallucination_silence_threshold: Optional[float]
     max_new_tokens: Optional[int]
+    diarize: bool
+    speakers: int
+    diarize_by_channel: bool
 
 
 def options_json(options: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from . import _native
 
@@ -24,6 +24,7 @@ class Word:
     start: float
     end: float
     probability: float
+    speaker: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Segment:
     avg_logprob: float = 0.0
     compression_ratio: float = 0.0
     no_speech_prob: float = 0.0
+    speaker: Optional[str] = None
+    """"Speaker 1", "Speaker 2"... with ``diarize=True``."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Segment:
@@ -61,6 +64,8 @@ class Transcript:
     duration_after_vad: float = 0.0
     model: str = ""
     warnings: List[str] = field(default_factory=list)
+    speakers: List[str] = field(default_factory=list)
+    """The speakers found with ``diarize=True``, in order of appearance."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
