@@ -141,6 +141,12 @@ impl TranscribeOptions {
             .filter(|code| !code.is_empty() && !code.eq_ignore_ascii_case("auto"))
     }
 
+    /// Whether the audio must be decoded with its channels kept apart
+    /// ([`crate::audio::load_file_with_channels`]).
+    pub fn needs_channels(&self) -> bool {
+        self.diarize && self.diarize_by_channel
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.temperature.is_empty() {
             return Err(Error::InvalidOption(

@@ -98,7 +98,7 @@ impl Transcriber {
         path: &Path,
         options: &TranscribeOptions,
     ) -> Result<Transcript> {
-        let audio = audio::load_file(path)?;
+        let audio = audio::load_file_with_channels(path, options.needs_channels())?;
         self.transcribe(&audio, options)
     }
 
@@ -115,6 +115,10 @@ impl Transcriber {
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
         options.validate()?;
+        #[cfg(feature = "diarization")]
+        if options.needs_channels() {
+            return self.transcribe_channels(audio, options, on_progress);
+        }
         let probabilities = self.speech_probabilities(audio, options)?;
         let speech = probabilities
             .as_deref()
@@ -133,8 +137,58 @@ impl Transcriber {
         Ok(transcript)
     }
 
-    /// Labels the speakers of `transcript` by channel, or by voice in the speech that
-    /// `probabilities` finds.
+    /// One speaker per channel: each distinct channel is transcribed on its own and its words
+    /// are that channel's speaker's; the segments are merged in time order. Channels that
+    /// repeat another (a mono recording stored as stereo) are skipped.
+    #[cfg(feature = "diarization")]
+    fn transcribe_channels(
+        &mut self,
+        audio: &Audio,
+        options: &TranscribeOptions,
+        on_progress: &mut OnProgress<'_>,
+    ) -> Result<Transcript> {
+        if audio.channels.len() < 2 {
+            return Err(Error::InvalidOption(format!(
+                "diarize_by_channel needs audio with two or more channels, decoded with them \
+                 kept; this audio has {}",
+                audio.source_channels.max(1)
+            )));
+        }
+        let per_channel = TranscribeOptions {
+            diarize: false,
+            ..options.clone()
+        };
+        let channels = crate::diarize::distinct_channels(&audio.channels);
+        let whole = audio.duration() * channels.len() as f64;
+        let mut parts = Vec::with_capacity(channels.len());
+        for (done, &channel) in channels.iter().enumerate() {
+            let channel_audio = Audio {
+                samples: audio.channels[channel].clone(),
+                source_sample_rate: audio.source_sample_rate,
+                source_channels: 1,
+                warnings: audio.warnings.clone(),
+                channels: Vec::new(),
+            };
+            let before = done as f64 * audio.duration();
+            let transcript =
+                self.transcribe_with_progress(&channel_audio, &per_channel, &mut |p| {
+                    let share = if p.total_seconds > 0.0 {
+                        p.processed_seconds / p.total_seconds
+                    } else {
+                        1.0
+                    };
+                    on_progress(Progress {
+                        processed_seconds: before + share * audio.duration(),
+                        total_seconds: whole,
+                        new_segments: p.new_segments,
+                    })
+                })?;
+            parts.push((channel, transcript));
+        }
+        Ok(crate::diarize::merge_channels(parts))
+    }
+
+    /// Labels the speakers of `transcript` by voice in the speech that `probabilities` finds.
     #[cfg(feature = "diarization")]
     fn label_speakers(
         &mut self,
@@ -144,16 +198,6 @@ impl Transcriber {
         options: &TranscribeOptions,
     ) -> Result<()> {
         use crate::diarize::{self, Diarizer};
-        if options.diarize_by_channel {
-            if audio.channel_levels.len() < 2 {
-                return Err(Error::InvalidOption(format!(
-                    "diarize_by_channel needs audio with two or more channels; this audio has {}",
-                    audio.source_channels.max(1)
-                )));
-            }
-            diarize::by_channel(transcript, &audio.channel_levels);
-            return Ok(());
-        }
         let Some(probabilities) = probabilities else {
             return Ok(());
         };

@@ -352,6 +352,35 @@ fn stereo_is_mixed_down_to_the_channel_average() {
         .map(|&s| f32::from(s))
         .collect();
     assert!(correlation(&left, &right, 0) < 0.5);
+    assert!(
+        audio.channels.is_empty(),
+        "channels are kept only when asked for"
+    );
+
+    let kept = audio::load_file_with_channels(&path, true).unwrap();
+    assert_eq!(kept.samples, audio.samples);
+    assert_eq!(kept.channels.len(), 2);
+    for (channel, original) in kept.channels.iter().zip([&left, &right]) {
+        assert_eq!(channel.len(), original.len());
+        assert!(
+            channel
+                .iter()
+                .zip(original.iter())
+                .all(|(a, b)| (a - b / 32768.0).abs() < 1e-6)
+        );
+    }
+    // A compressed 44.1 kHz stereo source: each channel resampled like the mix, which stays
+    // their average.
+    let m4a = fixture("en_librivox_sonnet001_first9s.m4a");
+    let kept = audio::load_file_with_channels(&m4a, true).unwrap();
+    assert_eq!((kept.source_channels, kept.channels.len()), (2, 2));
+    for (i, mixed) in kept.samples.iter().enumerate().step_by(97) {
+        let average = (kept.channels[0][i] + kept.channels[1][i]) / 2.0;
+        assert!(
+            (mixed - average).abs() < 1e-3,
+            "sample {i}: {mixed} != {average}"
+        );
+    }
 }
 
 #[test]

@@ -92,8 +92,9 @@ pub struct Audio {
 }
 
 pub enum Encoded {
-    File(PathBuf),
-    Bytes(Vec<u8>, Option<String>),
+    /// The path, and whether to keep the channels apart.
+    File(PathBuf, bool),
+    Bytes(Vec<u8>, Option<String>, bool),
 }
 
 impl EngineWork for Encoded {
@@ -101,10 +102,14 @@ impl EngineWork for Encoded {
 
     fn run(&mut self) -> stt_core::Result<Audio> {
         let audio = match self {
-            Encoded::File(path) => stt_core::audio::load_file(path)?,
-            Encoded::Bytes(data, extension) => {
-                stt_core::audio::load_bytes(std::mem::take(data), extension.as_deref())?
+            Encoded::File(path, channels) => {
+                stt_core::audio::load_file_with_channels(path, *channels)?
             }
+            Encoded::Bytes(data, extension, channels) => stt_core::audio::load_bytes_with_channels(
+                std::mem::take(data),
+                extension.as_deref(),
+                *channels,
+            )?,
         };
         Ok(Audio {
             audio: Arc::new(audio),
@@ -112,16 +117,24 @@ impl EngineWork for Encoded {
     }
 }
 
-/// Decodes an audio or video file.
+/// Decodes an audio or video file; `channels` also keeps each channel apart.
 #[napi(ts_return_type = "Promise<Audio>")]
-pub fn decode_file(path: String) -> AsyncTask<Job<Encoded>> {
-    AsyncTask::new(Job(Encoded::File(path.into())))
+pub fn decode_file(path: String, channels: Option<bool>) -> AsyncTask<Job<Encoded>> {
+    AsyncTask::new(Job(Encoded::File(path.into(), channels.unwrap_or(false))))
 }
 
 /// Decodes an encoded file held in memory; `extension` is only a hint.
 #[napi(ts_return_type = "Promise<Audio>")]
-pub fn decode_bytes(data: Uint8Array, extension: Option<String>) -> AsyncTask<Job<Encoded>> {
-    AsyncTask::new(Job(Encoded::Bytes(data.to_vec(), extension)))
+pub fn decode_bytes(
+    data: Uint8Array,
+    extension: Option<String>,
+    channels: Option<bool>,
+) -> AsyncTask<Job<Encoded>> {
+    AsyncTask::new(Job(Encoded::Bytes(
+        data.to_vec(),
+        extension,
+        channels.unwrap_or(false),
+    )))
 }
 
 /// Takes samples that are already 16 kHz mono (copied).

@@ -174,6 +174,7 @@ describe('transcribe', () => {
       speakers: 2,
     });
     assert.deepEqual(stereo.speakers, ['Speaker 1', 'Speaker 2']);
+    assert.match(stereo.segments.filter((s) => s.speaker === 'Speaker 2').map((s) => s.text).join(' '), /horizon/);
     assert.deepEqual((await whisper.transcribe(fixture('jfk.flac'))).speakers, []);
     const mono = fixture('en_librispeech_1089-134691-0000.flac');
     await assert.rejects(whisper.transcribe(mono, { diarizeByChannel: true, diarize: true }), (error) => {

@@ -54,13 +54,14 @@ export function runtimeLibrary(): string | undefined {
   return found.length > 0 ? path.join(dir, found[found.length - 1]) : undefined;
 }
 
-/** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are. */
-async function loadAudio(input: AudioInput): Promise<native.Audio> {
+/** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are;
+ * `channels` also keeps each channel apart (for `diarizeByChannel`). */
+async function loadAudio(input: AudioInput, channels = false): Promise<native.Audio> {
   try {
-    if (typeof input === 'string') return await native.decodeFile(input);
+    if (typeof input === 'string') return await native.decodeFile(input, channels);
     if (input instanceof Float32Array) return native.fromFloat32(input);
-    if (input instanceof Uint8Array) return await native.decodeBytes(input);
-    if (input instanceof ArrayBuffer) return await native.decodeBytes(new Uint8Array(input));
+    if (input instanceof Uint8Array) return await native.decodeBytes(input, null, channels);
+    if (input instanceof ArrayBuffer) return await native.decodeBytes(new Uint8Array(input), null, channels);
   } catch (error) {
     throw fromNative(error);
   }
@@ -71,6 +72,8 @@ async function loadAudio(input: AudioInput): Promise<native.Audio> {
       'or a Float32Array of 16 kHz mono samples',
   );
 }
+
+const needsChannels = (options: TranscribeOptions): boolean => Boolean(options.diarize && options.diarizeByChannel);
 
 function splitOptions(options: TranscribeCallOptions): [native.Options, CallOptions] {
   const { signal, onProgress, ...decoding } = options;
@@ -197,7 +200,7 @@ export class Whisper {
   /** Transcribes (or translates, `task: "translate"`) all of `input`. */
   async transcribe(input: AudioInput, options: TranscribeCallOptions = {}): Promise<Transcript> {
     const [decoding, call] = splitOptions(options);
-    const audio = await loadAudio(input);
+    const audio = await loadAudio(input, needsChannels(options));
     return this.#transcribe(audio, decoding, call, call.signal);
   }
 
@@ -205,7 +208,7 @@ export class Whisper {
   transcribeStream(input: AudioInput, options: TranscribeCallOptions = {}): TranscriptionStream {
     return new TranscriptionStream(async (signal, onSegments) => {
       const [decoding, call] = splitOptions(options);
-      const audio = await loadAudio(input);
+      const audio = await loadAudio(input, needsChannels(options));
       return this.#transcribe(audio, decoding, call, signal, onSegments);
     }, options.signal);
   }

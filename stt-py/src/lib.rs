@@ -72,23 +72,28 @@ fn decoded(py: Python<'_>, result: stt_core::Result<Audio>) -> PyResult<DecodedA
         .map_err(|e| to_py_err(py, &e))
 }
 
-/// Decodes an audio or video file.
+/// Decodes an audio or video file; `channels` also keeps each channel apart.
 #[pyfunction]
-fn decode_file(py: Python<'_>, path: PathBuf) -> PyResult<DecodedAudio> {
-    decoded(py, py.detach(|| audio::load_file(&path)))
+#[pyo3(signature = (path, channels=false))]
+fn decode_file(py: Python<'_>, path: PathBuf, channels: bool) -> PyResult<DecodedAudio> {
+    decoded(
+        py,
+        py.detach(|| audio::load_file_with_channels(&path, channels)),
+    )
 }
 
 /// Decodes an encoded file held in memory; `extension` is only a hint.
 #[pyfunction]
-#[pyo3(signature = (data, extension=None))]
+#[pyo3(signature = (data, extension=None, channels=false))]
 fn decode_bytes(
     py: Python<'_>,
     data: Vec<u8>,
     extension: Option<String>,
+    channels: bool,
 ) -> PyResult<DecodedAudio> {
     decoded(
         py,
-        py.detach(|| audio::load_bytes(data, extension.as_deref())),
+        py.detach(|| audio::load_bytes_with_channels(data, extension.as_deref(), channels)),
     )
 }
 

@@ -151,6 +151,7 @@ def test_speakers_are_labelled_on_request(base):
     stereo = base.transcribe(fixture_path("2spk_faster_whisper_stereo_diarization.wav"),
                              diarize=True, diarize_by_channel=True)
     assert stereo.speakers == ["Speaker 1", "Speaker 2"]
+    assert "horizon" in " ".join(s.text for s in stereo.segments if s.speaker == "Speaker 2")
     assert base.transcribe(fixture_path("jfk.flac")).speakers == []
     with pytest.raises(stt.InvalidOptionError, match="channels"):
         base.transcribe(fixture_path("en_librispeech_1089-134691-0000.flac"), diarize=True,

@@ -355,7 +355,8 @@ fn transcribe(
     options: &TranscribeOptions,
     format: Format,
 ) -> Result<String, String> {
-    let audio = stt_core::audio::load_file(file).map_err(|e| e.to_string())?;
+    let audio = stt_core::audio::load_file_with_channels(file, options.needs_channels())
+        .map_err(|e| e.to_string())?;
 
     // A bar only for audio longer than one window; indicatif hides it when stderr is no terminal.
     let bar = (audio.duration() > 30.0).then(|| {

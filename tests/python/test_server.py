@@ -514,7 +514,10 @@ def test_speakers_by_channel(server, key):
     asked of mono audio it is a clear 400."""
     response = post_transcribe(server, key, STEREO, model="base", diarize_by_channel="true")
     assert response.status_code == 200, response.text
-    assert response.json()["speakers"] == ["Speaker 1", "Speaker 2"], response.json()
+    body = response.json()
+    assert body["speakers"] == ["Speaker 1", "Speaker 2"], body
+    said = {s["speaker"]: s["text"].lower() for s in body["segments"]}
+    assert "wizard" in said["Speaker 1"] and "horizon" in said["Speaker 2"], body["segments"]
     mono = post_transcribe(server, key, SHORT, diarize_by_channel="true")
     assert_error(mono, 400, "channel")
 

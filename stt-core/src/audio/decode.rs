@@ -30,8 +30,8 @@ pub(super) struct Decoded {
     pub source_channels: usize,
     /// Problems that did not stop decoding.
     pub warnings: Vec<String>,
-    /// See [`super::Audio::channel_levels`].
-    pub channel_levels: Vec<Vec<f32>>,
+    /// Each channel apart at `sample_rate`, when asked for (see [`super::Audio::channels`]).
+    pub channels: Vec<Vec<f32>>,
 }
 
 /// Why symphonia could not produce any audio. Each case may still be readable by ffmpeg.
@@ -66,15 +66,17 @@ fn codecs() -> &'static CodecRegistry {
 pub(super) fn decode(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
+    keep_channels: bool,
 ) -> Result<Decoded, Failure> {
-    panic::catch_unwind(AssertUnwindSafe(|| decode_unguarded(source, extension))).unwrap_or_else(
-        |payload| {
-            Err(Failure::Corrupt(format!(
-                "the decoder crashed on this data ({})",
-                panic_message(payload.as_ref())
-            )))
-        },
-    )
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        decode_unguarded(source, extension, keep_channels)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(Failure::Corrupt(format!(
+            "the decoder crashed on this data ({})",
+            panic_message(payload.as_ref())
+        )))
+    })
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -88,6 +90,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 fn decode_unguarded(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
+    keep_channels: bool,
 ) -> Result<Decoded, Failure> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
@@ -122,6 +125,7 @@ fn decode_unguarded(
 
     let mut out = MonoSink {
         skip: opened.priming,
+        split: super::ChannelSplit::new(keep_channels),
         ..MonoSink::default()
     };
     let mut bad_packets = 0usize;
@@ -206,7 +210,7 @@ fn decode_unguarded(
                 source_sample_rate: 0,
                 source_channels: 0,
                 warnings,
-                channel_levels: Vec::new(),
+                channels: Vec::new(),
             }),
         };
     };
@@ -229,7 +233,7 @@ fn decode_unguarded(
         source_sample_rate: sample_rate,
         source_channels: out.channels,
         warnings,
-        channel_levels: out.levels.finish(),
+        channels: out.split.finish(),
     })
 }
 
@@ -351,7 +355,7 @@ struct MonoSink {
     /// Frames still to drop from the start (encoder priming).
     skip: usize,
     scratch: Vec<f32>,
-    levels: super::ChannelLevels,
+    split: super::ChannelSplit,
 }
 
 impl MonoSink {
@@ -394,7 +398,7 @@ impl MonoSink {
         if channels == 1 {
             self.samples.extend_from_slice(interleaved);
         } else {
-            self.levels.add(interleaved, channels, rate);
+            self.split.add(interleaved, channels);
             let scale = 1.0 / channels as f32;
             self.samples.extend(
                 interleaved

@@ -35,7 +35,11 @@ pub(super) enum FfmpegError {
 
 /// Decodes the first audio stream of `input` with `program` (normally [`FFMPEG`]) to mono at
 /// the stream's own sample rate.
-pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegError> {
+pub(super) fn decode(
+    program: &OsStr,
+    input: &Path,
+    keep_channels: bool,
+) -> Result<Decoded, FfmpegError> {
     // "file:" keeps ffmpeg from reading a name like "a:b.wav" or "-x.wav" as a protocol/option.
     let mut url = OsString::from("file:");
     url.push(input.as_os_str());
@@ -60,7 +64,7 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
         .take()
         .map(|stderr| thread::spawn(move || drain(stderr)));
     let parsed = match child.stdout.take() {
-        Some(stdout) => read_wav_f32_mono(BufReader::with_capacity(1 << 16, stdout)),
+        Some(stdout) => read_wav_f32_mono(BufReader::with_capacity(1 << 16, stdout), keep_channels),
         None => Err(WavError::Invalid("no output pipe".into())),
     };
     if parsed.is_err() {
@@ -115,7 +119,7 @@ pub(super) fn decode(program: &OsStr, input: &Path) -> Result<Decoded, FfmpegErr
         source_sample_rate: wav.sample_rate,
         source_channels: wav.channels,
         warnings,
-        channel_levels: wav.channel_levels,
+        channels: wav.channel_samples,
     })
 }
 
@@ -141,7 +145,7 @@ struct MonoWav {
     samples: Vec<f32>,
     sample_rate: u32,
     channels: usize,
-    channel_levels: Vec<Vec<f32>>,
+    channel_samples: Vec<Vec<f32>>,
 }
 
 #[derive(Debug)]
@@ -159,7 +163,7 @@ impl From<io::Error> for WavError {
 /// Parses a 32-bit float WAV stream as ffmpeg writes it to a pipe (chunk sizes of the RIFF and
 /// data chunks unknown, i.e. 0xFFFFFFFF: the data runs to the end of the stream) and averages
 /// its channels.
-fn read_wav_f32_mono(mut reader: impl Read) -> Result<MonoWav, WavError> {
+fn read_wav_f32_mono(mut reader: impl Read, keep_channels: bool) -> Result<MonoWav, WavError> {
     let invalid = |msg: &str| WavError::Invalid(msg.to_string());
     let truncated = |err: io::Error| match err.kind() {
         io::ErrorKind::UnexpectedEof => WavError::Invalid("the WAV header is incomplete".into()),
@@ -179,15 +183,15 @@ fn read_wav_f32_mono(mut reader: impl Read) -> Result<MonoWav, WavError> {
             let Some((sample_rate, channels)) = format else {
                 return Err(invalid("data chunk before the format chunk"));
             };
-            let mut levels = super::ChannelLevels::default();
+            let mut split = super::ChannelSplit::new(keep_channels);
             let samples = read_frames_mono(&mut reader, channels, |frames| {
-                levels.add(frames, channels, sample_rate);
+                split.add(frames, channels);
             })?;
             return Ok(MonoWav {
                 samples,
                 sample_rate,
                 channels,
-                channel_levels: levels.finish(),
+                channel_samples: split.finish(),
             });
         }
         // Any other chunk is small (format, metadata); refuse absurd sizes.
@@ -323,7 +327,7 @@ mod tests {
     fn reads_ffmpeg_style_wav_and_averages_channels() {
         // Three stereo frames and a cut-off fourth one.
         let bytes = wav(3, 2, &[0.5, 0.25, -1.0, 1.0, 0.1, 0.3, 0.9]);
-        let out = read_wav_f32_mono(&bytes[..]).unwrap();
+        let out = read_wav_f32_mono(&bytes[..], false).unwrap();
         assert_eq!((out.sample_rate, out.channels), (8000, 2));
         assert_eq!(out.samples, vec![0.375, 0.0, 0.2]);
         // One byte at a time, to exercise frames split across reads.
@@ -336,14 +340,14 @@ mod tests {
                 Ok(n)
             }
         }
-        let slow = read_wav_f32_mono(Slow(&bytes)).unwrap();
+        let slow = read_wav_f32_mono(Slow(&bytes), false).unwrap();
         assert_eq!(slow.samples, out.samples);
     }
 
     #[test]
     fn rejects_other_sample_formats_and_garbage() {
-        assert!(read_wav_f32_mono(&wav(1, 1, &[0.0])[..]).is_err());
-        assert!(read_wav_f32_mono(&b"RIFF"[..]).is_err());
-        assert!(read_wav_f32_mono(&b"hello world, not a wav file"[..]).is_err());
+        assert!(read_wav_f32_mono(&wav(1, 1, &[0.0])[..], false).is_err());
+        assert!(read_wav_f32_mono(&b"RIFF"[..], false).is_err());
+        assert!(read_wav_f32_mono(&b"hello world, not a wav file"[..], false).is_err());
     }
 }

@@ -41,47 +41,49 @@ pub struct Audio {
     pub source_channels: usize,
     /// Problems that did not prevent decoding, e.g. skipped damaged packets or a truncated file.
     pub warnings: Vec<String>,
-    /// With two or more source channels: each channel's mean square per 10 ms, kept from before
-    /// the mix-down so speakers can be told apart by channel. Empty for mono.
-    pub channel_levels: Vec<Vec<f32>>,
+    /// Each channel of a multi-channel source at 16 kHz, when decoding was asked to keep them
+    /// ([`load_file_with_channels`]), for labelling speakers by channel. Empty otherwise.
+    pub channels: Vec<Vec<f32>>,
 }
 
-/// Collects each channel's mean square per 10 ms of interleaved frames.
+/// Collects the channels of interleaved frames apart, when asked to.
 #[derive(Debug, Default)]
-pub(super) struct ChannelLevels {
-    filled: usize,
-    sums: Vec<f32>,
-    levels: Vec<Vec<f32>>,
+pub(super) struct ChannelSplit {
+    keep: bool,
+    channels: Vec<Vec<f32>>,
 }
 
-impl ChannelLevels {
-    pub(super) fn add(&mut self, interleaved: &[f32], channels: usize, rate: u32) {
-        if channels < 2 {
+impl ChannelSplit {
+    pub(super) fn new(keep: bool) -> Self {
+        Self {
+            keep,
+            channels: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, interleaved: &[f32], channels: usize) {
+        if !self.keep || channels < 2 {
             return;
         }
-        let block = (rate as usize / 100).max(1);
-        if self.levels.len() != channels {
-            self.levels = vec![Vec::new(); channels];
-            self.sums = vec![0.0; channels];
+        if self.channels.len() != channels {
+            self.channels = vec![Vec::new(); channels];
         }
         for frame in interleaved.chunks_exact(channels) {
-            for (sum, x) in self.sums.iter_mut().zip(frame) {
-                *sum += x * x;
-            }
-            self.filled += 1;
-            if self.filled == block {
-                for (level, sum) in self.levels.iter_mut().zip(&mut self.sums) {
-                    level.push(*sum / block as f32);
-                    *sum = 0.0;
-                }
-                self.filled = 0;
+            for (channel, x) in self.channels.iter_mut().zip(frame) {
+                channel.push(*x);
             }
         }
     }
 
     pub(super) fn finish(self) -> Vec<Vec<f32>> {
-        self.levels
+        self.channels
     }
+}
+
+/// How to decode: which ffmpeg to fall back on, and whether to keep the channels apart.
+struct Decoding<'a> {
+    ffmpeg: &'a OsStr,
+    keep_channels: bool,
 }
 
 impl Audio {
@@ -92,7 +94,7 @@ impl Audio {
             source_sample_rate: SAMPLE_RATE,
             source_channels: 1,
             warnings: Vec::new(),
-            channel_levels: Vec::new(),
+            channels: Vec::new(),
         }
     }
 
@@ -125,7 +127,18 @@ impl fmt::Debug for Audio {
 ///   would need ffmpeg and ffmpeg is not installed);
 /// - [`Error::CorruptAudio`] if the format is recognised but nothing in it can be decoded.
 pub fn load_file(path: &Path) -> Result<Audio> {
-    load_file_with(path, OsStr::new(ffmpeg::FFMPEG))
+    load_file_with_channels(path, false)
+}
+
+/// [`load_file`], also keeping each channel of a multi-channel source in [`Audio::channels`]
+/// when `keep_channels` is set (for labelling speakers by channel; it costs one more copy of
+/// the audio per channel).
+pub fn load_file_with_channels(path: &Path, keep_channels: bool) -> Result<Audio> {
+    let how = Decoding {
+        ffmpeg: OsStr::new(ffmpeg::FFMPEG),
+        keep_channels,
+    };
+    load_file_with(path, &how)
 }
 
 /// Decodes audio (or video) held in memory, e.g. an upload, to 16 kHz mono.
@@ -134,7 +147,20 @@ pub fn load_file(path: &Path) -> Result<Audio> {
 /// it only speeds up format detection. Errors are as for [`load_file`] (never [`Error::Io`]
 /// unless handing the data to ffmpeg through a temporary file fails).
 pub fn load_bytes(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Audio> {
-    load_bytes_with(bytes, extension_hint, OsStr::new(ffmpeg::FFMPEG))
+    load_bytes_with_channels(bytes, extension_hint, false)
+}
+
+/// [`load_bytes`], keeping the channels apart as [`load_file_with_channels`] does.
+pub fn load_bytes_with_channels(
+    bytes: Vec<u8>,
+    extension_hint: Option<&str>,
+    keep_channels: bool,
+) -> Result<Audio> {
+    let how = Decoding {
+        ffmpeg: OsStr::new(ffmpeg::FFMPEG),
+        keep_channels,
+    };
+    load_bytes_with(bytes, extension_hint, &how)
 }
 
 /// Converts raw 16-bit little-endian PCM to samples in `[-1, 1)`. No resampling or mixing is
@@ -161,7 +187,7 @@ impl AsRef<[u8]> for SharedBytes {
     }
 }
 
-fn load_file_with(path: &Path, ffmpeg: &OsStr) -> Result<Audio> {
+fn load_file_with(path: &Path, how: &Decoding<'_>) -> Result<Audio> {
     let mut file = File::open(path).map_err(|err| Error::io(path, err))?;
     let meta = file.metadata().map_err(|err| Error::io(path, err))?;
     if meta.is_dir() {
@@ -192,11 +218,15 @@ fn load_file_with(path: &Path, ffmpeg: &OsStr) -> Result<Audio> {
         &head,
         &name,
         extension.as_deref(),
-        ffmpeg,
+        how,
     )
 }
 
-fn load_bytes_with(bytes: Vec<u8>, extension_hint: Option<&str>, ffmpeg: &OsStr) -> Result<Audio> {
+fn load_bytes_with(
+    bytes: Vec<u8>,
+    extension_hint: Option<&str>,
+    how: &Decoding<'_>,
+) -> Result<Audio> {
     let extension = extension_hint
         .map(|ext| ext.trim_start_matches('.').to_ascii_lowercase())
         .filter(|ext| !ext.is_empty());
@@ -216,7 +246,7 @@ fn load_bytes_with(bytes: Vec<u8>, extension_hint: Option<&str>, ffmpeg: &OsStr)
         &head,
         &name,
         extension.as_deref(),
-        ffmpeg,
+        how,
     )
 }
 
@@ -227,9 +257,9 @@ fn load(
     head: &[u8],
     name: &str,
     extension: Option<&str>,
-    ffmpeg: &OsStr,
+    how: &Decoding<'_>,
 ) -> Result<Audio> {
-    let decoded = match decode::decode(source, extension) {
+    let decoded = match decode::decode(source, extension, how.keep_channels) {
         Ok(decoded) => decoded,
         Err(failure) => {
             let temp;
@@ -251,7 +281,7 @@ fn load(
                     }
                 },
             };
-            match ffmpeg::decode(ffmpeg, ffmpeg_input) {
+            match ffmpeg::decode(how.ffmpeg, ffmpeg_input, how.keep_channels) {
                 Ok(mut decoded) => {
                     decoded.warnings.insert(
                         0,
@@ -274,33 +304,36 @@ fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
         source_sample_rate,
         source_channels,
         warnings,
-        channel_levels,
+        channels,
     } = decoded;
     if samples.is_empty() {
         return Err(Error::EmptyAudio(format!(
             "{name}: the audio track contains no samples"
         )));
     }
-    let mut samples = if sample_rate == SAMPLE_RATE {
-        samples
-    } else {
-        resample::resample(&samples, sample_rate)
-            .map_err(|msg| Error::CorruptAudio(format!("{name}: {msg}")))?
-    };
-    for s in &mut samples {
-        // Lossy decoders and the resampler can overshoot full scale slightly.
-        *s = if s.is_finite() {
-            s.clamp(-1.0, 1.0)
+    let to_16k = |samples: Vec<f32>| -> Result<Vec<f32>> {
+        let mut samples = if sample_rate == SAMPLE_RATE {
+            samples
         } else {
-            0.0
+            resample::resample(&samples, sample_rate)
+                .map_err(|msg| Error::CorruptAudio(format!("{name}: {msg}")))?
         };
-    }
+        for s in &mut samples {
+            // Lossy decoders and the resampler can overshoot full scale slightly.
+            *s = if s.is_finite() {
+                s.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        Ok(samples)
+    };
     Ok(Audio {
-        samples,
+        samples: to_16k(samples)?,
         source_sample_rate,
         source_channels,
         warnings,
-        channel_levels,
+        channels: channels.into_iter().map(to_16k).collect::<Result<_>>()?,
     })
 }
 
@@ -353,7 +386,12 @@ fn explain(
 mod tests {
     use super::*;
 
-    const NO_FFMPEG: &str = "stt-test-no-such-ffmpeg";
+    fn without_ffmpeg() -> Decoding<'static> {
+        Decoding {
+            ffmpeg: OsStr::new("stt-test-no-such-ffmpeg"),
+            keep_channels: false,
+        }
+    }
 
     /// A minimal AVI header: symphonia does not read AVI.
     fn avi_bytes() -> Vec<u8> {
@@ -364,7 +402,7 @@ mod tests {
 
     #[test]
     fn unsupported_without_ffmpeg_names_format_and_ffmpeg() {
-        let err = load_bytes_with(avi_bytes(), Some("avi"), OsStr::new(NO_FFMPEG)).unwrap_err();
+        let err = load_bytes_with(avi_bytes(), Some("avi"), &without_ffmpeg()).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::UnsupportedFormat, "{err}");
         let msg = err.to_string();
         assert!(msg.contains("AVI"), "{msg}");
@@ -377,7 +415,7 @@ mod tests {
         let err = load_bytes_with(
             b"this is not audio at all\n".repeat(20),
             Some("mp3"),
-            OsStr::new(NO_FFMPEG),
+            &without_ffmpeg(),
         )
         .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::UnsupportedFormat, "{err}");

@@ -8,7 +8,8 @@
 //! span is found to within half a hop. Words then take the speaker they overlap most, and a
 //! segment is split where its words change speaker.
 //!
-//! [`by_channel`] is the alternative for recordings with one speaker per channel.
+//! For recordings with one speaker per channel, [`distinct_channels`] and [`merge_channels`]
+//! label each channel's own transcription instead.
 
 mod cluster;
 mod fbank;
@@ -41,8 +42,6 @@ const SAME_SPEAKER: f32 = 0.35;
 /// [`MIN_SPEAKER_SECONDS`]) is taken for an outlier of the most similar speaker.
 const MIN_SPEAKER_SHARE: f64 = 0.1;
 const MIN_SPEAKER_SECONDS: f64 = 3.0;
-/// How many times more energy a channel needs over a word than every other channel to take it.
-const CHANNEL_DOMINANCE: f32 = 2.0;
 /// Resolution of speaker turns.
 const FRAME_SECONDS: f64 = 0.01;
 
@@ -345,44 +344,81 @@ fn speaker_at(turns: &[SpeakerTurn], start: f64, end: f64) -> Option<usize> {
         .map(|t| t.speaker)
 }
 
+/// The channels worth transcribing: those that are not a copy of an earlier one (their
+/// difference is 30 dB below it), so a mono recording stored as stereo is one speaker.
+pub fn distinct_channels(channels: &[Vec<f32>]) -> Vec<usize> {
+    let energy = |c: &[f32]| c.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+    let mut kept: Vec<usize> = Vec::new();
+    for (index, channel) in channels.iter().enumerate() {
+        let copies = kept.iter().any(|&k| {
+            let difference: f64 = channel
+                .iter()
+                .zip(&channels[k])
+                .map(|(a, b)| f64::from(a - b).powi(2))
+                .sum();
+            difference <= 1e-3 * energy(&channels[k]).max(energy(channel))
+        });
+        if !copies {
+            kept.push(index);
+        }
+    }
+    kept
+}
+
+/// One transcript of the transcripts of single channels: every segment and word labelled with
+/// its channel's speaker, segments in time order, speakers numbered by first appearance.
+pub fn merge_channels(parts: Vec<(usize, Transcript)>) -> Transcript {
+    let mut merged = parts
+        .iter()
+        .max_by_key(|(_, t)| t.text.len())
+        .map(|(_, t)| Transcript {
+            segments: Vec::new(),
+            ..t.clone()
+        })
+        .expect("at least one channel");
+    merged.duration_after_vad = parts
+        .iter()
+        .map(|(_, t)| t.duration_after_vad)
+        .fold(0.0, f64::max);
+    let mut segments: Vec<(usize, Segment)> = parts
+        .into_iter()
+        .flat_map(|(channel, t)| t.segments.into_iter().map(move |s| (channel, s)))
+        .collect();
+    segments.sort_by(|a, b| a.1.start.total_cmp(&b.1.start));
+    let pieces = segments
+        .into_iter()
+        .map(|(channel, segment)| Labelled {
+            speaker_index: Some(channel),
+            word_speakers: vec![Some(channel); segment.words.len()],
+            segment,
+        })
+        .collect();
+    apply_labels(&mut merged, pieces);
+    merged.text = merged
+        .segments
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<String>()
+        .trim()
+        .to_string();
+    merged
+}
+
 /// Labels the words and segments of `transcript` with the speakers of `turns`, splitting
 /// segments where their words change speaker, and lists the speakers in order of appearance.
 pub fn label_transcript(transcript: &mut Transcript, turns: &[SpeakerTurn]) {
-    label_with(transcript, &mut |start, end| speaker_at(turns, start, end));
+    let pieces = std::mem::take(&mut transcript.segments)
+        .into_iter()
+        .flat_map(|segment| split_by_speaker(segment, &|start, end| speaker_at(turns, start, end)))
+        .collect();
+    apply_labels(transcript, pieces);
 }
 
-/// Labels by channel: `levels[c]` is the energy of channel `c` per 10 ms (see
-/// [`crate::audio::Audio::channel_levels`]). A word goes to the channel clearly louder than the
-/// others over it (by [`CHANNEL_DOMINANCE`]); when none is, it stays with the speaker before it,
-/// so a recording whose channels carry the same voice is one speaker.
-pub fn by_channel(transcript: &mut Transcript, levels: &[Vec<f32>]) {
-    let mut previous: Option<usize> = None;
-    let mut assign = |start: f64, end: f64| {
-        let first = (start / FRAME_SECONDS).floor() as usize;
-        let last = ((end / FRAME_SECONDS).ceil() as usize).max(first + 1);
-        let mut energies: Vec<(usize, f32)> = levels
-            .iter()
-            .map(|level| level.iter().skip(first).take(last - first).sum::<f32>())
-            .enumerate()
-            .collect();
-        energies.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (loudest, energy) = energies[0];
-        if previous.is_none() || energy >= CHANNEL_DOMINANCE * energies[1].1 {
-            previous = Some(loudest);
-        }
-        previous
-    };
-    label_with(transcript, &mut assign);
-}
-
-fn label_with(transcript: &mut Transcript, speaker_of: &mut dyn FnMut(f64, f64) -> Option<usize>) {
-    let mut segments = Vec::with_capacity(transcript.segments.len());
-    for segment in std::mem::take(&mut transcript.segments) {
-        segments.extend(split_by_speaker(segment, &mut *speaker_of));
-    }
-    // Labels in order of first appearance in the transcript.
+/// Sets `pieces` as the segments of `transcript`, their raw speaker indices turned into labels
+/// numbered in order of first appearance.
+fn apply_labels(transcript: &mut Transcript, mut pieces: Vec<Labelled>) {
     let mut first_seen: Vec<usize> = Vec::new();
-    for raw in segments
+    for raw in pieces
         .iter()
         .flat_map(|p| p.word_speakers.iter().copied().chain([p.speaker_index]))
         .flatten()
@@ -392,7 +428,7 @@ fn label_with(transcript: &mut Transcript, speaker_of: &mut dyn FnMut(f64, f64) 
         }
     }
     let label_of = |raw: usize| first_seen.iter().position(|&r| r == raw).map(speaker_label);
-    for (id, piece) in segments.iter_mut().enumerate() {
+    for (id, piece) in pieces.iter_mut().enumerate() {
         piece.segment.id = id;
         piece.segment.speaker = piece.speaker_index.and_then(label_of);
         for (word, raw) in piece.segment.words.iter_mut().zip(&piece.word_speakers) {
@@ -400,7 +436,7 @@ fn label_with(transcript: &mut Transcript, speaker_of: &mut dyn FnMut(f64, f64) 
         }
     }
     transcript.speakers = (0..first_seen.len()).map(speaker_label).collect();
-    transcript.segments = segments.into_iter().map(|p| p.segment).collect();
+    transcript.segments = pieces.into_iter().map(|p| p.segment).collect();
 }
 
 /// A segment (or part of one) with the raw speaker indices found for it.
@@ -415,7 +451,7 @@ struct Labelled {
 /// divided by word), their own text, times and words.
 fn split_by_speaker(
     segment: Segment,
-    speaker_of: &mut dyn FnMut(f64, f64) -> Option<usize>,
+    speaker_of: &dyn Fn(f64, f64) -> Option<usize>,
 ) -> Vec<Labelled> {
     if segment.words.is_empty() {
         let speaker_index = speaker_of(segment.start, segment.end);
@@ -477,4 +513,142 @@ fn split_by_speaker(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::Word;
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word {
+            word: text.into(),
+            start,
+            end,
+            probability: 0.9,
+            speaker: None,
+        }
+    }
+
+    fn segment(start: f64, end: f64, words: Vec<Word>) -> Segment {
+        Segment {
+            id: 0,
+            seek: 0,
+            start,
+            end,
+            text: words.iter().map(|w| w.word.as_str()).collect(),
+            tokens: vec![1, 2, 3],
+            temperature: 0.0,
+            avg_logprob: -0.2,
+            compression_ratio: 1.0,
+            no_speech_prob: 0.0,
+            words,
+            speaker: None,
+        }
+    }
+
+    fn transcript(segments: Vec<Segment>) -> Transcript {
+        Transcript {
+            text: String::new(),
+            language: "en".into(),
+            language_probability: 1.0,
+            duration: 10.0,
+            duration_after_vad: 10.0,
+            model: "base".into(),
+            segments,
+            warnings: vec![],
+            speakers: vec![],
+        }
+    }
+
+    fn turn(start: f64, end: f64, speaker: usize) -> SpeakerTurn {
+        SpeakerTurn {
+            start,
+            end,
+            speaker,
+        }
+    }
+
+    #[test]
+    fn a_segment_is_split_where_its_words_change_speaker() {
+        // Raw speaker 1 speaks first, so it becomes "Speaker 1".
+        let turns = [turn(0.0, 1.9, 1), turn(1.9, 4.0, 0)];
+        let words = vec![
+            word(" Hello", 0.0, 0.5),
+            word(" there.", 0.6, 1.8),
+            word(" Hi!", 2.0, 2.5),
+        ];
+        let mut t = transcript(vec![segment(0.0, 2.6, words), segment(3.0, 3.5, vec![])]);
+        label_transcript(&mut t, &turns);
+        assert_eq!(t.speakers, ["Speaker 1", "Speaker 2"]);
+        let summary: Vec<(usize, &str, f64, f64, Option<&str>)> = t
+            .segments
+            .iter()
+            .map(|s| (s.id, s.text.as_str(), s.start, s.end, s.speaker.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, " Hello there.", 0.0, 1.8, Some("Speaker 1")),
+                (1, " Hi!", 2.0, 2.6, Some("Speaker 2")),
+                (2, "", 3.0, 3.5, Some("Speaker 2")),
+            ]
+        );
+        assert!(t.segments[0].tokens.is_empty() && t.segments[1].tokens.is_empty());
+        assert_eq!(t.segments[1].words[0].speaker.as_deref(), Some("Speaker 2"));
+    }
+
+    #[test]
+    fn a_word_between_turns_takes_the_nearest() {
+        let turns = [turn(0.0, 1.0, 0), turn(5.0, 6.0, 1)];
+        assert_eq!(speaker_at(&turns, 1.2, 1.4), Some(0));
+        assert_eq!(speaker_at(&turns, 4.5, 4.8), Some(1));
+        assert_eq!(speaker_at(&turns, 0.9, 5.5), Some(1));
+        assert_eq!(speaker_at(&[], 0.0, 1.0), None);
+    }
+
+    #[test]
+    fn windows_cover_long_spans_and_skip_tiny_ones() {
+        let span = |s: f64, e: f64| SpeechSpan {
+            start: (s * 16_000.0) as usize,
+            end: (e * 16_000.0) as usize,
+        };
+        let found = windows(&[span(0.0, 0.3), span(1.0, 2.0), span(3.0, 6.2)]);
+        let seconds: Vec<(f64, f64)> = found
+            .iter()
+            .map(|w| (w.start as f64 / 16_000.0, w.end as f64 / 16_000.0))
+            .collect();
+        assert_eq!(
+            seconds,
+            [(1.0, 2.0), (3.0, 4.5), (3.75, 5.25), (4.5, 6.0), (4.7, 6.2)]
+        );
+    }
+
+    #[test]
+    fn copied_channels_are_one() {
+        let voice: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.1).sin()).collect();
+        let other: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).cos()).collect();
+        let nearly: Vec<f32> = voice.iter().map(|x| x * 0.999).collect();
+        assert_eq!(distinct_channels(&[voice.clone(), nearly]), [0]);
+        assert_eq!(distinct_channels(&[voice, other]), [0, 1]);
+    }
+
+    #[test]
+    fn channels_merge_in_time_order() {
+        let left = transcript(vec![segment(0.0, 4.0, vec![word(" Long", 0.0, 4.0)])]);
+        let right = transcript(vec![segment(1.0, 2.0, vec![word(" Short", 1.0, 2.0)])]);
+        let merged = merge_channels(vec![(1, right), (0, left)]);
+        assert_eq!(merged.text, "Long Short");
+        assert_eq!(merged.speakers, ["Speaker 1", "Speaker 2"]);
+        let speakers: Vec<_> = merged
+            .segments
+            .iter()
+            .map(|s| s.speaker.clone().unwrap())
+            .collect();
+        assert_eq!(speakers, ["Speaker 1", "Speaker 2"]);
+        assert_eq!(
+            merged.segments[1].words[0].speaker.as_deref(),
+            Some("Speaker 2")
+        );
+    }
 }

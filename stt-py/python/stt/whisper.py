@@ -6,7 +6,17 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Optional, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    BinaryIO,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Union,
+)
 
 from . import _native
 from .errors import InvalidOptionError
@@ -61,13 +71,14 @@ def float32_samples(array: object) -> np.ndarray:
     return np.ascontiguousarray(samples, dtype="<f4")
 
 
-def load_audio(source: AudioSource) -> _native.DecodedAudio:
+def load_audio(source: AudioSource, channels: bool = False) -> _native.DecodedAudio:
     """Decodes a path, the bytes of an encoded file, a binary file object, or takes a float
-    array of 16 kHz mono samples as it is."""
+    array of 16 kHz mono samples as it is. ``channels`` also keeps each channel apart (for
+    ``diarize_by_channel``)."""
     if isinstance(source, (str, os.PathLike)):
-        return _native.decode_file(os.fspath(source))
+        return _native.decode_file(os.fspath(source), channels)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _native.decode_bytes(bytes(source))
+        return _native.decode_bytes(bytes(source), None, channels)
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         extension = Path(name).suffix.lstrip(".") if isinstance(name, str) else None
@@ -76,7 +87,7 @@ def load_audio(source: AudioSource) -> _native.DecodedAudio:
             raise InvalidOptionError(
                 "the file object gave text: open it in binary mode ('rb')", "invalid_option"
             )
-        return _native.decode_bytes(bytes(data), extension or None)
+        return _native.decode_bytes(bytes(data), extension or None, channels)
     if hasattr(source, "__array__"):
         return _native.from_float32(float32_samples(source).tobytes())
     raise InvalidOptionError(
@@ -84,6 +95,10 @@ def load_audio(source: AudioSource) -> _native.DecodedAudio:
         "object or a float32 NumPy array",
         "invalid_option",
     )
+
+
+def _needs_channels(options: Mapping[str, Any]) -> bool:
+    return bool(options.get("diarize") and options.get("diarize_by_channel"))
 
 
 def _float32_bytes(chunk: AudioChunk, leftover: bytes) -> tuple[bytes, bytes]:
@@ -152,7 +167,7 @@ class Whisper:
 
         Ctrl-C stops it between two 30 s windows with ``KeyboardInterrupt``.
         """
-        audio = load_audio(source)
+        audio = load_audio(source, _needs_channels(options))
         result = self._engine.transcribe(audio, options_json(options), progress)
         return Transcript.from_dict(json.loads(result))
 
@@ -161,7 +176,7 @@ class Whisper:
     ) -> Iterator[Segment]:
         """Yields segments as they are decoded, each final. Decoding runs in the background;
         leaving the loop early stops it."""
-        audio = load_audio(source)
+        audio = load_audio(source, _needs_channels(options))
         stream = self._engine.segments(audio, options_json(options))
         try:
             for segment in stream:

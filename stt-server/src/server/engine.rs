@@ -180,7 +180,8 @@ pub fn start_workers<W: Send + 'static>(
 }
 
 fn transcribe(work: &Request, models: &mut Models) -> Result<Transcript, ApiError> {
-    let audio = stt_core::audio::load_file(&work.audio)?;
+    let audio =
+        stt_core::audio::load_file_with_channels(&work.audio, work.options.needs_channels())?;
     if let Some(budget) = work.budget_minutes {
         let needed = credits(audio.duration());
         if needed > budget {
