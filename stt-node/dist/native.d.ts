@@ -61,10 +61,10 @@ export declare class LiveSession {
 export declare class Options {}
 
 /** Decodes an encoded file held in memory; `extension` is only a hint. */
-export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null): Promise<Audio>
+export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null, channels?: boolean | undefined | null): Promise<Audio>
 
-/** Decodes an audio or video file. */
-export declare function decodeFile(path: string): Promise<Audio>
+/** Decodes an audio or video file; `channels` also keeps each channel apart. */
+export declare function decodeFile(path: string, channels?: boolean | undefined | null): Promise<Audio>
 
 /** Takes samples that are already 16 kHz mono (copied). */
 export declare function fromFloat32(samples: Float32Array): Audio
