@@ -28,6 +28,20 @@ fn filters_speech(options: &TranscribeOptions) -> bool {
     options.vad_filter && options.clip_timestamps.is_empty()
 }
 
+/// Hands over the labelled segments of a diarized transcript, held back until now.
+#[cfg(feature = "diarization")]
+fn report_labelled(transcript: &Transcript, on_progress: &mut OnProgress<'_>) -> Result<()> {
+    let done = Progress {
+        processed_seconds: transcript.duration_after_vad,
+        total_seconds: transcript.duration_after_vad,
+        new_segments: &transcript.segments,
+    };
+    match on_progress(done) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Error::Cancelled),
+    }
+}
+
 /// How far a transcription has got (for progress bars), and the segments finished since the
 /// last report (for callers that show text as it is decoded).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,13 +140,25 @@ impl Transcriber {
             .map(|p| SpeechAudio::from_probabilities(&audio.samples, p, &options.vad_parameters));
         let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
         let speech_map = speech.as_ref().map(|s| &s.map);
-        let mut transcript = self.decode_samples(samples, speech_map, options, on_progress)?;
+        let mut transcript = if options.diarize {
+            // Segments are final only once labelled, after the whole recording.
+            let mut held_back = |p: Progress<'_>| {
+                on_progress(Progress {
+                    new_segments: &[],
+                    ..p
+                })
+            };
+            self.decode_samples(samples, speech_map, options, &mut held_back)?
+        } else {
+            self.decode_samples(samples, speech_map, options, on_progress)?
+        };
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings.clone();
         #[cfg(feature = "diarization")]
         if options.diarize {
             self.label_speakers(audio, probabilities.as_deref(), &mut transcript, options)?;
+            report_labelled(&transcript, on_progress)?;
         }
         Ok(transcript)
     }
@@ -154,6 +180,7 @@ impl Transcriber {
                 audio.source_channels.max(1)
             )));
         }
+        // Each channel transcribed alone; its segments are handed over once merged and labelled.
         let per_channel = TranscribeOptions {
             diarize: false,
             ..options.clone()
@@ -180,12 +207,14 @@ impl Transcriber {
                     on_progress(Progress {
                         processed_seconds: before + share * audio.duration(),
                         total_seconds: whole,
-                        new_segments: p.new_segments,
+                        new_segments: &[],
                     })
                 })?;
             parts.push((channel, transcript));
         }
-        Ok(crate::diarize::merge_channels(parts))
+        let transcript = crate::diarize::merge_channels(parts);
+        report_labelled(&transcript, on_progress)?;
+        Ok(transcript)
     }
 
     /// Labels the speakers of `transcript` by voice in the speech that `probabilities` finds.
@@ -229,13 +258,13 @@ impl Transcriber {
         options: &TranscribeOptions,
     ) -> Result<LanguageDetection> {
         options.validate()?;
-        let speech = match self.speech_probabilities(audio, options)? {
-            Some(p) if filters_speech(options) => Some(SpeechAudio::from_probabilities(
-                &audio.samples,
-                &p,
-                &options.vad_parameters,
-            )),
-            _ => None,
+        let speech = if filters_speech(options) {
+            Some(
+                self.vad()?
+                    .filter(&audio.samples, &options.vad_parameters)?,
+            )
+        } else {
+            None
         };
         let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
         if samples.is_empty() {

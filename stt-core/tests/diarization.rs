@@ -98,6 +98,21 @@ fn stereo_is_labelled_by_channel() {
 }
 
 #[test]
+fn progress_hands_over_labelled_segments_only() {
+    let audio =
+        stt_core::audio::load_file(&common::fixtures().join("2spk_pyannote_sample.wav")).unwrap();
+    let mut reported = Vec::new();
+    let transcript = base()
+        .transcribe_with_progress(&audio, &diarized(0), &mut |progress| {
+            reported.extend_from_slice(progress.new_segments);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(reported, transcript.segments);
+    assert!(reported.iter().all(|s| s.speaker.is_some()));
+}
+
+#[test]
 fn without_diarization_nothing_is_labelled() {
     let transcript = transcribe("jfk.flac", TranscribeOptions::default()).unwrap();
     assert!(transcript.speakers.is_empty());

@@ -142,22 +142,21 @@ impl Diarizer {
         windows: &[Window],
         cancel: &CancelToken,
     ) -> Result<Vec<Vec<f32>>> {
-        let features: Vec<Vec<f32>> = windows
-            .iter()
-            .map(|w| mean_normalized(self.fbank.compute(&samples[w.start..w.end])))
-            .collect();
         let mut embeddings = vec![Vec::new(); windows.len()];
-        // Windows of equal length go through the model together.
+        // Windows of equal length go through the model together; features are computed a batch
+        // at a time, so memory does not grow with the recording.
+        let length = |i: usize| windows[i].end - windows[i].start;
         let mut order: Vec<usize> = (0..windows.len()).collect();
-        order.sort_by_key(|&i| features[i].len());
-        for group in order.chunk_by(|&a, &b| features[a].len() == features[b].len()) {
+        order.sort_by_key(|&i| length(i));
+        for group in order.chunk_by(|&a, &b| length(a) == length(b)) {
             for batch in group.chunks(BATCH) {
                 cancel.check()?;
-                let frames = features[batch[0]].len() / SPEAKER_FEATURE_BINS;
-                let input: Vec<f32> = batch
-                    .iter()
-                    .flat_map(|&i| features[i].iter().copied())
-                    .collect();
+                let mut input = Vec::new();
+                for &i in batch {
+                    let window = &samples[windows[i].start..windows[i].end];
+                    input.extend(mean_normalized(self.fbank.compute(window)));
+                }
+                let frames = input.len() / batch.len() / SPEAKER_FEATURE_BINS;
                 let out = self.model.embed(&input, batch.len(), frames)?;
                 for (&i, embedding) in batch.iter().zip(out) {
                     embeddings[i] = embedding;
