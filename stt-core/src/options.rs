@@ -84,8 +84,8 @@ pub struct TranscribeOptions {
     pub diarize: bool,
     /// The number of speakers when it is known; 0 estimates it.
     pub speakers: usize,
-    /// With `diarize`: each channel of the source holds one speaker, so a word goes to the
-    /// loudest channel instead of being told apart by voice.
+    /// With `diarize`: each channel of the source holds one speaker, so each channel is
+    /// transcribed on its own and labelled as its speaker instead of voices being told apart.
     pub diarize_by_channel: bool,
 }
 

@@ -228,6 +228,7 @@ fn read_frames_mono(
     let frame_bytes = channels * 4;
     let mut samples = Vec::new();
     let mut buf = vec![0u8; frame_bytes * 4096];
+    let mut interleaved: Vec<f32> = Vec::with_capacity(channels * 4096);
     let mut filled = 0;
     loop {
         let n = match reader.read(&mut buf[filled..]) {
@@ -238,10 +239,12 @@ fn read_frames_mono(
         };
         filled += n;
         let whole = filled - filled % frame_bytes;
-        let interleaved: Vec<f32> = buf[..whole]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        interleaved.clear();
+        interleaved.extend(
+            buf[..whole]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
         on_frames(&interleaved);
         let scale = 1.0 / channels as f32;
         samples.extend(

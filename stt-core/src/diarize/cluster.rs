@@ -107,7 +107,8 @@ fn root(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-fn normalized(v: &[f32]) -> Vec<f32> {
+/// `v` scaled to unit length.
+pub(super) fn normalized(v: &[f32]) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter().map(|x| x / norm).collect()
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use rustfft::{Fft, FftPlanner, num_complex::Complex};
 
 use crate::audio::SAMPLE_RATE;
-
-pub const BINS: usize = 80;
+// The speaker model's input width.
+use crate::model::SPEAKER_FEATURE_BINS as BINS;
 const FRAME_LENGTH: usize = 400;
 const FRAME_SHIFT: usize = 160;
 const FFT_SIZE: usize = 512;

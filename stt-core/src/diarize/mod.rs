@@ -22,7 +22,7 @@ use crate::store::{self, ModelKind, SPEAKER_MODEL};
 use crate::transcript::{Segment, Transcript};
 use crate::vad::{SpeechSpan, VadOptions};
 use crate::{Error, Result};
-use cluster::{Cut, agglomerate};
+use cluster::{Cut, agglomerate, normalized};
 use fbank::Fbank;
 
 const MODEL_FILE: &str = "campplus.onnx";
@@ -45,7 +45,8 @@ const MIN_SPEAKER_SECONDS: f64 = 3.0;
 /// Resolution of speaker turns.
 const FRAME_SECONDS: f64 = 0.01;
 
-/// A stretch of speech by one speaker; speakers are numbered from 0 in order of appearance.
+/// A stretch of speech by one speaker (a cluster index; [`label_transcript`] numbers the
+/// speakers in order of appearance).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpeakerTurn {
     pub start: f64,
@@ -209,18 +210,17 @@ fn mean_normalized(mut features: Vec<f32>) -> Vec<f32> {
     features
 }
 
-/// Speakers heard too little to be real (a cough, a laugh, a noisy window) join the most
-/// similar remaining speaker; labels are renumbered in order of appearance.
+/// Speakers heard too little to be real (a cough, a laugh, a noisy window) join the speaker
+/// whose mean embedding is the most similar.
 fn absorb_minor_speakers(
     embeddings: &[Vec<f32>],
     labels: &[usize],
     windows: &[Window],
 ) -> Vec<usize> {
     let speakers = labels.iter().max().map_or(0, |m| m + 1);
-    let seconds = |w: &Window| (w.end - w.start) as f64 / f64::from(SAMPLE_RATE);
     let mut heard = vec![0.0f64; speakers];
     for (label, window) in labels.iter().zip(windows) {
-        heard[*label] += seconds(window);
+        heard[*label] += (window.end - window.start) as f64 / f64::from(SAMPLE_RATE);
     }
     let total: f64 = heard.iter().sum();
     let major: Vec<bool> = heard
@@ -230,24 +230,27 @@ fn absorb_minor_speakers(
     if major.iter().all(|&m| m) || !major.iter().any(|&m| m) {
         return labels.to_vec();
     }
-    let centroid = |speaker: usize| -> Vec<f32> {
-        let dim = embeddings[0].len();
-        let mut sum = vec![0.0f32; dim];
-        for (e, _) in embeddings
+    // Unit-length means of unit-length embeddings: their dot product is the cosine.
+    let centroids: Vec<Vec<f32>> = (0..speakers)
+        .map(|speaker| {
+            let mut sum = vec![0.0f32; embeddings[0].len()];
+            for (embedding, _) in embeddings
+                .iter()
+                .zip(labels)
+                .filter(|(_, l)| **l == speaker)
+            {
+                let unit = normalized(embedding);
+                sum.iter_mut().zip(&unit).for_each(|(s, x)| *s += x);
+            }
+            normalized(&sum)
+        })
+        .collect();
+    let similarity = |a: usize, b: usize| -> f32 {
+        centroids[a]
             .iter()
-            .zip(labels)
-            .filter(|(_, l)| **l == speaker)
-        {
-            let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            sum.iter_mut().zip(e).for_each(|(s, x)| *s += x / norm);
-        }
-        sum
-    };
-    let centroids: Vec<Vec<f32>> = (0..speakers).map(centroid).collect();
-    let cosine = |a: &[f32], b: &[f32]| {
-        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        dot / (norm(a) * norm(b))
+            .zip(&centroids[b])
+            .map(|(x, y)| x * y)
+            .sum()
     };
     let target: Vec<usize> = (0..speakers)
         .map(|s| {
@@ -256,28 +259,11 @@ fn absorb_minor_speakers(
             }
             (0..speakers)
                 .filter(|&m| major[m])
-                .max_by(|&a, &b| {
-                    cosine(&centroids[s], &centroids[a])
-                        .total_cmp(&cosine(&centroids[s], &centroids[b]))
-                })
+                .max_by(|&a, &b| similarity(s, a).total_cmp(&similarity(s, b)))
                 .unwrap_or(s)
         })
         .collect();
-    renumber(labels.iter().map(|&l| target[l]))
-}
-
-/// Labels from 0 in order of first appearance.
-fn renumber(labels: impl Iterator<Item = usize>) -> Vec<usize> {
-    let mut seen: Vec<usize> = Vec::new();
-    labels
-        .map(|l| match seen.iter().position(|&s| s == l) {
-            Some(i) => i,
-            None => {
-                seen.push(l);
-                seen.len() - 1
-            }
-        })
-        .collect()
+    labels.iter().map(|&l| target[l]).collect()
 }
 
 /// Every 10 ms of speech takes the label of the window centred nearest to it (spans too short
