@@ -61,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - depends on the interpreter
     sys.exit(1)
 
 MARKER = "stt-model.json"
-MARKER_FORMAT = 1
+MARKER_FORMAT = 2  # 2: decoders with a cross-attention cache per audio
 # The marker's "kind": what the Rust store may load the directory as.
 WHISPER_KIND = "whisper"
 VAD_KIND = "vad"
@@ -81,6 +81,10 @@ N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 mel frames per window
 N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>
 TIMESTAMP_STEP = 0.02
 MAX_INITIAL_TIMESTAMP_INDEX = 50
+# Decoder metadata: the cross-attention cache inputs take one row per audio, shared by the
+# consecutive sequences (beams, samples) of that audio; without it, one row per sequence.
+CROSS_CACHE_KEY = "cross_cache"
+CROSS_CACHE_PER_AUDIO = "per_audio"
 CT2_GELU = 3  # CTranslate2 ActivationType::GELU (exact, erf based)
 
 # --- Models that `pull` knows ---------------------------------------------------------------
@@ -420,13 +424,25 @@ def cross_key_values(g, encoder_hidden_states, w, layer):
     return split_heads(g, k, heads, w.d_model // heads), split_heads(g, v, heads, w.d_model // heads)
 
 
-def cross_attention(g, x, w, prefix, heads, key, value):
-    """Pre-norm cross-attention block; returns (output, attention weights [B, H, T, S])."""
+def cross_attention(g, x, w, prefix, heads, key, value, shapes):
+    """Pre-norm cross-attention block; returns (output, attention weights [B, H, T, S]).
+
+    `key` and `value` are [A, H, S, hd] for A audios, and the B sequences are A groups of B/A
+    in a row, each group attending to its own audio. A group is folded into the query axis,
+    so the beams of one audio read its keys and values once per step instead of once each,
+    and the cache holds one copy per audio."""
     head_dim = w.d_model // heads
     h = layer_norm(g, x, w, f"{prefix}/layer_norm")
-    q = split_heads(g, linear(g, h, w, f"{prefix}/linear_0"), heads, head_dim)
-    context, weights = attention(g, q, key, value, head_dim)
-    return linear(g, merge_heads(g, context, w.d_model), w, f"{prefix}/linear_2"), weights
+    q = linear(g, h, w, f"{prefix}/linear_0")  # [B, T, D]
+    q = g.op("Reshape", [q, shapes["grouped_heads"]])  # [A, B/A * T, H, hd]
+    q = g.op("Transpose", [q], perm=[0, 2, 1, 3])
+    context, weights = attention(g, q, key, value, head_dim)  # [A, H, B/A * T, hd | S]
+    context = g.op("Transpose", [context], perm=[0, 2, 1, 3])
+    context = g.op("Reshape", [context, shapes["sequences"]])  # [B, T, D]
+    weights = g.op("Reshape", [weights, shapes["grouped_weights"]])  # [A, H, B/A, T, S]
+    weights = g.op("Transpose", [weights], perm=[0, 2, 1, 3, 4])
+    weights = g.op("Reshape", [weights, shapes["weights"]])  # [B, H, T, S]
+    return linear(g, context, w, f"{prefix}/linear_2"), weights
 
 
 def feed_forward(g, x, w, prefix):
@@ -442,12 +458,12 @@ def encoder_layer(g, x, w, layer):
     return g.op("Add", [x, feed_forward(g, x, w, f"{prefix}/ffn")])
 
 
-def decoder_layer(g, x, w, layer, past, mask, cross_kv):
+def decoder_layer(g, x, w, layer, past, mask, cross_kv, shapes):
     prefix = f"decoder/layer_{layer}"
     heads = w.decoder_heads
     attn, present = self_attention(g, x, w, f"{prefix}/self_attention", heads, past, mask)
     x = g.op("Add", [x, attn])
-    cross, weights = cross_attention(g, x, w, f"{prefix}/attention", heads, *cross_kv)
+    cross, weights = cross_attention(g, x, w, f"{prefix}/attention", heads, *cross_kv, shapes)
     x = g.op("Add", [x, cross])
     x = g.op("Add", [x, feed_forward(g, x, w, f"{prefix}/ffn")])
     return x, present, weights
@@ -494,22 +510,64 @@ def _present_names(layer):
     }
 
 
-def cross_key_values_branch(g, w, use_cache):
-    """An If branch producing every layer's cross K/V: copied from the encoder past inputs
-    (use_cache) or computed from encoder_hidden_states."""
+def cross_attention_shapes(g, w, key, new_len):
+    """Reshape targets of `cross_attention`, from the audio count A and length S of `key`."""
+    heads, head_dim = w.decoder_heads, w.d_model // w.decoder_heads
+    audios = g.op("Shape", [key], start=0, end=1)
+    frames = g.op("Shape", [key], start=2, end=3)
+
+    def shape(*parts):
+        return g.op("Concat", [p if isinstance(p, str) else g.const(p) for p in parts], axis=0)
+
+    return {
+        "grouped_heads": shape(audios, [-1, heads, head_dim]),
+        "sequences": shape([-1], new_len, [w.d_model]),
+        "grouped_weights": shape(audios, [heads, -1], new_len, frames),
+        "weights": shape([-1, heads], new_len, frames),
+    }
+
+
+def decoder_branch(g, w, x, mask, new_len, use_cache):
+    """The decoder layers as an If branch. On the first step (else) the cross-attention keys
+    and values are computed from encoder_hidden_states and returned; on cached steps (then)
+    they are read straight from the past inputs, and the encoder presents are empty (the
+    caller keeps the first step's), so no step copies them."""
     branch = g.subgraph()
-    tag = "cached" if use_cache else "computed"
-    outputs = []
+    heads, head_dim = w.decoder_heads, w.d_model // w.decoder_heads
+    outputs = {}
+    shapes = None
     for layer in range(w.decoder_layers):
         if use_cache:
-            key_value = _past_names(layer)["encoder"]
+            cross_kv = _past_names(layer)["encoder"]
         else:
-            key_value = cross_key_values(branch, "encoder_hidden_states", w, layer)
-        for kind, value in zip(("key", "value"), key_value):
-            out = f"{tag}_cross_{kind}_{layer}"
-            branch.op("Identity", [value], outputs=[out])
-            outputs.append(tensor_info(out, TensorProto.FLOAT, [None] * 4))
-    return helper.make_graph(branch.nodes, f"{tag}_cross_key_values", [], outputs)
+            cross_kv = cross_key_values(branch, "encoder_hidden_states", w, layer)
+        if shapes is None:
+            shapes = cross_attention_shapes(branch, w, cross_kv[0], new_len)
+        past = _past_names(layer)["decoder"]
+        x, present, weights = decoder_layer(branch, x, w, layer, past, mask, cross_kv, shapes)
+        names = _present_names(layer)
+        outputs.update(zip(names["decoder"], present))
+        if use_cache:
+            empty = branch.const(np.zeros((1, heads, 0, head_dim)), np.float32)
+            outputs.update((name, branch.op("Identity", [empty])) for name in names["encoder"])
+        else:
+            outputs.update(zip(names["encoder"], cross_kv))
+        outputs[f"cross_attentions.{layer}"] = weights
+    x = layer_norm(branch, x, w, "decoder/layer_norm")
+    outputs["logits"] = branch.op("MatMul", [x, "decoder.embeddings.weight_t"])
+
+    # Branch outputs are named by their nodes: an Identity to rename them would copy them.
+    values = [tensor_info(outputs[name], TensorProto.FLOAT, None) for name in decoder_output_names(w)]
+    tag = "cached" if use_cache else "first"
+    return helper.make_graph(branch.nodes, f"decoder_{tag}_step", [], values)
+
+
+def decoder_output_names(w):
+    names = ["logits"]
+    for layer in range(w.decoder_layers):
+        present = _present_names(layer)
+        names += [*present["decoder"], *present["encoder"]]
+    return names + [f"cross_attentions.{layer}" for layer in range(w.decoder_layers)]
 
 
 def build_decoder(w):
@@ -542,36 +600,24 @@ def build_decoder(w):
         "Where", [future, g.const(-np.inf, np.float32), g.const(0.0, np.float32)], name_hint="causal_mask"
     )
 
-    # Cross-attention K/V: computed from encoder_hidden_states on the first call, passed
-    # through from past_key_values.*.encoder.* afterwards (encoder_hidden_states unused then).
-    cross_outputs = []
-    for layer in range(w.decoder_layers):
-        cross_outputs.extend(_present_names(layer)["encoder"])
+    # The whole decoder sits in both branches (sharing the weights): a branch that only chose
+    # the cross keys and values would copy them out of the If on every step.
     g.op(
         "If",
         ["use_cache_branch"],
-        outputs=cross_outputs,
-        then_branch=cross_key_values_branch(g, w, use_cache=True),
-        else_branch=cross_key_values_branch(g, w, use_cache=False),
+        outputs=decoder_output_names(w),
+        then_branch=decoder_branch(g, w, x, mask, new_len, use_cache=True),
+        else_branch=decoder_branch(g, w, x, mask, new_len, use_cache=False),
     )
 
-    for layer in range(w.decoder_layers):
-        past = _past_names(layer)["decoder"]
-        present = _present_names(layer)
-        x, (k, v), weights = decoder_layer(g, x, w, layer, past, mask, present["encoder"])
-        g.op("Identity", [k], outputs=[present["decoder"][0]])
-        g.op("Identity", [v], outputs=[present["decoder"][1]])
-        g.op("Identity", [weights], outputs=[f"cross_attentions.{layer}"])
-
-    x = layer_norm(g, x, w, "decoder/layer_norm")
-    g.op("MatMul", [x, embeddings_t], outputs=["logits"])
-
     past_dims = ["batch_size", heads, "past_decoder_sequence_length", head_dim]
-    enc_dims = ["batch_size", heads, "encoder_sequence_length_out", head_dim]
+    enc_dims = ["audio_batch_size", heads, "encoder_sequence_length_out", head_dim]
     total = "past_decoder_sequence_length + decoder_sequence_length"
     inputs = [
         tensor_info("input_ids", TensorProto.INT64, ["batch_size", "decoder_sequence_length"]),
-        tensor_info("encoder_hidden_states", TensorProto.FLOAT, ["batch_size", "encoder_sequence_length", d_model]),
+        tensor_info(
+            "encoder_hidden_states", TensorProto.FLOAT, ["audio_batch_size", "encoder_sequence_length", d_model]
+        ),
     ]
     for layer in range(w.decoder_layers):
         names = _past_names(layer)
@@ -583,7 +629,7 @@ def build_decoder(w):
     for layer in range(w.decoder_layers):
         names = _present_names(layer)
         outputs += [tensor_info(n, TensorProto.FLOAT, ["batch_size", heads, total, head_dim]) for n in names["decoder"]]
-        outputs += [tensor_info(n, TensorProto.FLOAT, enc_dims) for n in names["encoder"]]
+        outputs += [tensor_info(n, TensorProto.FLOAT, [None] * 4) for n in names["encoder"]]
     for layer in range(w.decoder_layers):
         outputs.append(
             tensor_info(
@@ -592,7 +638,10 @@ def build_decoder(w):
                 ["batch_size", heads, "decoder_sequence_length", "encoder_sequence_length_out"],
             )
         )
-    return finish_model(g, "whisper_decoder_merged", inputs, outputs)
+    model = finish_model(g, "whisper_decoder_merged", inputs, outputs)
+    # Tells the engine it may keep one cross-attention cache per audio for all its beams.
+    helper.set_model_props(model, {CROSS_CACHE_KEY: CROSS_CACHE_PER_AUDIO})
+    return model
 
 
 def quantize(src, dst):

@@ -154,7 +154,8 @@ class Converted:
         return feeds
 
     def step(self, input_ids, encoder_hidden_states, past=None):
-        """One decoder call; `past` is the previous call's outputs (None on the first call)."""
+        """One decoder call; `past` is the previous call's outputs (None on the first call).
+        Cached calls return empty encoder presents: the first call's are carried over."""
         feeds = {"input_ids": np.asarray(input_ids, np.int64), "encoder_hidden_states": encoder_hidden_states}
         if past is None:
             feeds.update(self.empty_past(len(input_ids)))
@@ -165,7 +166,13 @@ class Converted:
                     for kind in ("key", "value"):
                         feeds[f"past_key_values.{layer}.{part}.{kind}"] = past[f"present.{layer}.{part}.{kind}"]
             feeds["use_cache_branch"] = np.array([True])
-        return dict(zip(self.output_names, self.decoder.run(None, feeds)))
+        outputs = dict(zip(self.output_names, self.decoder.run(None, feeds)))
+        if past is not None:
+            for name in outputs:
+                if ".encoder." in name:
+                    assert outputs[name].size == 0, name
+                    outputs[name] = past[name]
+        return outputs
 
     def greedy(self, encoder_hidden_states, prompt):
         """Greedy decoding with the logit rules ctranslate2 applies in Whisper.generate with
@@ -365,7 +372,7 @@ def test_quantized_transcribes_jfk(name):
 def test_cache_and_branches_are_consistent():
     """Decoding a prompt in one call or token by token through the cache gives the same
     logits; the cached branch ignores encoder_hidden_states; cross-attention rows sum to 1;
-    a batch of two equals the two alone."""
+    a batch of two equals the two alone; sequences sharing one audio equal each alone."""
     m = converted("tiny.en")
     features = m.features("jfk.flac")
     states = m.encode(features)
@@ -389,6 +396,20 @@ def test_cache_and_branches_are_consistent():
     alone = m.step([tokens], other)
     np.testing.assert_allclose(batch["logits"][0], full["logits"][0], atol=2e-3)
     np.testing.assert_allclose(batch["logits"][1], alone["logits"][0], atol=2e-3)
+
+    # Sequences of one audio (beams) share its cache row, on the first and the cached steps.
+    rows, next_tokens = [tokens[:3], tokens[1:4], tokens[2:5]], [[843], [523], [616]]
+    shared = m.step(rows, states)
+    assert shared["present.0.encoder.key"].shape[0] == 1
+    shared_next = m.step(next_tokens, dummy, shared)
+    for i, row in enumerate(rows):
+        single = m.step([row], states)
+        np.testing.assert_allclose(shared["logits"][i], single["logits"][0], atol=2e-3)
+        single_next = m.step([next_tokens[i]], dummy, single)
+        np.testing.assert_allclose(shared_next["logits"][i], single_next["logits"][0], atol=2e-3)
+        np.testing.assert_allclose(
+            shared_next["cross_attentions.0"][i], single_next["cross_attentions.0"][0], atol=1e-5
+        )
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -441,7 +462,7 @@ def test_convert_command_writes_a_complete_model(tmp_path):
     result = run_script("convert", str(ct2_dir("tiny.en")), str(out))
     assert result.returncode == 0, result.stderr
     marker = json.loads((out / "stt-model.json").read_text())
-    assert marker["format"] == 1 and marker["name"] == "tiny.en"
+    assert marker["format"] == 2 and marker["name"] == "tiny.en"
     for file in marker["files"]:
         assert (out / file).is_file(), file
     reference = model_dir("tiny.en")

@@ -21,6 +21,10 @@ const INPUT_IDS: &str = "input_ids";
 const ENCODER_HIDDEN_STATES: &str = "encoder_hidden_states";
 const USE_CACHE_BRANCH: &str = "use_cache_branch";
 const LOGITS: &str = "logits";
+/// Decoder metadata written by the converter: the cross-attention cache takes one row per
+/// audio, shared by that audio's consecutive sequences.
+const CROSS_CACHE_KEY: &str = "cross_cache";
+const CROSS_CACHE_PER_AUDIO: &str = "per_audio";
 
 /// Names of one layer's cache tensors: past inputs and the matching present outputs.
 struct LayerCacheNames {
@@ -47,6 +51,9 @@ pub struct WhisperModel {
     next_step_outputs: RunOptions<HasSelectedOutputs>,
     /// `None` when the graph does not export cross-attention (no word timestamps then).
     alignment: Option<AlignmentOutputs>,
+    /// Whether beams of one audio share its cross-attention cache row; other graphs (the
+    /// onnx-community exports) need a copy per sequence.
+    cross_cache_per_audio: bool,
     cancel: CancelToken,
 }
 
@@ -119,6 +126,11 @@ impl WhisperModel {
             }),
             false => None,
         };
+        let cross_cache_per_audio = decoder
+            .metadata()
+            .map_err(inference)?
+            .custom(CROSS_CACHE_KEY)
+            .is_some_and(|value| value == CROSS_CACHE_PER_AUDIO);
         Ok(Self {
             config,
             encoder,
@@ -127,6 +139,7 @@ impl WhisperModel {
             first_step_outputs,
             next_step_outputs,
             alignment,
+            cross_cache_per_audio,
             cancel: CancelToken::default(),
         })
     }
@@ -370,8 +383,9 @@ impl TokenDecoder for DecoderState<'_> {
                 *value = gather_rows(value, sources)?;
             }
         }
-        // Every sequence attends to the same audio: only the batch size matters.
-        if sources.len() != cache.batch {
+        // Every sequence attends to the same audio: only the batch size matters, and only
+        // to a graph that wants a row per sequence.
+        if sources.len() != cache.batch && !self.model.cross_cache_per_audio {
             let first_rows = vec![0; sources.len()];
             for layer in &mut cache.cross {
                 for value in layer.iter_mut() {
