@@ -61,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - depends on the interpreter
     sys.exit(1)
 
 MARKER = "stt-model.json"
-MARKER_FORMAT = 2  # 2: decoders with a cross-attention cache per audio
+MARKER_FORMAT = 3  # 3: decoders with a cross-attention cache per audio, read in place
 # The marker's "kind": what the Rust store may load the directory as.
 WHISPER_KIND = "whisper"
 VAD_KIND = "vad"
@@ -395,25 +395,21 @@ def split_last(g, x, d_model, parts):
     return g.op("Split", [x, g.const([d_model] * parts)], outputs=parts, axis=-1)
 
 
-def self_attention(g, x, w, prefix, heads, past=None, mask=None):
+def self_attention(g, x, w, prefix, heads, past=None, mask=None, present_names=None):
     """Pre-norm self-attention block (residual not included).
 
     With `past` = (past_key, past_value) the new keys/values are appended to the cache and
-    returned as `present`.
-    """
+    written to `present_names`, the graph's outputs (not copied there by an Identity)."""
     d_model = w.d_model
     head_dim = d_model // heads
     h = layer_norm(g, x, w, f"{prefix}/layer_norm")
     q, k, v = split_last(g, linear(g, h, w, f"{prefix}/linear_0"), d_model, 3)
     q, k, v = (split_heads(g, t, heads, head_dim) for t in (q, k, v))
-    present = None
     if past is not None:
-        k = g.op("Concat", [past[0], k], axis=2)
-        v = g.op("Concat", [past[1], v], axis=2)
-        present = (k, v)
+        k = g.op("Concat", [past[0], k], outputs=[present_names[0]], axis=2)
+        v = g.op("Concat", [past[1], v], outputs=[present_names[1]], axis=2)
     context, _ = attention(g, q, k, v, head_dim, mask)
-    out = linear(g, merge_heads(g, context, d_model), w, f"{prefix}/linear_1")
-    return out, present
+    return linear(g, merge_heads(g, context, d_model), w, f"{prefix}/linear_1")
 
 
 def cross_key_values(g, encoder_hidden_states, w, layer):
@@ -424,24 +420,65 @@ def cross_key_values(g, encoder_hidden_states, w, layer):
     return split_heads(g, k, heads, w.d_model // heads), split_heads(g, v, heads, w.d_model // heads)
 
 
-def cross_attention(g, x, w, prefix, heads, key, value, shapes):
-    """Pre-norm cross-attention block; returns (output, attention weights [B, H, T, S]).
+def grouped_attention(g, w, q, key, value, new_len):
+    """Cross-attention of queries `q` [B, T, D] over `key`/`value` [A, H, S, hd] of A audios;
+    returns (context [B, T, D], weights [B, H, T, S]).
 
-    `key` and `value` are [A, H, S, hd] for A audios, and the B sequences are A groups of B/A
-    in a row, each group attending to its own audio. A group is folded into the query axis,
-    so the beams of one audio read its keys and values once per step instead of once each,
-    and the cache holds one copy per audio."""
-    head_dim = w.d_model // heads
-    h = layer_norm(g, x, w, f"{prefix}/layer_norm")
-    q = linear(g, h, w, f"{prefix}/linear_0")  # [B, T, D]
-    q = g.op("Reshape", [q, shapes["grouped_heads"]])  # [A, B/A * T, H, hd]
+    The B sequences are A groups of B/A in a row, each group attending to its own audio. A
+    group is folded into the query axis, so the beams of one audio read its keys and values
+    once per step instead of once each, and the cache holds one copy per audio."""
+    heads, head_dim = w.decoder_heads, w.d_model // w.decoder_heads
+    audios = g.op("Shape", [key], start=0, end=1)
+    frames = g.op("Shape", [key], start=2, end=3)
+
+    def shape(*parts):
+        return g.op("Concat", [p if isinstance(p, str) else g.const(p) for p in parts], axis=0)
+
+    q = g.op("Reshape", [q, shape(audios, [-1, heads, head_dim])])  # [A, B/A * T, H, hd]
     q = g.op("Transpose", [q], perm=[0, 2, 1, 3])
     context, weights = attention(g, q, key, value, head_dim)  # [A, H, B/A * T, hd | S]
     context = g.op("Transpose", [context], perm=[0, 2, 1, 3])
-    context = g.op("Reshape", [context, shapes["sequences"]])  # [B, T, D]
-    weights = g.op("Reshape", [weights, shapes["grouped_weights"]])  # [A, H, B/A, T, S]
+    context = g.op("Reshape", [context, shape([-1], new_len, [w.d_model])])
+    weights = g.op("Reshape", [weights, shape(audios, [heads, -1], new_len, frames)])  # [A, H, B/A, T, S]
     weights = g.op("Transpose", [weights], perm=[0, 2, 1, 3, 4])
-    weights = g.op("Reshape", [weights, shapes["weights"]])  # [B, H, T, S]
+    weights = g.op("Reshape", [weights, shape([-1, heads], new_len, frames)])
+    return context, weights
+
+
+def cross_attention_branch(g, w, layer, q, new_len, use_cache):
+    """The weight-free core of one layer's cross-attention, as an If branch: on cached steps
+    (then) over the keys and values of the past inputs, read in place, with empty encoder
+    presents (the caller keeps the first step's); on the first step (else) over keys and
+    values computed from encoder_hidden_states, which become the presents."""
+    branch = g.subgraph()
+    if use_cache:
+        key, value = _past_names(layer)["encoder"]
+        empty = branch.const(np.zeros((1, w.decoder_heads, 0, w.d_model // w.decoder_heads)), np.float32)
+        presents = [branch.op("Identity", [empty]) for _ in range(2)]
+    else:
+        key, value = cross_key_values(branch, "encoder_hidden_states", w, layer)
+        presents = [key, value]
+    context, weights = grouped_attention(branch, w, q, key, value, new_len)
+    # Branch outputs are named by their nodes: an Identity to rename them would copy them.
+    outputs = [tensor_info(name, TensorProto.FLOAT, None) for name in (context, weights, *presents)]
+    tag = "cached" if use_cache else "first"
+    return helper.make_graph(branch.nodes, f"cross_attention_{layer}_{tag}", [], outputs)
+
+
+def cross_attention(g, x, w, layer, new_len):
+    """Pre-norm cross-attention block; returns (output, attention weights [B, H, T, S], the
+    layer's encoder presents). The weights stay outside the If, so each is packed once."""
+    prefix = f"decoder/layer_{layer}/attention"
+    h = layer_norm(g, x, w, f"{prefix}/layer_norm")
+    q = linear(g, h, w, f"{prefix}/linear_0")  # [B, T, D]
+    present = _present_names(layer)["encoder"]
+    context, weights = g.op(
+        "If",
+        ["use_cache_branch"],
+        outputs=[g.fresh("cross_context"), f"cross_attentions.{layer}", *present],
+        then_branch=cross_attention_branch(g, w, layer, q, new_len, use_cache=True),
+        else_branch=cross_attention_branch(g, w, layer, q, new_len, use_cache=False),
+    )[:2]
     return linear(g, context, w, f"{prefix}/linear_2"), weights
 
 
@@ -453,20 +490,18 @@ def feed_forward(g, x, w, prefix):
 
 def encoder_layer(g, x, w, layer):
     prefix = f"encoder/layer_{layer}"
-    attn, _ = self_attention(g, x, w, f"{prefix}/self_attention", w.encoder_heads)
+    attn = self_attention(g, x, w, f"{prefix}/self_attention", w.encoder_heads)
     x = g.op("Add", [x, attn])
     return g.op("Add", [x, feed_forward(g, x, w, f"{prefix}/ffn")])
 
 
-def decoder_layer(g, x, w, layer, past, mask, cross_kv, shapes):
+def decoder_layer(g, x, w, layer, mask, new_len):
     prefix = f"decoder/layer_{layer}"
-    heads = w.decoder_heads
-    attn, present = self_attention(g, x, w, f"{prefix}/self_attention", heads, past, mask)
+    past, present = _past_names(layer)["decoder"], _present_names(layer)["decoder"]
+    attn = self_attention(g, x, w, f"{prefix}/self_attention", w.decoder_heads, past, mask, present)
     x = g.op("Add", [x, attn])
-    cross, weights = cross_attention(g, x, w, f"{prefix}/attention", heads, *cross_kv, shapes)
-    x = g.op("Add", [x, cross])
-    x = g.op("Add", [x, feed_forward(g, x, w, f"{prefix}/ffn")])
-    return x, present, weights
+    x = g.op("Add", [x, cross_attention(g, x, w, layer, new_len)[0]])
+    return g.op("Add", [x, feed_forward(g, x, w, f"{prefix}/ffn")])
 
 
 def conv1d(g, x, w, prefix, stride):
@@ -510,66 +545,6 @@ def _present_names(layer):
     }
 
 
-def cross_attention_shapes(g, w, key, new_len):
-    """Reshape targets of `cross_attention`, from the audio count A and length S of `key`."""
-    heads, head_dim = w.decoder_heads, w.d_model // w.decoder_heads
-    audios = g.op("Shape", [key], start=0, end=1)
-    frames = g.op("Shape", [key], start=2, end=3)
-
-    def shape(*parts):
-        return g.op("Concat", [p if isinstance(p, str) else g.const(p) for p in parts], axis=0)
-
-    return {
-        "grouped_heads": shape(audios, [-1, heads, head_dim]),
-        "sequences": shape([-1], new_len, [w.d_model]),
-        "grouped_weights": shape(audios, [heads, -1], new_len, frames),
-        "weights": shape([-1, heads], new_len, frames),
-    }
-
-
-def decoder_branch(g, w, x, mask, new_len, use_cache):
-    """The decoder layers as an If branch. On the first step (else) the cross-attention keys
-    and values are computed from encoder_hidden_states and returned; on cached steps (then)
-    they are read straight from the past inputs, and the encoder presents are empty (the
-    caller keeps the first step's), so no step copies them."""
-    branch = g.subgraph()
-    heads, head_dim = w.decoder_heads, w.d_model // w.decoder_heads
-    outputs = {}
-    shapes = None
-    for layer in range(w.decoder_layers):
-        if use_cache:
-            cross_kv = _past_names(layer)["encoder"]
-        else:
-            cross_kv = cross_key_values(branch, "encoder_hidden_states", w, layer)
-        if shapes is None:
-            shapes = cross_attention_shapes(branch, w, cross_kv[0], new_len)
-        past = _past_names(layer)["decoder"]
-        x, present, weights = decoder_layer(branch, x, w, layer, past, mask, cross_kv, shapes)
-        names = _present_names(layer)
-        outputs.update(zip(names["decoder"], present))
-        if use_cache:
-            empty = branch.const(np.zeros((1, heads, 0, head_dim)), np.float32)
-            outputs.update((name, branch.op("Identity", [empty])) for name in names["encoder"])
-        else:
-            outputs.update(zip(names["encoder"], cross_kv))
-        outputs[f"cross_attentions.{layer}"] = weights
-    x = layer_norm(branch, x, w, "decoder/layer_norm")
-    outputs["logits"] = branch.op("MatMul", [x, "decoder.embeddings.weight_t"])
-
-    # Branch outputs are named by their nodes: an Identity to rename them would copy them.
-    values = [tensor_info(outputs[name], TensorProto.FLOAT, None) for name in decoder_output_names(w)]
-    tag = "cached" if use_cache else "first"
-    return helper.make_graph(branch.nodes, f"decoder_{tag}_step", [], values)
-
-
-def decoder_output_names(w):
-    names = ["logits"]
-    for layer in range(w.decoder_layers):
-        present = _present_names(layer)
-        names += [*present["decoder"], *present["encoder"]]
-    return names + [f"cross_attentions.{layer}" for layer in range(w.decoder_layers)]
-
-
 def build_decoder(w):
     """The merged decoder (first step and cached steps in one graph), see the module doc."""
     g = GraphBuilder()
@@ -600,15 +575,11 @@ def build_decoder(w):
         "Where", [future, g.const(-np.inf, np.float32), g.const(0.0, np.float32)], name_hint="causal_mask"
     )
 
-    # The whole decoder sits in both branches (sharing the weights): a branch that only chose
-    # the cross keys and values would copy them out of the If on every step.
-    g.op(
-        "If",
-        ["use_cache_branch"],
-        outputs=decoder_output_names(w),
-        then_branch=decoder_branch(g, w, x, mask, new_len, use_cache=True),
-        else_branch=decoder_branch(g, w, x, mask, new_len, use_cache=False),
-    )
+    for layer in range(w.decoder_layers):
+        x = decoder_layer(g, x, w, layer, mask, new_len)
+
+    x = layer_norm(g, x, w, "decoder/layer_norm")
+    g.op("MatMul", [x, embeddings_t], outputs=["logits"])
 
     past_dims = ["batch_size", heads, "past_decoder_sequence_length", head_dim]
     enc_dims = ["audio_batch_size", heads, "encoder_sequence_length_out", head_dim]

@@ -52,7 +52,9 @@ impl LogMel {
 /// Computes log-mel spectrograms for one filterbank size; build once, reuse per file.
 pub struct MelExtractor {
     n_mels: usize,
-    filters: Vec<f32>,
+    /// Per mel bin, its first frequency bin and the nonzero run of its triangle (a tenth of
+    /// the spectrum at most), so the filterbank costs what the triangles cover.
+    filters: Vec<(usize, Vec<f32>)>,
     window: Vec<f32>,
     fft: Arc<dyn Fft<f32>>,
 }
@@ -68,7 +70,14 @@ impl MelExtractor {
             .collect();
         Self {
             n_mels,
-            filters: slaney_mel_filters(n_mels),
+            filters: slaney_mel_filters(n_mels)
+                .chunks(N_FREQS)
+                .map(|row| {
+                    let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                    let end = row.iter().rposition(|&w| w != 0.0).map_or(first, |i| i + 1);
+                    (first, row[first..end].to_vec())
+                })
+                .collect(),
             window,
             fft: FftPlanner::new().plan_fft_forward(N_FFT),
         }
@@ -102,8 +111,15 @@ impl MelExtractor {
         let mut scratch = vec![Complex::new(0.0f32, 0.0); self.fft.get_inplace_scratch_len()];
         for frame in 0..n_frames {
             let origin = (frame * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
+            let mut silent = true;
             for (k, slot) in buffer.iter_mut().enumerate() {
-                *slot = Complex::new(sample_at(origin + k as isize) * self.window[k], 0.0);
+                let sample = sample_at(origin + k as isize);
+                silent &= sample == 0.0;
+                *slot = Complex::new(sample * self.window[k], 0.0);
+            }
+            // The padding's frames are silent: their spectrum is zero, no transform needed.
+            if silent {
+                continue;
             }
             self.fft.process_with_scratch(&mut buffer, &mut scratch);
             for (bin, value) in buffer[..N_FREQS].iter().enumerate() {
@@ -113,10 +129,9 @@ impl MelExtractor {
 
         let mut data = vec![0.0f32; self.n_mels * n_frames];
         let mut max = f32::NEG_INFINITY;
-        for mel in 0..self.n_mels {
-            let filter = &self.filters[mel * N_FREQS..][..N_FREQS];
+        for (mel, (first, filter)) in self.filters.iter().enumerate() {
             for frame in 0..n_frames {
-                let spectrum = &power[frame * N_FREQS..][..N_FREQS];
+                let spectrum = &power[frame * N_FREQS + first..][..filter.len()];
                 let energy: f32 = filter.iter().zip(spectrum).map(|(f, p)| f * p).sum();
                 let log = energy.max(1e-10).log10();
                 max = max.max(log);
