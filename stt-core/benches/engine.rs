@@ -105,7 +105,7 @@ fn stages(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
                         let mut decoder = s.model.decoder(&audio);
-                        decoder.forward(&[past.clone()]).unwrap();
+                        decoder.forward(std::slice::from_ref(&past)).unwrap();
                         decoder.reorder(&vec![0; batch]).unwrap();
                         let next = vec![vec![past[PAST_TOKENS - 1]]; batch];
                         let start = Instant::now();
