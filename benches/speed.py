@@ -8,7 +8,8 @@ and int8 (`int8`). Each measurement is a fresh process, ours and theirs alternat
 (`/usr/bin/time`), WER against the references, and the ratio ours/theirs of each.
 
 Audio: the English fixtures concatenated into one long file (0.5 s of silence between them),
-and the 106 s fixture.
+and the 106 s fixture. Then the short clips (every recording under 35 s once, 8 languages)
+in one process per engine with language detection: the cost per clip, model load included.
 
 usage: python benches/speed.py [--runs 2] [--stt target/release/stt]
 Writes benches/out/speed.md and benches/out/speed.json.
@@ -44,6 +45,15 @@ segments, info = model.transcribe(sys.argv[3], beam_size=int(sys.argv[5]), vad_f
 print(json.dumps({"text": "".join(s.text for s in segments).strip(), "language": info.language}))
 """
 
+THEIRS_CLIPS = """
+import json, sys
+from faster_whisper import WhisperModel
+model = WhisperModel(sys.argv[1], device="cpu", compute_type=sys.argv[2], cpu_threads=int(sys.argv[3]))
+for path in sys.argv[5:]:
+    segments, info = model.transcribe(path, beam_size=int(sys.argv[4]), vad_filter=True, word_timestamps=True)
+    print(json.dumps({"text": "".join(s.text for s in segments).strip(), "language": info.language}))
+"""
+
 
 def timed(command, env=None):
     """(stdout, wall seconds, peak RSS in MB) of one process."""
@@ -66,6 +76,19 @@ def theirs(audio, precision):
     out, wall, rss = timed([sys.executable, "-c", THEIRS, str(STT_HOME / "ct2" / "base"), compute_type,
                             str(audio), str(THREADS), str(BEAM)])
     return json.loads(out)["text"], wall, rss
+
+
+def clips(stt, paths, precision, out_dir):
+    """(per-clip seconds, peak RSS MB, texts) of ours and theirs on every clip, one process each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _, wall, rss = timed([str(stt), "transcribe", "--model", "base", "--precision", precision,
+                          "--beam-size", str(BEAM), "--format", "txt", "--output-dir", str(out_dir),
+                          *map(str, paths)])
+    texts = [(out_dir / f"{p.stem}.txt").read_text().strip() for p in paths]
+    out, their_wall, their_rss = timed([sys.executable, "-c", THEIRS_CLIPS, str(STT_HOME / "ct2" / "base"),
+                                        precision, str(THREADS), str(BEAM), *map(str, paths)])
+    their_texts = [json.loads(line)["text"] for line in out.splitlines()]
+    return (wall / len(paths), rss, texts), (their_wall / len(paths), their_rss, their_texts)
 
 
 def long_english(fixtures, rows):
@@ -128,6 +151,27 @@ def main():
             results.append(row)
             print(json.dumps(row))
 
+    short = [r for r in rows if float(r["duration_s"]) < 35 and not r["file"].startswith("2spk_")
+             and ("first9s" not in r["file"] or r["file"].endswith("first9s.flac"))]
+    paths = [args.fixtures / r["file"] for r in short]
+    clip_rows = []
+    for precision in ("float32", "int8"):
+        best = None
+        for _ in range(args.runs):
+            (wall, rss, texts), (their_wall, their_rss, their_texts) = clips(
+                args.stt, paths, precision, OUT / "clips")
+            if best is None or wall + their_wall < best[0] + best[1]:
+                best = (wall, their_wall, rss, their_rss, texts, their_texts)
+        wall, their_wall, rss, their_rss, texts, their_texts = best
+        english = [i for i, r in enumerate(short) if r["language"] == "en"]
+        mean_wer = lambda found: sum(wer(short[i]["reference_text"], found[i]) for i in english) / len(english)
+        row = {"clips": len(paths), "precision": precision, "stt_s_per_clip": wall,
+               "faster-whisper_s_per_clip": their_wall, "time_ratio": wall / their_wall,
+               "stt_rss_mb": rss, "faster-whisper_rss_mb": their_rss, "rss_ratio": rss / their_rss,
+               "stt_english_wer": mean_wer(texts), "faster-whisper_english_wer": mean_wer(their_texts)}
+        clip_rows.append(row)
+        print(json.dumps(row))
+
     lines = [
         "# stt vs faster-whisper (base, beam 5, VAD, word timestamps, 2 threads, CPU)", "",
         f"Best of {args.runs} fresh processes each, alternating; wall time includes loading the model.", "",
@@ -141,8 +185,20 @@ def main():
             f"| {r['faster-whisper_wall_s']:.1f} ({r['faster-whisper_wall_s'] / s:.3f}) | **{r['time_ratio']:.2f}** "
             f"| {r['stt_rss_mb']:.0f} | {r['faster-whisper_rss_mb']:.0f} | **{r['rss_ratio']:.2f}** "
             f"| {100 * r['stt_wer']:.1f} % | {100 * r['faster-whisper_wer']:.1f} % |")
+    lines += [
+        "", f"Short clips: {len(paths)} recordings under 35 s (8 languages), one process per engine, "
+        "language detected; seconds per clip, model load shared.", "",
+        "| precision | stt s/clip | f-w s/clip | time ratio | stt RSS MB | f-w RSS MB | RSS ratio | stt WER (en) | f-w WER (en) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in clip_rows:
+        lines.append(
+            f"| {r['precision']} | {r['stt_s_per_clip']:.2f} | {r['faster-whisper_s_per_clip']:.2f} "
+            f"| **{r['time_ratio']:.2f}** | {r['stt_rss_mb']:.0f} | {r['faster-whisper_rss_mb']:.0f} "
+            f"| **{r['rss_ratio']:.2f}** | {100 * r['stt_english_wer']:.1f} % "
+            f"| {100 * r['faster-whisper_english_wer']:.1f} % |")
     (OUT / "speed.md").write_text("\n".join(lines) + "\n")
-    (OUT / "speed.json").write_text(json.dumps(results, indent=2))
+    (OUT / "speed.json").write_text(json.dumps({"long": results, "clips": clip_rows}, indent=2))
     print("\n".join(lines))
     return 0
 

@@ -67,10 +67,9 @@ fn setup() -> Setup {
 fn past_tokens(s: &mut Setup, audio: &AudioFeatures) -> Vec<u32> {
     let mut decoder = s.model.decoder(audio);
     let mut tokens = s.prompt.clone();
-    let mut logits = decoder.forward(&[tokens.clone()]).unwrap();
+    let mut logits = decoder.forward(&[tokens.clone()], 1).unwrap();
     while tokens.len() < PAST_TOKENS {
-        let last = logits.shape()[1] - 1;
-        let row = logits.slice(ndarray::s![0, last, ..]);
+        let row = logits.slice(ndarray::s![0, 0, ..]);
         let next = row
             .iter()
             .enumerate()
@@ -78,7 +77,7 @@ fn past_tokens(s: &mut Setup, audio: &AudioFeatures) -> Vec<u32> {
             .unwrap()
             .0 as u32;
         tokens.push(next);
-        logits = decoder.forward(&[vec![next]]).unwrap();
+        logits = decoder.forward(&[vec![next]], 1).unwrap();
     }
     tokens
 }
@@ -105,11 +104,11 @@ fn stages(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
                         let mut decoder = s.model.decoder(&audio);
-                        decoder.forward(std::slice::from_ref(&past)).unwrap();
+                        decoder.forward(std::slice::from_ref(&past), 1).unwrap();
                         decoder.reorder(&vec![0; batch]).unwrap();
                         let next = vec![vec![past[PAST_TOKENS - 1]]; batch];
                         let start = Instant::now();
-                        decoder.forward(&next).unwrap();
+                        decoder.forward(&next, 1).unwrap();
                         decoder
                             .reorder(&(0..batch).rev().collect::<Vec<_>>())
                             .unwrap();

@@ -26,7 +26,7 @@ pub mod vad;
 
 pub use decode::LanguageDetection;
 pub use error::{Error, ErrorKind, Result};
-pub use model::{CancelToken, LoadOptions, Precision};
+pub use model::{CancelToken, Device, LoadOptions, Precision};
 pub use options::{Task, TranscribeOptions};
 pub use stream::{StreamEvent, StreamOptions, StreamSession};
 pub use transcribe::{OnProgress, Progress, Transcriber};

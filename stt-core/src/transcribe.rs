@@ -101,6 +101,11 @@ impl Transcriber {
         &self.name
     }
 
+    /// Where the Whisper model runs: the CPU or `Cuda(index)`.
+    pub fn device(&self) -> crate::Device {
+        self.model.device()
+    }
+
     /// Cancels the running transcription (or language detection) from another thread, within
     /// one decoder step; calls fail with [`Error::Cancelled`] until the token is reset.
     pub fn cancel_token(&self) -> CancelToken {

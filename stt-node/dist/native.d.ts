@@ -20,11 +20,14 @@ export declare class Audio {}
 export declare class Engine {
   /**
    * Loads an installed model by name, or a model directory. `computeType` is `float32`
-   * (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide.
+   * (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide; `device` is `auto`, `cpu`,
+   * `cuda` or `cuda:N`.
    */
-  static load(model: string, computeType: string, threads: number, ortLibrary?: string | undefined | null): Promise<Engine>
+  static load(model: string, computeType: string, threads: number, ortLibrary: string | undefined | null, device: string): Promise<Engine>
   /** The name of the loaded model. */
   get name(): string
+  /** Where the model runs: `cpu` or `cuda:N`. */
+  get device(): string
   /**
    * Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
    * report, with the segments finished since the last one, then `""` at the end.

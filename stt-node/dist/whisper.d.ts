@@ -15,8 +15,11 @@ export type AudioChunk = Uint8Array | ArrayBuffer | Int16Array | Float32Array;
 export interface WhisperOptions {
     /** An installed model name (`"base"`, see `listModels`) or a model directory. */
     model?: string;
-    /** Only `"cpu"` in this build (`"auto"` picks it). */
-    device?: 'cpu' | 'auto';
+    /**
+     * `"auto"` (default: the GPU when the ONNX Runtime library is onnxruntime-gpu's and a GPU is
+     * there, else the CPU), `"cpu"`, `"cuda"` or `` `cuda:${n}` ``.
+     */
+    device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
     /** `"float32"` (also `"default"`) or `"int8"`. */
     computeType?: 'default' | 'auto' | 'float32' | 'int8' | 'int8_float32';
     /** Threads per operator; 0 lets ONNX Runtime decide. */
@@ -52,7 +55,8 @@ export declare class TranscriptionStream implements AsyncIterable<Segment> {
  */
 export declare class Whisper {
     #private;
-    readonly device = "cpu";
+    /** The requested device until loaded, then where the model runs (`"cpu"` or `"cuda:N"`). */
+    device: string;
     readonly computeType: string;
     constructor(options?: WhisperOptions);
     /** The model's name (the loaded model's, once `ready()` has resolved). */

@@ -153,6 +153,7 @@ pub struct Engine {
     transcriber: Arc<Mutex<Transcriber>>,
     cancel: CancelToken,
     name: String,
+    device: String,
 }
 
 /// Waits for the engine to be free.
@@ -173,6 +174,7 @@ impl EngineWork for Load {
         let transcriber = Transcriber::load(&self.model, &self.options)?;
         Ok(Engine {
             name: transcriber.name().to_string(),
+            device: transcriber.device().to_string(),
             cancel: transcriber.cancel_token(),
             transcriber: Arc::new(Mutex::new(transcriber)),
         })
@@ -245,7 +247,8 @@ impl EngineWork for DetectLanguage {
 #[napi]
 impl Engine {
     /// Loads an installed model by name, or a model directory. `computeType` is `float32`
-    /// (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide.
+    /// (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide; `device` is `auto`, `cpu`,
+    /// `cuda` or `cuda:N`.
     #[napi(ts_return_type = "Promise<Engine>")]
     pub fn load(
         env: Env,
@@ -253,10 +256,12 @@ impl Engine {
         compute_type: String,
         threads: u32,
         ort_library: Option<String>,
+        device: String,
     ) -> napi::Result<AsyncTask<Job<Load>>> {
         let precision: Precision = compute_type.parse().map_err(|e| js_error(&env, &e))?;
         let options = LoadOptions {
             precision,
+            device: device.parse().map_err(|e| js_error(&env, &e))?,
             ort_library: ort_library.map(PathBuf::from),
             intra_threads: (threads > 0).then_some(threads as usize),
         };
@@ -267,6 +272,12 @@ impl Engine {
     #[napi(getter)]
     pub fn name(&self) -> String {
         self.name.clone()
+    }
+
+    /// Where the model runs: `cpu` or `cuda:N`.
+    #[napi(getter)]
+    pub fn device(&self) -> String {
+        self.device.clone()
     }
 
     /// Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each

@@ -379,7 +379,10 @@ describe('errors', () => {
     await reject(whisper.transcribe(fixture('jfk.flac'), { beamSize: 0 }), 'invalid_option', /beamSize/);
     await reject(whisper.transcribe(fixture('jfk.flac'), { temperature: Number.NaN }), 'invalid_option', /NaN/);
     await reject(new stt.Whisper({ model: 'no-such-model' }).ready(), 'model_not_found', /no-such-model/);
-    assert.throws(() => new stt.Whisper({ device: 'cuda' }), { code: 'invalid_option', message: /cuda/ });
+    assert.throws(() => new stt.Whisper({ device: 'tpu' }), { code: 'invalid_option', message: /tpu/ });
+    // This machine's ONNX Runtime has no CUDA: asking for it fails clearly, auto takes the CPU.
+    await reject(new stt.Whisper({ device: 'cuda' }).ready(), 'runtime', /CUDA.*onnxruntime-gpu/);
+    assert.equal(whisper.device, 'cpu');
     assert.throws(() => new stt.Whisper({ threads: -1 }), { code: 'invalid_option' });
     assert.throws(() => new stt.Whisper({ computeType: 'float64' }), (error) => {
       assert.ok(error instanceof stt.SttError && error.code === 'invalid_option', String(error));

@@ -24,8 +24,11 @@ export type AudioChunk = Uint8Array | ArrayBuffer | Int16Array | Float32Array;
 export interface WhisperOptions {
   /** An installed model name (`"base"`, see `listModels`) or a model directory. */
   model?: string;
-  /** Only `"cpu"` in this build (`"auto"` picks it). */
-  device?: 'cpu' | 'auto';
+  /**
+   * `"auto"` (default: the GPU when the ONNX Runtime library is onnxruntime-gpu's and a GPU is
+   * there, else the CPU), `"cpu"`, `"cuda"` or `` `cuda:${n}` ``.
+   */
+  device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
   /** `"float32"` (also `"default"`) or `"int8"`. */
   computeType?: 'default' | 'auto' | 'float32' | 'int8' | 'int8_float32';
   /** Threads per operator; 0 lets ONNX Runtime decide. */
@@ -152,31 +155,31 @@ export class TranscriptionStream implements AsyncIterable<Segment> {
  * libuv worker thread, so the event loop stays free.
  */
 export class Whisper {
-  readonly device = 'cpu';
+  /** The requested device until loaded, then where the model runs (`"cpu"` or `"cuda:N"`). */
+  device: string;
   readonly computeType: string;
   #model: string;
   readonly #engine: Promise<native.Engine>;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: WhisperOptions = {}) {
-    const { model = 'base', device = 'cpu', computeType = 'default', threads = 0 } = options;
-    if (device !== 'cpu' && device !== 'auto') {
-      throw invalidOption(`device ${JSON.stringify(device)} is not available in this build; use "cpu"`);
-    }
+    const { model = 'base', device = 'auto', computeType = 'default', threads = 0 } = options;
     if (!Number.isInteger(threads) || threads < 0) {
       throw invalidOption(`threads must be an integer >= 0, got ${threads}`);
     }
     this.#model = model;
+    this.device = device;
     this.computeType = computeType;
     let loading: Promise<native.Engine>;
     try {
-      loading = native.Engine.load(model, computeType, threads, options.ortLibrary ?? runtimeLibrary());
+      loading = native.Engine.load(model, computeType, threads, options.ortLibrary ?? runtimeLibrary(), device);
     } catch (error) {
-      throw fromNative(error); // a bad computeType
+      throw fromNative(error); // a bad computeType or device
     }
     this.#engine = loading.then(
       (engine) => {
         this.#model = engine.name;
+        this.device = engine.device;
         return engine;
       },
       (error: unknown) => {

@@ -129,6 +129,7 @@ struct Engine {
     transcriber: Arc<Mutex<Transcriber>>,
     cancel: CancelToken,
     name: String,
+    device: String,
 }
 
 /// Takes the engine for one call and clears a cancellation left by the call before (not
@@ -191,17 +192,19 @@ fn run_interruptibly<T: Send>(
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (model, compute_type, threads=None, ort_library=None))]
+    #[pyo3(signature = (model, compute_type, threads=None, ort_library=None, device="auto"))]
     fn new(
         py: Python<'_>,
         model: String,
         compute_type: &str,
         threads: Option<usize>,
         ort_library: Option<PathBuf>,
+        device: &str,
     ) -> PyResult<Self> {
         let precision: Precision = compute_type.parse().map_err(|e| to_py_err(py, &e))?;
         let options = LoadOptions {
             precision,
+            device: device.parse().map_err(|e| to_py_err(py, &e))?,
             ort_library,
             intra_threads: threads.filter(|&n| n > 0),
         };
@@ -210,6 +213,7 @@ impl Engine {
             .map_err(|e| to_py_err(py, &e))?;
         Ok(Self {
             name: transcriber.name().to_string(),
+            device: transcriber.device().to_string(),
             cancel: transcriber.cancel_token(),
             transcriber: Arc::new(Mutex::new(transcriber)),
         })
@@ -218,6 +222,12 @@ impl Engine {
     #[getter]
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where the model runs: "cpu" or "cuda:N".
+    #[getter]
+    fn device(&self) -> &str {
+        &self.device
     }
 
     /// Transcribes; returns the transcript as JSON. `progress(processed, total)` is called

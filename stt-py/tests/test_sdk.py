@@ -333,6 +333,10 @@ def test_errors_map_to_exception_classes(base, tmp_path):
         stt.Whisper("base", compute_type="float64")
     with pytest.raises(stt.InvalidOptionError, match="device"):
         stt.Whisper("base", device="tpu")
+    # This machine's ONNX Runtime has no CUDA: asking for it fails clearly, auto takes the CPU.
+    with pytest.raises(stt.SttError, match="CUDA.*onnxruntime-gpu"):
+        stt.Whisper("base", device="cuda")
+    assert base.device == "cpu"
     for error in (missing.value, empty.value):
         assert isinstance(error, stt.SttError)
 

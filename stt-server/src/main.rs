@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use stt_core::formats::{self, Format};
-use stt_core::{LoadOptions, Precision, TranscribeOptions, Transcriber, store};
+use stt_core::{Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store};
 
 #[derive(Parser)]
 #[command(
@@ -95,6 +95,10 @@ struct TranscribeArgs {
     /// float32, or int8 for the quantized graphs.
     #[arg(long, default_value = "float32")]
     precision: String,
+    /// Where the model runs: auto (the GPU when the ONNX Runtime library is onnxruntime-gpu's
+    /// and a GPU is there, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
     /// Decode text only, without timestamp tokens (one segment per 30 s window).
     #[arg(long)]
     without_timestamps: bool,
@@ -156,6 +160,7 @@ fn run(command: Command) -> Result<(), String> {
                 output,
                 output_dir,
                 precision,
+                device,
                 without_timestamps,
                 beam_size,
                 no_word_timestamps,
@@ -183,6 +188,7 @@ fn run(command: Command) -> Result<(), String> {
             let options = apply_settings(options, &settings)?;
             let load = LoadOptions {
                 precision: parse_choice::<Precision>(&precision, "precision")?,
+                device: device.parse::<Device>().map_err(|e| e.to_string())?,
                 ..LoadOptions::default()
             };
             let destination = match (output, output_dir) {

@@ -244,3 +244,20 @@ fn models_list_shows_the_installed_models() {
         "{listing}"
     );
 }
+
+#[test]
+fn devices_fall_back_to_the_cpu_or_fail_clearly() {
+    // This machine's ONNX Runtime is the CPU library: auto (the default) and cpu transcribe on
+    // the CPU; cuda names what it needs; a made-up device is refused by name.
+    let jfk = fixtures().join("jfk.flac");
+    let jfk = jfk.to_str().unwrap();
+    for device in ["auto", "cpu"] {
+        let output = stt_ok(&["transcribe", "--device", device, "--format", "txt", jfk]);
+        assert!(String::from_utf8_lossy(&output.stdout).contains("fellow Americans"));
+    }
+    assert_one_line_error(
+        &stt(&["transcribe", "--device", "cuda", jfk]),
+        "onnxruntime-gpu",
+    );
+    assert_one_line_error(&stt(&["transcribe", "--device", "tpu", jfk]), "\"tpu\"");
+}

@@ -153,10 +153,15 @@ class Converted:
                     )
         return feeds
 
-    def step(self, input_ids, encoder_hidden_states, past=None):
-        """One decoder call; `past` is the previous call's outputs (None on the first call).
+    def step(self, input_ids, encoder_hidden_states, past=None, keep=0):
+        """One decoder call; `past` is the previous call's outputs (None on the first call);
+        logits of the last `keep` positions (0: all).
         Cached calls return empty encoder presents: the first call's are carried over."""
-        feeds = {"input_ids": np.asarray(input_ids, np.int64), "encoder_hidden_states": encoder_hidden_states}
+        feeds = {
+            "input_ids": np.asarray(input_ids, np.int64),
+            "encoder_hidden_states": encoder_hidden_states,
+            "logits_to_keep": np.array([keep], np.int64),
+        }
         if past is None:
             feeds.update(self.empty_past(len(input_ids)))
             feeds["use_cache_branch"] = np.array([False])
@@ -264,7 +269,7 @@ def test_graph_interface(name):
     assert [o.name for o in m.encoder.get_outputs()] == ["last_hidden_state"]
 
     inputs = {i.name: i for i in m.decoder.get_inputs()}
-    expected = {"input_ids", "encoder_hidden_states", "use_cache_branch"}
+    expected = {"input_ids", "encoder_hidden_states", "use_cache_branch", "logits_to_keep"}
     for layer in range(m.layers):
         for part in ("decoder", "encoder"):
             for kind in ("key", "value"):
@@ -380,6 +385,8 @@ def test_cache_and_branches_are_consistent():
 
     full = m.step([tokens], states)
     assert full["logits"].shape == (1, len(tokens), m.config["vocab_size"])
+    last_two = m.step([tokens], states, keep=2)["logits"]
+    np.testing.assert_array_equal(last_two, full["logits"][:, -2:])
     past = m.step([tokens[:2]], states)
     dummy = np.zeros((1, 0, m.config["d_model"]), np.float32)
     for i in range(2, len(tokens)):
@@ -462,7 +469,7 @@ def test_convert_command_writes_a_complete_model(tmp_path):
     result = run_script("convert", str(ct2_dir("tiny.en")), str(out))
     assert result.returncode == 0, result.stderr
     marker = json.loads((out / "stt-model.json").read_text())
-    assert marker["format"] == 3 and marker["name"] == "tiny.en"
+    assert marker["format"] == 5 and marker["name"] == "tiny.en"
     for file in marker["files"]:
         assert (out / file).is_file(), file
     reference = model_dir("tiny.en")

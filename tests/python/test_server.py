@@ -245,6 +245,8 @@ def test_health_models_and_languages_need_no_key(server):
     assert body["status"] == "ok"
     assert body["gpu_available"] is False
     assert body["gpu_name"] is None and body["gpu_memory_mb"] is None
+    # The default device is auto; this machine's ONNX Runtime has no CUDA, so the CPU.
+    assert body["execution_provider"] == "cpu" and body["device"] == "cpu"
     for name in ("gpu_available", "gpu_name", "gpu_memory_mb"):
         assert name in body, body
 

@@ -24,7 +24,7 @@ pub fn detect_language(
         ));
     }
     decoder.reset();
-    let logits = decoder.forward(&[vec![sot]])?;
+    let logits = decoder.forward(&[vec![sot]], 1)?;
     let row = logits.slice(ndarray::s![0, 0, ..]);
     let language_logits: Vec<f32> = languages
         .values()

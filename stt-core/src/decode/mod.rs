@@ -19,10 +19,12 @@ use crate::Result;
 /// A decoder over one window of encoded audio. It holds a batch of token sequences (beams or
 /// sampled candidates) and caches what each has seen, so every step computes only new tokens.
 pub trait TokenDecoder {
-    /// Appends `tokens[i]` to sequence `i` (every row the same length) and returns logits
-    /// `[sequences, row length, vocab]`; `[i, j]` predicts the token after `tokens[i][j]`.
-    /// After [`reset`](Self::reset) the batch holds a single sequence.
-    fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>>;
+    /// Appends `tokens[i]` to sequence `i` (every row the same length) and returns the logits
+    /// of the last `keep` positions, `[sequences, keep, vocab]`: `[i, j]` predicts the token
+    /// after `tokens[i][width - keep + j]`. Positions not kept may never be computed (a long
+    /// prompt needs only its last rows). After [`reset`](Self::reset) the batch holds a single
+    /// sequence.
+    fn forward(&mut self, tokens: &[Vec<u32>], keep: usize) -> Result<Array3<f32>>;
 
     /// Rearranges the batch: sequence `i` continues what sequence `sources[i]` has seen. Fans
     /// one prompt out to several candidates and follows beams without recomputing a prefix.
@@ -91,10 +93,11 @@ pub(crate) mod scripted {
     }
 
     impl TokenDecoder for ScriptedDecoder {
-        fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>> {
+        fn forward(&mut self, tokens: &[Vec<u32>], keep: usize) -> Result<Array3<f32>> {
             assert_eq!(tokens.len(), self.histories.len(), "one row per sequence");
             self.calls.push(tokens.to_vec());
             let width = tokens[0].len();
+            assert!((1..=width).contains(&keep), "keeps 1 to {width} positions");
             let mut logits = Array3::zeros((tokens.len(), width, self.vocab));
             for (row, (fed, history)) in tokens.iter().zip(&mut self.histories).enumerate() {
                 assert_eq!(fed.len(), width, "rows of equal length");
@@ -105,7 +108,7 @@ pub(crate) mod scripted {
                     }
                 }
             }
-            Ok(logits)
+            Ok(logits.slice_move(ndarray::s![.., width - keep.., ..]))
         }
 
         fn reorder(&mut self, sources: &[usize]) -> Result<()> {

@@ -57,20 +57,22 @@ pub fn decode_window(
     params: &WindowParams,
 ) -> Result<WindowDecoding> {
     decoder.reset();
-    let logits = decoder.forward(&[[prompt, &params.prefix].concat()])?;
-    let prompt_rows = logits.shape()[1];
-    let no_speech_prob = match params.sot_index < prompt_rows {
+    let fed = [prompt, &params.prefix].concat();
+    // Rows from <|startoftranscript|> (the no-speech probability) to the last: the previous
+    // text before it needs no logits.
+    let has_sot = params.sot_index < fed.len();
+    let keep = fed.len().saturating_sub(params.sot_index).max(1);
+    let logits = decoder.forward(&[fed], keep)?;
+    let no_speech_prob = match has_sot {
         true => {
-            let row = logits.slice(ndarray::s![0, params.sot_index, ..]).to_vec();
+            let row = logits.slice(ndarray::s![0, 0, ..]).to_vec();
             log_softmax(&row)
                 .get(params.no_speech as usize)
                 .map_or(0.0, |lp| lp.exp())
         }
         false => 0.0,
     };
-    let first_row = logits
-        .slice(ndarray::s![0, prompt_rows.saturating_sub(1), ..])
-        .to_vec();
+    let first_row = logits.slice(ndarray::s![0, keep - 1, ..]).to_vec();
 
     let candidates = if params.temperature == 0.0 && params.beam_size > 1 {
         beam_search(decoder, first_row, rules, params)?
@@ -154,7 +156,7 @@ fn sample(
             decoder.reorder(&kept_rows)?;
             live = kept_rows.iter().map(|&row| live[row]).collect();
         }
-        rows = last_rows(decoder.forward(&next_tokens)?);
+        rows = last_rows(decoder.forward(&next_tokens, 1)?);
     }
 }
 
@@ -227,7 +229,7 @@ fn beam_search(
             .iter()
             .map(|b| vec![b.tokens[b.tokens.len() - 1]])
             .collect();
-        rows = last_rows(decoder.forward(&fed)?);
+        rows = last_rows(decoder.forward(&fed, 1)?);
     }
 
     // Too few ended (length limit): the likeliest live beams count as ended.

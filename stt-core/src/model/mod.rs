@@ -15,7 +15,7 @@ mod speaker;
 mod whisper;
 
 pub use layout::{ModelConfig, ModelFiles, Precision};
-pub use runtime::{LoadOptions, runtime_library};
+pub use runtime::{Device, LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
 #[cfg(feature = "diarization")]
 pub use speaker::{SPEAKER_FEATURE_BINS, SpeakerModel};

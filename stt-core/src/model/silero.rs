@@ -34,9 +34,10 @@ impl SileroModel {
         // its VAD on one), so one thread unless the caller asked otherwise.
         let options = LoadOptions {
             intra_threads: Some(options.intra_threads.unwrap_or(1)),
+            device: super::Device::Cpu,
             ..options.clone()
         };
-        let session = open_session(path, &options)?;
+        let (session, _) = open_session(path, &options)?;
         let has =
             |outlets: &[ort::value::Outlet], name: &str| outlets.iter().any(|o| o.name() == name);
         let missing = [INPUT, STATE, RATE]

@@ -20,7 +20,11 @@ pub struct SpeakerModel {
 
 impl SpeakerModel {
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
-        let session = open_session(path, options)?;
+        let options = LoadOptions {
+            device: super::Device::Cpu,
+            ..options.clone()
+        };
+        let (session, _) = open_session(path, &options)?;
         let has =
             |outlets: &[ort::value::Outlet], name: &str| outlets.iter().any(|o| o.name() == name);
         if !has(session.inputs(), INPUT) || !has(session.outputs(), OUTPUT) {

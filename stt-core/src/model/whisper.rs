@@ -2,6 +2,7 @@
 //! carries the key/value cache between steps.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::path::Path;
 
 use ndarray::{Array2, Array3, Axis};
@@ -10,7 +11,7 @@ use ort::value::{DynValue, Tensor};
 
 use super::CancelToken;
 use super::layout::{ModelConfig, ModelFiles};
-use super::runtime::{LoadOptions, open_session};
+use super::runtime::{Device, LoadOptions, open_session, release_freed_memory};
 use crate::decode::TokenDecoder;
 use crate::mel::N_FRAMES;
 use crate::{Error, Result};
@@ -20,6 +21,8 @@ const ENCODER_OUTPUT: &str = "last_hidden_state";
 const INPUT_IDS: &str = "input_ids";
 const ENCODER_HIDDEN_STATES: &str = "encoder_hidden_states";
 const USE_CACHE_BRANCH: &str = "use_cache_branch";
+/// Optional decoder input of the converter's graphs: logits of the last N positions only.
+const LOGITS_TO_KEEP: &str = "logits_to_keep";
 const LOGITS: &str = "logits";
 /// Decoder metadata written by the converter: the cross-attention cache takes one row per
 /// audio, shared by that audio's consecutive sequences.
@@ -54,6 +57,10 @@ pub struct WhisperModel {
     /// Whether beams of one audio share its cross-attention cache row; other graphs (the
     /// onnx-community exports) need a copy per sequence.
     cross_cache_per_audio: bool,
+    /// Whether the decoder takes `logits_to_keep`; other graphs compute every position's
+    /// logits and the unwanted rows are dropped.
+    keeps_logits: bool,
+    device: Device,
     cancel: CancelToken,
 }
 
@@ -63,13 +70,24 @@ struct AlignmentOutputs {
     outputs: RunOptions<HasSelectedOutputs>,
 }
 
-/// Encoder output for one window, kept in ONNX Runtime's memory and fed to the decoder as is.
-pub struct AudioFeatures(DynValue);
+/// Encoder output for one window, kept in ONNX Runtime's memory and fed to the decoder as is,
+/// with the cross-attention keys and values of every layer that the first decoder step over
+/// it computes: later decoders over the window (language detection, fallback attempts, the
+/// word-timing pass) read them instead of projecting the 1500 frames again.
+pub struct AudioFeatures {
+    hidden: DynValue,
+    cross: OnceCell<Vec<[DynValue; 2]>>,
+}
 
 impl WhisperModel {
     pub fn load(files: &ModelFiles, options: &LoadOptions) -> Result<Self> {
-        let encoder = open_session(&files.encoder, options)?;
-        let decoder = open_session(&files.decoder, options)?;
+        let (encoder, device) = open_session(&files.encoder, options)?;
+        // The decoder goes where the encoder went (an `Auto` choice is made once).
+        let decoder_options = LoadOptions {
+            device,
+            ..options.clone()
+        };
+        let (decoder, _) = open_session(&files.decoder, &decoder_options)?;
         let config = files.config.clone();
         let cache_names = (0..config.decoder_layers)
             .map(|layer| LayerCacheNames {
@@ -131,6 +149,7 @@ impl WhisperModel {
             .map_err(inference)?
             .custom(CROSS_CACHE_KEY)
             .is_some_and(|value| value == CROSS_CACHE_PER_AUDIO);
+        let keeps_logits = decoder.inputs().iter().any(|i| i.name() == LOGITS_TO_KEEP);
         Ok(Self {
             config,
             encoder,
@@ -140,8 +159,15 @@ impl WhisperModel {
             next_step_outputs,
             alignment,
             cross_cache_per_audio,
+            keeps_logits,
+            device,
             cancel: CancelToken::default(),
         })
+    }
+
+    /// Where the model runs (never `Auto`: what an `Auto` load chose).
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     /// Cancels this model's work from another thread.
@@ -162,6 +188,9 @@ impl WhisperModel {
             )));
         }
         let input = Tensor::from_array((shape, window)).map_err(inference)?;
+        // A new window: the last one's decoder steps are over, and so are this pass's
+        // activations once it returns.
+        release_freed_memory();
         let mut outputs = self
             .encoder
             .run(ort::inputs![ENCODER_INPUT => input])
@@ -169,7 +198,12 @@ impl WhisperModel {
         let hidden = outputs
             .remove(ENCODER_OUTPUT)
             .ok_or_else(|| Error::Inference(format!("encoder returned no {ENCODER_OUTPUT}")))?;
-        Ok(AudioFeatures(hidden))
+        drop(outputs);
+        release_freed_memory();
+        Ok(AudioFeatures {
+            hidden,
+            cross: OnceCell::new(),
+        })
     }
 
     /// Feeds `tokens` at once to a fresh decoder over `audio` and returns the logits
@@ -187,13 +221,16 @@ impl WhisperModel {
         };
         let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
         let input_ids = Tensor::from_array(([1, ids.len()], ids)).map_err(inference)?;
-        let mut inputs = step_inputs(input_ids, audio, false)?;
-        push_empty_past(&mut inputs, &self.cache_names, &self.config)?;
+        let keep = self.keeps_logits.then_some(tokens.len());
+        let cross = audio.cross.get().map(Vec::as_slice);
+        let mut inputs = step_inputs(input_ids, audio, cross.is_some(), keep)?;
+        push_past(&mut inputs, &self.cache_names, &self.config, None, cross)?;
         let outputs = self
             .decoder
             .run_with_options(inputs, outputs)
             .map_err(inference)?;
-        let logits = extract_logits(&outputs, 1, tokens.len())?.index_axis_move(Axis(0), 0);
+        let logits =
+            extract_logits(&outputs, 1, tokens.len(), tokens.len())?.index_axis_move(Axis(0), 0);
 
         let mut per_head = Vec::with_capacity(heads.len());
         for &(layer, head) in heads {
@@ -290,17 +327,19 @@ pub struct DecoderState<'a> {
     cache: Option<KvCache>,
 }
 
-/// Per layer: self-attention keys and values (grow by one position per token) and
-/// cross-attention keys and values (computed once from the audio, the same for every sequence).
+/// Per layer: self-attention keys and values, which grow by one position per token. The
+/// cross-attention ones are the audio's, except for graphs that want a copy per sequence.
 struct KvCache {
     grown: Vec<[DynValue; 2]>,
-    cross: Vec<[DynValue; 2]>,
+    /// The audio's cross-attention keys and values repeated for each sequence, for graphs
+    /// without a cache per audio once the batch has more than one sequence.
+    repeated_cross: Option<Vec<[DynValue; 2]>>,
     /// Sequences in the batch.
     batch: usize,
 }
 
 impl TokenDecoder for DecoderState<'_> {
-    fn forward(&mut self, tokens: &[Vec<u32>]) -> Result<Array3<f32>> {
+    fn forward(&mut self, tokens: &[Vec<u32>], keep: usize) -> Result<Array3<f32>> {
         self.model.cancel.check()?;
         let batch = self.cache.as_ref().map_or(1, |c| c.batch);
         let width = tokens.first().map_or(0, Vec::len);
@@ -310,31 +349,37 @@ impl TokenDecoder for DecoderState<'_> {
                 tokens.len()
             )));
         }
+        if !(1..=width).contains(&keep) {
+            return Err(Error::Inference(format!(
+                "cannot keep the logits of {keep} of {width} positions"
+            )));
+        }
         let ids: Vec<i64> = tokens.iter().flatten().map(|&t| t as i64).collect();
         let input_ids = Tensor::from_array(([batch, width], ids)).map_err(inference)?;
         let model = &mut *self.model;
-        let mut inputs = step_inputs(input_ids, self.audio, self.cache.is_some())?;
-        let names = &model.cache_names;
-        let options = match &self.cache {
-            Some(cache) => {
-                for ((layer, grown), cross) in names.iter().zip(&cache.grown).zip(&cache.cross) {
-                    for (name, value) in layer.past.iter().zip(grown.iter().chain(cross)) {
-                        inputs.push((name.as_str().into(), value.into()));
-                    }
-                }
-                &model.next_step_outputs
-            }
-            None => {
-                push_empty_past(&mut inputs, names, &model.config)?;
-                &model.first_step_outputs
-            }
+        let kept = model.keeps_logits.then_some(keep);
+        // Cross keys and values already computed for this audio make every step a cached one.
+        let cross = match &self.cache {
+            Some(KvCache {
+                repeated_cross: Some(cross),
+                ..
+            }) => Some(cross.as_slice()),
+            _ => self.audio.cross.get().map(Vec::as_slice),
         };
+        let mut inputs = step_inputs(input_ids, self.audio, cross.is_some(), kept)?;
+        let grown = self.cache.as_ref().map(|c| c.grown.as_slice());
+        push_past(&mut inputs, &model.cache_names, &model.config, grown, cross)?;
+        let options = match cross {
+            Some(_) => &model.next_step_outputs,
+            None => &model.first_step_outputs,
+        };
+        let computes_cross = cross.is_none();
         let mut outputs = model
             .decoder
             .run_with_options(inputs, options)
             .map_err(inference)?;
 
-        let logits = extract_logits(&outputs, batch, width)?;
+        let logits = extract_logits(&outputs, batch, width, keep)?;
         let names = &model.cache_names;
         let mut take = |name: &str| {
             outputs
@@ -345,17 +390,21 @@ impl TokenDecoder for DecoderState<'_> {
         let mut cross = Vec::new();
         for layer in names {
             grown.push([take(&layer.present[0])?, take(&layer.present[1])?]);
-            if self.cache.is_none() {
+            if computes_cross {
                 cross.push([take(&layer.present[2])?, take(&layer.present[3])?]);
             }
         }
         drop(outputs);
+        if computes_cross {
+            // Unset: `cross` was None because the audio had none yet.
+            let _ = self.audio.cross.set(cross);
+        }
         match &mut self.cache {
             Some(cache) => cache.grown = grown,
             None => {
                 self.cache = Some(KvCache {
                     grown,
-                    cross,
+                    repeated_cross: None,
                     batch,
                 })
             }
@@ -386,12 +435,20 @@ impl TokenDecoder for DecoderState<'_> {
         // Every sequence attends to the same audio: only the batch size matters, and only
         // to a graph that wants a row per sequence.
         if sources.len() != cache.batch && !self.model.cross_cache_per_audio {
+            let audio_cross = self.audio.cross.get().ok_or_else(|| {
+                Error::Inference("no cross-attention cache for this audio".into())
+            })?;
             let first_rows = vec![0; sources.len()];
-            for layer in &mut cache.cross {
-                for value in layer.iter_mut() {
-                    *value = gather_rows(value, &first_rows)?;
-                }
-            }
+            let repeated = audio_cross
+                .iter()
+                .map(|layer| {
+                    Ok([
+                        gather_rows(&layer[0], &first_rows)?,
+                        gather_rows(&layer[1], &first_rows)?,
+                    ])
+                })
+                .collect::<Result<Vec<_>>>()?;
+            cache.repeated_cross = Some(repeated);
         }
         cache.batch = sources.len();
         Ok(())
@@ -404,31 +461,50 @@ impl TokenDecoder for DecoderState<'_> {
 
 type Inputs<'v> = Vec<(Cow<'v, str>, SessionInputValue<'v>)>;
 
-/// Token ids, audio and cache switch of one decoder step; the cache tensors come after.
+/// Token ids, audio, cache switch and (for graphs that take it) how many positions' logits
+/// to compute, of one decoder step; the cache tensors come after.
 fn step_inputs(
     input_ids: Tensor<i64>,
     audio: &AudioFeatures,
     use_cache: bool,
+    logits_to_keep: Option<usize>,
 ) -> Result<Inputs<'_>> {
     let use_cache = Tensor::from_array(([1], vec![use_cache])).map_err(inference)?;
-    Ok(vec![
+    let mut inputs: Inputs<'_> = vec![
         (INPUT_IDS.into(), input_ids.into()),
-        (ENCODER_HIDDEN_STATES.into(), (&audio.0).into()),
+        (ENCODER_HIDDEN_STATES.into(), (&audio.hidden).into()),
         (USE_CACHE_BRANCH.into(), use_cache.into()),
-    ])
+    ];
+    if let Some(keep) = logits_to_keep {
+        let keep = Tensor::from_array(([1], vec![keep as i64])).map_err(inference)?;
+        inputs.push((LOGITS_TO_KEEP.into(), keep.into()));
+    }
+    Ok(inputs)
 }
 
-/// First step: no self-attention past yet; cross keys and values come from the audio.
-fn push_empty_past<'v>(
+/// The cache inputs of every layer: self-attention keys and values from `grown` (empty before
+/// the first token) and cross-attention ones from `cross` (empty when the step computes them).
+fn push_past<'v>(
     inputs: &mut Inputs<'v>,
     names: &'v [LayerCacheNames],
     config: &ModelConfig,
+    grown: Option<&'v [[DynValue; 2]]>,
+    cross: Option<&'v [[DynValue; 2]]>,
 ) -> Result<()> {
     let empty_shape = [1, config.decoder_heads, 0, config.head_dim()];
-    for layer in names {
-        for name in &layer.past {
-            let empty = Tensor::from_array((empty_shape, Vec::<f32>::new())).map_err(inference)?;
-            inputs.push((name.as_str().into(), empty.into()));
+    for (index, layer) in names.iter().enumerate() {
+        let values = [grown, grown, cross, cross]
+            .into_iter()
+            .enumerate()
+            .map(|(part, source)| source.map(|layers| &layers[index][part % 2]));
+        for (name, value) in layer.past.iter().zip(values) {
+            let value: SessionInputValue<'v> = match value {
+                Some(value) => value.into(),
+                None => Tensor::from_array((empty_shape, Vec::<f32>::new()))
+                    .map_err(inference)?
+                    .into(),
+            };
+            inputs.push((name.as_str().into(), value));
         }
     }
     Ok(())
@@ -441,11 +517,13 @@ fn gather_rows(value: &DynValue, sources: &[usize]) -> Result<DynValue> {
     Ok(Tensor::from_array(gathered).map_err(inference)?.into_dyn())
 }
 
-/// `logits` as `[batch, width, vocab]`, checked against what was fed.
+/// The last `keep` positions of `logits` as `[batch, keep, vocab]`, checked against what was
+/// fed: the graph returned either those positions or all `width`.
 fn extract_logits(
     outputs: &ort::session::SessionOutputs,
     batch: usize,
     width: usize,
+    keep: usize,
 ) -> Result<Array3<f32>> {
     let logits = outputs
         .get(LOGITS)
@@ -453,13 +531,15 @@ fn extract_logits(
         .try_extract_array::<f32>()
         .map_err(inference)?;
     let shape = logits.shape().to_vec();
-    if shape.len() != 3 || shape[0] != batch || shape[1] != width {
+    if shape.len() != 3 || shape[0] != batch || (shape[1] != width && shape[1] != keep) {
         return Err(Error::Inference(format!(
             "unexpected logits shape {shape:?} for {batch}x{width} tokens"
         )));
     }
+    let rows = shape[1];
     Ok(logits
         .into_dimensionality::<ndarray::Ix3>()
         .map_err(inference)?
+        .slice(ndarray::s![.., rows - keep.., ..])
         .to_owned())
 }

@@ -24,9 +24,12 @@ class Engine:
         compute_type: str,
         threads: Optional[int] = None,
         ort_library: Optional[_Path] = None,
+        device: str = "auto",
     ) -> Engine: ...
     @property
     def name(self) -> str: ...
+    @property
+    def device(self) -> str: ...
     def transcribe(
         self,
         audio: DecodedAudio,

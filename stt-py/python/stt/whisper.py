@@ -127,6 +127,8 @@ class Whisper:
     """A Whisper model loaded in this process.
 
     ``model`` is an installed name (``"base"``, see :mod:`stt.models`) or a model directory.
+    ``device`` is ``"auto"`` (the GPU when the installed ONNX Runtime is ``onnxruntime-gpu``
+    and a GPU is there, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     ``compute_type`` is ``"float32"`` (``"default"``) or ``"int8"``; ``threads`` is the number
     of threads per operator (0: ONNX Runtime decides).
     """
@@ -134,19 +136,21 @@ class Whisper:
     def __init__(
         self,
         model: Union[str, "os.PathLike[str]"] = "base",
-        device: str = "cpu",
+        device: str = "auto",
         compute_type: str = "default",
         threads: int = 0,
     ) -> None:
-        if device not in ("cpu", "auto"):
-            raise InvalidOptionError(
-                f"device {device!r} is not available in this build; use 'cpu'", "invalid_option"
-            )
         if threads < 0:
             raise InvalidOptionError(f"threads must be >= 0, got {threads}", "invalid_option")
-        self._engine = _native.Engine(os.fspath(model), compute_type, threads, runtime_library())
-        self.device = "cpu"
+        self._engine = _native.Engine(
+            os.fspath(model), compute_type, threads, runtime_library(), device
+        )
         self.compute_type = compute_type
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``"cpu"`` or ``"cuda:N"`` (what ``"auto"`` chose)."""
+        return self._engine.device
 
     @property
     def model(self) -> str:

@@ -14,6 +14,10 @@ pub struct ServeConfig {
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, env = "STT_PORT", default_value_t = 8080)]
     pub port: u16,
+    /// Where the Whisper models run: auto (the GPU when the ONNX Runtime library is
+    /// onnxruntime-gpu's and a GPU is there, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, env = "STT_DEVICE", default_value = "auto")]
+    pub device: String,
     /// Engine workers, each with its own model sessions [default: one per 2 cores].
     #[arg(long, env = "STT_WORKERS")]
     pub workers: Option<usize>,

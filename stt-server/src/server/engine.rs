@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use stt_core::{LoadOptions, TranscribeOptions, Transcriber, Transcript};
+use stt_core::{Device, LoadOptions, TranscribeOptions, Transcriber, Transcript};
 use tokio::sync::oneshot;
 
 use super::db::credits;
@@ -32,6 +32,8 @@ struct Work {
 pub struct Engine {
     queue: SyncSender<Work>,
     pub workers: usize,
+    /// Where the workers' models run (what `auto` chose).
+    pub device: Device,
 }
 
 impl Engine {
@@ -39,14 +41,15 @@ impl Engine {
     pub fn start(
         workers: usize,
         queue: usize,
-        threads: usize,
+        load: &LoadOptions,
         preload: &str,
     ) -> Result<Self, String> {
         let (sender, receiver) = sync_channel::<Work>(queue);
-        start_workers("stt-worker", workers, threads, preload, receiver, run_work)?;
+        let device = start_workers("stt-worker", workers, load, preload, receiver, run_work)?;
         Ok(Self {
             queue: sender,
             workers,
+            device,
         })
     }
 
@@ -127,22 +130,18 @@ impl Models {
     }
 }
 
-/// Starts `count` threads that each load `preload` with `threads` ONNX Runtime threads (so a
-/// broken runtime or model stops the server at start rather than failing every request),
-/// then hand each item of `queue` to `handle` with their own models. Returns once all loaded.
+/// Starts `count` threads that each load `preload` with `load` (so a broken runtime or model
+/// stops the server at start rather than failing every request), then hand each item of
+/// `queue` to `handle` with their own models. Returns, once all loaded, where they run.
 pub fn start_workers<W: Send + 'static>(
     name: &str,
     count: usize,
-    threads: usize,
+    load: &LoadOptions,
     preload: &str,
     queue: Receiver<W>,
     handle: fn(W, &mut Models),
-) -> Result<(), String> {
+) -> Result<Device, String> {
     let queue = Arc::new(Mutex::new(queue));
-    let load = LoadOptions {
-        intra_threads: Some(threads),
-        ..LoadOptions::default()
-    };
     let mut ready = Vec::new();
     for index in 0..count {
         let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
@@ -155,7 +154,10 @@ pub fn start_workers<W: Send + 'static>(
         std::thread::Builder::new()
             .name(format!("{name}-{index}"))
             .spawn(move || {
-                let loaded = models.get(&preload).map(drop).map_err(|e| e.to_string());
+                let loaded = models
+                    .get(&preload)
+                    .map(|model| model.device())
+                    .map_err(|e| e.to_string());
                 let failed = loaded.is_err();
                 let _ = ready_sender.send(loaded);
                 if failed {
@@ -171,12 +173,13 @@ pub fn start_workers<W: Send + 'static>(
             .map_err(|e| format!("cannot start a worker thread: {e}"))?;
         ready.push(ready_receiver);
     }
+    let mut device = load.device;
     for ready in ready {
-        ready
+        device = ready
             .recv()
             .map_err(|_| "a worker died while loading".to_string())??;
     }
-    Ok(())
+    Ok(device)
 }
 
 fn transcribe(work: &Request, models: &mut Models) -> Result<Transcript, ApiError> {

@@ -86,12 +86,26 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
 
-    let (workers, queue, threads) = (config.workers(), config.queue, config.threads_per_worker());
+    let device: stt_core::Device = config
+        .device
+        .parse()
+        .map_err(|e| format!("--device: {e}"))?;
+    let load = move |threads| stt_core::LoadOptions {
+        intra_threads: Some(threads),
+        device,
+        ..stt_core::LoadOptions::default()
+    };
+    let (workers, queue, engine_load) = (
+        config.workers(),
+        config.queue,
+        load(config.threads_per_worker()),
+    );
     let default_model = catalog.default.clone();
-    let engine =
-        tokio::task::spawn_blocking(move || Engine::start(workers, queue, threads, &default_model))
-            .await
-            .map_err(|e| e.to_string())??;
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::start(workers, queue, &engine_load, &default_model)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let (stream_workers, stream_threads, max_streams) = (
         config.stream_workers.max(1),
         config.threads_per_stream_worker(),
@@ -99,7 +113,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     );
     let default_model = catalog.default.clone();
     let streams = tokio::task::spawn_blocking(move || {
-        stream::StreamPool::start(stream_workers, stream_threads, max_streams, &default_model)
+        stream::StreamPool::start(
+            stream_workers,
+            &load(stream_threads),
+            max_streams,
+            &default_model,
+        )
     })
     .await
     .map_err(|e| e.to_string())??;

@@ -532,17 +532,41 @@ async fn languages(
     Ok(Json(json!({"model": model, "languages": languages})))
 }
 
-/// `GET /health` (section 5): the execution provider the workers really use.
+/// `GET /health` (section 5): the execution provider the workers really use, and its GPU.
 async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let (provider, gpu) = match state.engine.device {
+        stt_core::Device::Cuda(index) => ("cuda", Some(gpu_description(index).await)),
+        _ => ("cpu", None),
+    };
+    let gpu_available = gpu.is_some();
+    let (name, memory_mb) = gpu.flatten().unzip();
     Json(json!({
         "status": "ok",
-        "gpu_available": false,
-        "gpu_name": null,
-        "gpu_memory_mb": null,
-        "execution_provider": "cpu",
+        "gpu_available": gpu_available,
+        "gpu_name": name,
+        "gpu_memory_mb": memory_mb,
+        "execution_provider": provider,
+        "device": state.engine.device.to_string(),
         "workers": state.engine.workers,
         "default_model": state.catalog.default,
     }))
+}
+
+/// Name and memory (MB) of NVIDIA GPU `index` as `nvidia-smi` reports them; `None` when it
+/// cannot tell (ONNX Runtime's CUDA provider does not expose them).
+async fn gpu_description(index: u32) -> Option<(String, u64)> {
+    let output = tokio::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=name,memory.total",
+            "--format=csv,noheader,nounits",
+            &format!("--id={index}"),
+        ])
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let (name, memory) = text.trim().rsplit_once(',')?;
+    Some((name.trim().to_string(), memory.trim().parse().ok()?))
 }
 
 #[derive(Deserialize)]

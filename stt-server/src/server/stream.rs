@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use stt_core::{StreamEvent, StreamOptions, StreamSession};
+use stt_core::{LoadOptions, StreamEvent, StreamOptions, StreamSession};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
@@ -64,13 +64,13 @@ impl StreamPool {
     /// model load).
     pub fn start(
         workers: usize,
-        threads: usize,
+        load: &LoadOptions,
         max_streams: usize,
         preload: &str,
     ) -> Result<Self, String> {
         // Each stream has at most one step queued or running.
         let (queue, receiver) = sync_channel::<Step>(max_streams.max(1));
-        start_workers("stt-stream", workers, threads, preload, receiver, run_step)?;
+        start_workers("stt-stream", workers, load, preload, receiver, run_step)?;
         Ok(Self {
             queue,
             slots: Arc::new(Semaphore::new(max_streams)),
