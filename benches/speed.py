@@ -84,7 +84,7 @@ def clips(stt, paths, precision, out_dir):
     _, wall, rss = timed([str(stt), "transcribe", "--model", "base", "--precision", precision,
                           "--beam-size", str(BEAM), "--format", "txt", "--output-dir", str(out_dir),
                           *map(str, paths)])
-    texts = [(out_dir / f"{p.stem}.txt").read_text().strip() for p in paths]
+    texts = [(out_dir / f"{p.name}.txt").read_text().strip() for p in paths]
     out, their_wall, their_rss = timed([sys.executable, "-c", THEIRS_CLIPS, str(STT_HOME / "ct2" / "base"),
                                         precision, str(THREADS), str(BEAM), *map(str, paths)])
     their_texts = [json.loads(line)["text"] for line in out.splitlines()]

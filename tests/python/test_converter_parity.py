@@ -472,7 +472,7 @@ def test_convert_command_writes_a_complete_model(tmp_path):
     result = run_script("convert", str(ct2_dir("tiny.en")), str(out))
     assert result.returncode == 0, result.stderr
     marker = json.loads((out / "stt-model.json").read_text())
-    assert marker["format"] == 5 and marker["name"] == "tiny.en"
+    assert marker["format"] == 6 and marker["name"] == "tiny.en"
     for file in marker["files"]:
         assert (out / file).is_file(), file
     reference = model_dir("tiny.en")

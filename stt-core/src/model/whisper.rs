@@ -21,7 +21,7 @@ const ENCODER_OUTPUT: &str = "last_hidden_state";
 const INPUT_IDS: &str = "input_ids";
 const ENCODER_HIDDEN_STATES: &str = "encoder_hidden_states";
 const USE_CACHE_BRANCH: &str = "use_cache_branch";
-/// Optional decoder input of the converter's graphs: logits of the last N positions only.
+/// Input of the converter's decoders (others lack it): logits of the last N positions only.
 const LOGITS_TO_KEEP: &str = "logits_to_keep";
 const LOGITS: &str = "logits";
 /// Decoder metadata written by the converter: the cross-attention cache takes one row per
@@ -81,13 +81,15 @@ pub struct AudioFeatures {
 
 impl WhisperModel {
     pub fn load(files: &ModelFiles, options: &LoadOptions) -> Result<Self> {
-        let (encoder, device) = open_session(&files.encoder, options)?;
-        // The decoder goes where the encoder went (an `Auto` choice is made once).
-        let decoder_options = LoadOptions {
+        // The larger graph first: loading holds a second copy of a graph's weights for a
+        // moment, better while the other is not loaded yet. The encoder goes where the decoder
+        // went (an `Auto` choice is made once).
+        let (decoder, device) = open_session(&files.decoder, options)?;
+        let encoder_options = LoadOptions {
             device,
             ..options.clone()
         };
-        let (decoder, _) = open_session(&files.decoder, &decoder_options)?;
+        let (encoder, _) = open_session(&files.encoder, &encoder_options)?;
         let config = files.config.clone();
         let cache_names = (0..config.decoder_layers)
             .map(|layer| LayerCacheNames {
