@@ -1,8 +1,11 @@
 //! The options of one transcription. [`TranscribeOptions::default`] is the single source of
-//! defaults: the CLI, the server and the language bindings all start from it and override
-//! only what their caller set. Names and defaults follow faster-whisper's `transcribe()`.
+//! defaults, and [`TranscribeOptions::with_overrides`] the single way to apply what a caller
+//! set: the CLI, the server and the language bindings all go through them. Names and defaults
+//! follow faster-whisper's `transcribe()`.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::vad::VadOptions;
 use crate::{Error, Result, alignment};
@@ -141,10 +144,31 @@ impl TranscribeOptions {
             .filter(|code| !code.is_empty() && !code.eq_ignore_ascii_case("auto"))
     }
 
+    /// Options from a JSON object naming what differs from the defaults (see
+    /// [`Self::with_overrides`]).
+    pub fn from_json(json: &str) -> Result<Self> {
+        Self::default().with_overrides(parse_json(json)?)
+    }
+
+    /// These options with what `overrides` (a JSON object) names replaced, at any depth
+    /// (`{"vad_parameters": {"threshold": 0.3}}` keeps the other thresholds), then normalised
+    /// and checked. An unknown name is refused.
+    pub fn with_overrides(&self, overrides: Value) -> Result<Self> {
+        with_overrides(self, overrides)?.normalized()
+    }
+
+    /// Makes what an option implies explicit (`diarize_by_channel` labels speakers, so it
+    /// turns `diarize` on), then checks every value. The engine normalises what it is given.
+    pub fn normalized(mut self) -> Result<Self> {
+        self.diarize |= self.diarize_by_channel;
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Whether the audio must be decoded with its channels kept apart
     /// ([`crate::audio::load_file_with_channels`]).
     pub fn needs_channels(&self) -> bool {
-        self.diarize && self.diarize_by_channel
+        self.diarize_by_channel
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -211,6 +235,46 @@ impl TranscribeOptions {
     }
 }
 
+/// A JSON text that must be an object of options.
+pub(crate) fn parse_json(json: &str) -> Result<Value> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| Error::InvalidOption(format!("options: {e}")))?;
+    match value {
+        Value::Object(_) => Ok(value),
+        other => Err(Error::InvalidOption(format!(
+            "options must be a JSON object, got {other}"
+        ))),
+    }
+}
+
+/// `base` with `overrides` written over it, objects key by key; unknown names are refused by
+/// `T`'s `deny_unknown_fields`.
+pub(crate) fn with_overrides<T: Serialize + DeserializeOwned>(
+    base: &T,
+    overrides: Value,
+) -> Result<T> {
+    let invalid = |e: serde_json::Error| Error::InvalidOption(e.to_string());
+    let mut merged = serde_json::to_value(base).map_err(invalid)?;
+    merge(&mut merged, overrides);
+    serde_json::from_value(merged).map_err(invalid)
+}
+
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +296,32 @@ mod tests {
         assert_eq!(options.task, Task::Translate);
         assert_eq!(options.suppress_tokens, vec![-1]);
         assert!(options.condition_on_previous_text);
+    }
+
+    #[test]
+    fn overrides_merge_at_any_depth_and_normalise() {
+        let base = TranscribeOptions {
+            beam_size: 1,
+            ..Default::default()
+        };
+        let options = base
+            .with_overrides(serde_json::json!({
+                "vad_parameters": {"threshold": 0.3},
+                "diarize_by_channel": true,
+            }))
+            .unwrap();
+        assert_eq!(options.beam_size, 1, "the base is kept");
+        assert_eq!(options.vad_parameters.threshold, 0.3);
+        assert_eq!(
+            options.vad_parameters.min_silence_duration_ms,
+            VadOptions::default().min_silence_duration_ms
+        );
+        assert!(options.diarize, "by channel implies diarize");
+        assert!(options.needs_channels());
+        for bad in [r#"{"beam": 3}"#, "[1]", "{", r#"{"beam_size": 0}"#] {
+            let error = TranscribeOptions::from_json(bad).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidOption, "{bad}");
+        }
     }
 
     #[test]

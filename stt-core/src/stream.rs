@@ -6,11 +6,13 @@
 //! (LocalAgreement-2, as whisper_streaming), or at once when voice activity detection hears
 //! the utterance end. The buffer is cut at the last committed word once it grows long.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::audio::{Audio, SAMPLE_RATE};
-use crate::options::TranscribeOptions;
+use crate::model::CancelToken;
+use crate::options::{TranscribeOptions, parse_json, with_overrides};
 use crate::transcribe::Transcriber;
 use crate::transcript::Word;
 use crate::vad::{FRAME_SAMPLES, VadStream};
@@ -67,11 +69,8 @@ impl StreamOptions {
     /// Options from JSON that names only what differs from [`StreamOptions::default`], at any
     /// depth: `{"transcribe": {"language": "de"}}` keeps the stream's greedy decoding.
     pub fn from_json(json: &str) -> Result<Self> {
-        let invalid = |e: serde_json::Error| Error::InvalidOption(e.to_string());
-        let overrides: Value = serde_json::from_str(json).map_err(invalid)?;
-        let mut merged = serde_json::to_value(Self::default()).map_err(invalid)?;
-        merge(&mut merged, overrides);
-        let options: Self = serde_json::from_value(merged).map_err(invalid)?;
+        let mut options: Self = with_overrides(&Self::default(), parse_json(json)?)?;
+        options.transcribe = options.transcribe.normalized()?;
         options.validate()?;
         Ok(options)
     }
@@ -146,6 +145,8 @@ pub struct StreamSession {
     language: Option<String>,
     /// Detected by the last decode, until words are committed in it.
     detected: Option<String>,
+    /// Stops the session's decodes from another thread.
+    cancel: CancelToken,
 }
 
 impl StreamSession {
@@ -153,6 +154,7 @@ impl StreamSession {
     /// is turned off.
     pub fn new(mut options: StreamOptions) -> Result<Self> {
         options.transcribe.diarize = false;
+        options.transcribe.diarize_by_channel = false;
         options.validate()?;
         let language = options.transcribe.fixed_language().map(str::to_string);
         Ok(Self {
@@ -170,7 +172,13 @@ impl StreamSession {
             partial: String::new(),
             language,
             detected: None,
+            cancel: CancelToken::new(),
         })
+    }
+
+    /// Cancels this session's decode in progress, and every later one, from another thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     /// Adds 16 kHz mono samples; nothing is decoded until the next step.
@@ -304,7 +312,10 @@ impl StreamSession {
             clip_timestamps: Vec::new(),
             ..self.options.transcribe.clone()
         };
-        let transcript = transcriber.transcribe(&audio, &options)?;
+        let transcript =
+            transcriber.transcribe_with_progress(&audio, &options, &self.cancel, &mut |_| {
+                ControlFlow::Continue(())
+            })?;
         self.decoded_until = end;
         if self.language.is_none() && !transcript.language.is_empty() {
             // Kept only once words are committed in it (see `commit`).
@@ -435,23 +446,6 @@ impl StreamSession {
         let cut = cut.clamp(self.buffer_start, self.received());
         self.buffer.drain(..cut - self.buffer_start);
         self.buffer_start = cut;
-    }
-}
-
-/// `overrides` written over `base`, objects key by key.
-fn merge(base: &mut Value, overrides: Value) {
-    match (base, overrides) {
-        (Value::Object(base), Value::Object(overrides)) => {
-            for (key, value) in overrides {
-                match base.get_mut(&key) {
-                    Some(slot) => merge(slot, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (slot, value) => *slot = value,
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::base;
-use stt_core::{ErrorKind, TranscribeOptions, Transcript};
+use stt_core::{CancelToken, ErrorKind, TranscribeOptions, Transcript};
 
 fn transcribe(name: &str, options: TranscribeOptions) -> stt_core::Result<Transcript> {
     let path = common::fixtures().join(name);
@@ -103,7 +103,7 @@ fn progress_hands_over_labelled_segments_only() {
         stt_core::audio::load_file(&common::fixtures().join("2spk_pyannote_sample.wav")).unwrap();
     let mut reported = Vec::new();
     let transcript = base()
-        .transcribe_with_progress(&audio, &diarized(0), &mut |progress| {
+        .transcribe_with_progress(&audio, &diarized(0), &CancelToken::new(), &mut |progress| {
             reported.extend_from_slice(progress.new_segments);
             std::ops::ControlFlow::Continue(())
         })

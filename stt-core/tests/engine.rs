@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::*;
 use stt_core::mel::{MelExtractor, N_SAMPLES};
-use stt_core::{LoadOptions, TranscribeOptions, Transcriber, audio, store};
+use stt_core::{CancelToken, LoadOptions, TranscribeOptions, Transcriber, audio, store};
 
 #[test]
 fn jfk_matches_the_reference_text() {
@@ -279,7 +279,7 @@ fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
     let mut streamed = Vec::new();
     let mut reports_with_segments = 0;
     let transcript = model
-        .transcribe_with_progress(&audio, &options, &mut |progress| {
+        .transcribe_with_progress(&audio, &options, &CancelToken::new(), &mut |progress| {
             assert!(progress.processed_seconds <= progress.total_seconds);
             if !progress.new_segments.is_empty() {
                 reports_with_segments += 1;
@@ -293,7 +293,7 @@ fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
 
     let mut calls = 0;
     let err = model
-        .transcribe_with_progress(&audio, &options, &mut |progress| {
+        .transcribe_with_progress(&audio, &options, &CancelToken::new(), &mut |progress| {
             calls += 1;
             match progress.new_segments.is_empty() {
                 true => ControlFlow::Continue(()),
@@ -304,8 +304,8 @@ fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
     assert_eq!(err.kind(), stt_core::ErrorKind::Cancelled);
     assert_eq!(calls, 2, "stops at the first report with segments");
 
-    // From another thread, within a decoder step; the token stays set until reset.
-    let token = model.cancel_token();
+    // From another thread, within a decoder step; the next call has a token of its own.
+    let token = CancelToken::new();
     let canceller = std::thread::spawn({
         let token = token.clone();
         move || {
@@ -313,12 +313,15 @@ fn progress_hands_out_final_segments_as_they_are_decoded_and_can_cancel() {
             token.cancel();
         }
     });
-    let err = model.transcribe(&audio, &options).unwrap_err();
+    let err = model
+        .transcribe_with_progress(&audio, &options, &token, &mut |_| ControlFlow::Continue(()))
+        .unwrap_err();
     canceller.join().unwrap();
     assert_eq!(err.kind(), stt_core::ErrorKind::Cancelled);
-    token.reset();
 
-    let detection = model.detect_language(&audio, &options).unwrap();
+    let detection = model
+        .detect_language(&audio, &options, &CancelToken::new())
+        .unwrap();
     assert_eq!(detection.language, "es");
     assert_eq!(detection.ranked[0].0, "es");
     assert!(detection.probability > 0.5, "{detection:?}");

@@ -1,6 +1,5 @@
 //! `stt`: transcribe files, manage models and keys, and run the HTTP server.
 
-mod fetch;
 mod server;
 
 use std::io::Write;
@@ -11,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use stt_core::formats::{self, Format};
-use stt_core::{Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store};
+use stt_core::{
+    CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store,
+};
 
 #[derive(Parser)]
 #[command(
@@ -177,7 +178,7 @@ fn run(command: Command) -> Result<(), String> {
                 without_timestamps,
                 word_timestamps: !no_word_timestamps,
                 vad_filter: !no_vad,
-                diarize: diarize || by_channel,
+                diarize,
                 speakers,
                 diarize_by_channel: by_channel,
                 ..TranscribeOptions::default()
@@ -208,7 +209,7 @@ fn run(command: Command) -> Result<(), String> {
             command: ModelsCommand::Pull { names },
         } => {
             for name in names {
-                let dir = store::pull_model(&name, &store::python()).map_err(|e| e.to_string())?;
+                let dir = stt_models::pull(&name, &store::python()).map_err(|e| e.to_string())?;
                 println!("{name}\t{}", dir.display());
             }
             Ok(())
@@ -281,25 +282,24 @@ fn parse_choice<T: serde::de::DeserializeOwned>(value: &str, what: &str) -> Resu
         .map_err(|_| format!("invalid {what} {value:?}"))
 }
 
-/// Overrides options with `NAME=VALUE` pairs through serde, so every option and its checks
+/// Overrides options with `NAME=VALUE` pairs the core's way, so every option and its checks
 /// are the ones the server and the bindings use.
 fn apply_settings(
     options: TranscribeOptions,
     settings: &[String],
 ) -> Result<TranscribeOptions, String> {
-    let mut value = serde_json::to_value(&options).map_err(|e| e.to_string())?;
+    let mut overrides = serde_json::Map::new();
     for setting in settings {
         let (name, raw) = setting
             .split_once('=')
             .ok_or_else(|| format!("--set {setting:?}: expected NAME=VALUE"))?;
         let parsed = serde_json::from_str(raw)
             .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
-        value[name.trim()] = parsed;
+        overrides.insert(name.trim().to_string(), parsed);
     }
-    let options: TranscribeOptions =
-        serde_json::from_value(value).map_err(|e| format!("invalid --set: {e}"))?;
-    options.validate().map_err(|e| e.to_string())?;
-    Ok(options)
+    options
+        .with_overrides(overrides.into())
+        .map_err(|e| format!("invalid --set: {e}"))
 }
 
 enum Destination {
@@ -374,7 +374,7 @@ fn transcribe(
         bar
     });
     let transcript = transcriber
-        .transcribe_with_progress(&audio, options, &mut |progress| {
+        .transcribe_with_progress(&audio, options, &CancelToken::new(), &mut |progress| {
             // With VAD the total is the speech left to decode, not the file's length.
             if let Some(bar) = &bar {
                 bar.set_length((progress.total_seconds * 1000.0) as u64);

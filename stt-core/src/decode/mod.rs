@@ -1,15 +1,18 @@
-//! Decoding one 30 s window: logit rules, greedy or sampled token choice, language detection.
+//! Decoding one 30 s window: logit rules, greedy or sampled token choice, temperature
+//! fallback, language detection, and the [`WindowTask`] that sets them up from the options.
 //! The model is seen only through [`TokenDecoder`], so every rule here is unit-tested with
 //! scripted logits.
 
 mod fallback;
 mod language;
 mod rules;
+mod task;
 mod window;
 
 pub use fallback::{Attempt, FallbackPolicy, compression_ratio, decode_with_fallback};
 pub use language::{LanguageDetection, detect_language};
 pub use rules::{LogitRules, TimestampRules};
+pub use task::{ModelLimits, PromptTokens, WindowTask};
 pub use window::{WindowDecoding, WindowParams, decode_window};
 
 use ndarray::Array3;

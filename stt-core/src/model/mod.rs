@@ -21,19 +21,19 @@ pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
 pub use speaker::{SPEAKER_FEATURE_BINS, SpeakerModel};
 pub use whisper::{AudioFeatures, DecoderState, WhisperModel};
 
-/// Stops a model's work from another thread: each encoder pass and decoder step checks it
-/// first, so a cancelled transcription ends within one step with [`Error::Cancelled`]. It stays
-/// cancelled until [`CancelToken::reset`].
+/// Stops one call from another thread: the caller makes a token per call and hands a clone
+/// to whoever may cancel it. Each encoder pass and decoder step checks it first, so a
+/// cancelled call ends within one step with [`Error::Cancelled`]; the next call has its own.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
 impl CancelToken {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub fn reset(&self) {
-        self.0.store(false, Ordering::Relaxed);
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -1,4 +1,4 @@
-//! The CAM++ speaker embedder (`campplus.onnx`, converted by `scripts/stt_models.py`): windows
+//! The CAM++ speaker embedder (`campplus.onnx`, converted by the `stt-models` crate): windows
 //! of filterbank features in, one 192-value embedding per window out.
 
 use std::path::Path;

@@ -172,9 +172,15 @@ impl WhisperModel {
         self.device
     }
 
-    /// Cancels this model's work from another thread.
-    pub fn cancel_token(&self) -> CancelToken {
-        self.cancel.clone()
+    /// Makes every encoder pass and decoder step from now on check `cancel`: the token of the
+    /// call that is starting, so no call inherits another's cancellation.
+    pub fn watch(&mut self, cancel: &CancelToken) {
+        self.cancel = cancel.clone();
+    }
+
+    /// The token of the call in progress.
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
     }
 
     /// Runs the encoder on one window of log-mel features (`[n_mels, N_FRAMES]`, bin major).
