@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, formatting, lints, Rust tests on the real models and fixtures,
 # the Python checks of the converter and the server, and the Python and Node SDKs as pip and
-# npm install them.
+# npm install them. Every stage's time is printed at the end (README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
 
 export STT_HOME="${STT_HOME:-$HOME/.cache/stt}"
 export STT_PYTHON="$STT_HOME/venv/bin/python"
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo test --release --quiet
-"$STT_PYTHON" -m pytest -q tests/python
-scripts/test_python_sdk.sh
-scripts/test_node_sdk.sh
+timings=()
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  printf '[test] %s\n' "$name" >&2
+  "$@"
+  timings+=("$(printf '%-34s %5d s' "$name" $((SECONDS - start)))")
+}
+report() {
+  local status=$?
+  printf '[test] stage times:\n' >&2
+  printf '[test]   %s\n' "${timings[@]}" >&2
+  printf '[test] total %d s, exit %d\n' "$SECONDS" "$status" >&2
+}
+trap report EXIT
+
+lint() {
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+}
+
+stage "set-up" scripts/setup.sh
+stage "fmt, clippy" lint
+stage "Rust tests (nextest)" cargo nextest run --release --no-fail-fast --status-level fail \
+  --final-status-level slow
+stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q tests/python
+stage "Python SDK (wheel, pytest)" scripts/test_python_sdk.sh
+stage "Node SDK (npm pack, node --test)" scripts/test_node_sdk.sh

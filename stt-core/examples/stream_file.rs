@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use stt_core::{LoadOptions, StreamEvent, StreamOptions, StreamSession, Transcriber};
+use stt_core::{CancelToken, LoadOptions, StreamEvent, StreamOptions, StreamSession, Transcriber};
 
 const CHUNK_SECONDS: f64 = 0.1;
 
@@ -41,12 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let step = Instant::now();
-        let events = session.step(&mut transcriber)?;
+        let events = session.step(&mut transcriber, &CancelToken::new())?;
         busy += step.elapsed();
         print_events(&events, &session, started);
     }
     let step = Instant::now();
-    let events = session.finish(&mut transcriber)?;
+    let events = session.finish(&mut transcriber, &CancelToken::new())?;
     busy += step.elapsed();
     print_events(&events, &session, started);
     eprintln!(

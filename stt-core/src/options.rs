@@ -87,8 +87,8 @@ pub struct TranscribeOptions {
     pub diarize: bool,
     /// The number of speakers when it is known; 0 estimates it.
     pub speakers: usize,
-    /// With `diarize`: each channel of the source holds one speaker, so each channel is
-    /// transcribed on its own and labelled as its speaker instead of voices being told apart.
+    /// Each channel of the source holds one speaker, so each channel is transcribed on its own
+    /// and labelled as its speaker instead of voices being told apart. Implies `diarize`.
     pub diarize_by_channel: bool,
 }
 

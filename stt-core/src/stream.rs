@@ -145,8 +145,6 @@ pub struct StreamSession {
     language: Option<String>,
     /// Detected by the last decode, until words are committed in it.
     detected: Option<String>,
-    /// Stops the session's decodes from another thread.
-    cancel: CancelToken,
 }
 
 impl StreamSession {
@@ -172,13 +170,7 @@ impl StreamSession {
             partial: String::new(),
             language,
             detected: None,
-            cancel: CancelToken::new(),
         })
-    }
-
-    /// Cancels this session's decode in progress, and every later one, from another thread.
-    pub fn cancel_token(&self) -> CancelToken {
-        self.cancel.clone()
     }
 
     /// Adds 16 kHz mono samples; nothing is decoded until the next step.
@@ -192,7 +184,12 @@ impl StreamSession {
     }
 
     /// Decodes when there is reason to: an utterance has ended, or enough new audio has come.
-    pub fn step(&mut self, transcriber: &mut Transcriber) -> Result<Vec<StreamEvent>> {
+    /// `cancel` stops this step's decode from another thread.
+    pub fn step(
+        &mut self,
+        transcriber: &mut Transcriber,
+        cancel: &CancelToken,
+    ) -> Result<Vec<StreamEvent>> {
         self.listen(transcriber)?;
         let end = self.received();
         if self.options.transcribe.vad_filter {
@@ -207,7 +204,7 @@ impl StreamSession {
                         >= voice_end + samples_in(self.options.end_of_utterance_seconds) =>
                 {
                     let cut = (voice_end + samples_in(SPEECH_TAIL_SECONDS)).min(end);
-                    let events = self.commit_all(transcriber, cut)?;
+                    let events = self.commit_all(transcriber, cancel, cut)?;
                     self.spoken_until = voice_end;
                     self.trim(end);
                     return Ok(events);
@@ -218,7 +215,7 @@ impl StreamSession {
         if end < self.decoded_until + samples_in(self.options.min_chunk_seconds) {
             return Ok(Vec::new());
         }
-        let mut decoded = self.decode(transcriber, end)?;
+        let mut decoded = self.decode(transcriber, cancel, end)?;
         let agreed = common_prefix(&self.hypothesis, &decoded);
         self.hypothesis = decoded.split_off(agreed);
         let mut events = self.commit(decoded);
@@ -233,7 +230,11 @@ impl StreamSession {
     }
 
     /// The end of the stream: everything not yet final is decoded and committed.
-    pub fn finish(&mut self, transcriber: &mut Transcriber) -> Result<Vec<StreamEvent>> {
+    pub fn finish(
+        &mut self,
+        transcriber: &mut Transcriber,
+        cancel: &CancelToken,
+    ) -> Result<Vec<StreamEvent>> {
         self.listen(transcriber)?;
         let end = self.received();
         let speech_left = !self.options.transcribe.vad_filter
@@ -243,7 +244,7 @@ impl StreamSession {
             true => end,
             false => self.decoded_until.min(end),
         };
-        let events = self.commit_all(transcriber, cut)?;
+        let events = self.commit_all(transcriber, cancel, cut)?;
         self.cut_buffer(end);
         Ok(events)
     }
@@ -279,6 +280,7 @@ impl StreamSession {
     fn commit_all(
         &mut self,
         transcriber: &mut Transcriber,
+        cancel: &CancelToken,
         cut: usize,
     ) -> Result<Vec<StreamEvent>> {
         let words = match self.decoded_until >= cut {
@@ -286,7 +288,7 @@ impl StreamSession {
                 .into_iter()
                 .filter(|w| w.start < seconds(cut))
                 .collect(),
-            false => self.decode(transcriber, cut)?,
+            false => self.decode(transcriber, cancel, cut)?,
         };
         self.hypothesis.clear();
         let mut events = self.commit(words);
@@ -296,7 +298,12 @@ impl StreamSession {
 
     /// Decodes the buffer up to stream sample `end`: the words not committed yet, in stream
     /// time.
-    fn decode(&mut self, transcriber: &mut Transcriber, end: usize) -> Result<Vec<Word>> {
+    fn decode(
+        &mut self,
+        transcriber: &mut Transcriber,
+        cancel: &CancelToken,
+        end: usize,
+    ) -> Result<Vec<Word>> {
         if end <= self.buffer_start {
             return Ok(Vec::new());
         }
@@ -313,7 +320,7 @@ impl StreamSession {
             ..self.options.transcribe.clone()
         };
         let transcript =
-            transcriber.transcribe_with_progress(&audio, &options, &self.cancel, &mut |_| {
+            transcriber.transcribe_with_progress(&audio, &options, cancel, &mut |_| {
                 ControlFlow::Continue(())
             })?;
         self.decoded_until = end;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{base, fixture, word_error_rate};
-use stt_core::{StreamEvent, StreamOptions, StreamSession};
+use stt_core::{CancelToken, StreamEvent, StreamOptions, StreamSession};
 
 /// Pushes `name` in pieces of `chunk` samples, stepping after each; every event in order.
 fn replay(name: &str, chunk: usize, options: StreamOptions) -> Vec<StreamEvent> {
@@ -14,9 +14,13 @@ fn replay(name: &str, chunk: usize, options: StreamOptions) -> Vec<StreamEvent> 
     let mut events = Vec::new();
     for piece in audio.samples.chunks(chunk) {
         session.push(piece);
-        events.extend(session.step(&mut transcriber).unwrap());
+        events.extend(session.step(&mut transcriber, &CancelToken::new()).unwrap());
     }
-    events.extend(session.finish(&mut transcriber).unwrap());
+    events.extend(
+        session
+            .finish(&mut transcriber, &CancelToken::new())
+            .unwrap(),
+    );
     events
 }
 
@@ -76,8 +80,12 @@ fn silence_gives_no_text() {
     let mut events = Vec::new();
     for _ in 0..50 {
         session.push(&[0.0; 1_600]);
-        events.extend(session.step(&mut transcriber).unwrap());
+        events.extend(session.step(&mut transcriber, &CancelToken::new()).unwrap());
     }
-    events.extend(session.finish(&mut transcriber).unwrap());
+    events.extend(
+        session
+            .finish(&mut transcriber, &CancelToken::new())
+            .unwrap(),
+    );
     assert!(events.is_empty(), "{events:?}");
 }

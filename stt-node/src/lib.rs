@@ -38,11 +38,11 @@ pub trait EngineWork: Send {
     fn run(&mut self) -> stt_core::Result<Self::Output>;
 }
 
-/// Adapts [`EngineWork`] to napi's `Task`: the engine error is carried to the JS thread,
-/// where the coded `Error` can be built.
-pub struct Job<W>(W);
+/// One call of the engine on a libuv worker: adapts [`EngineWork`] to napi's `Task`, carrying
+/// the engine error to the JS thread, where the coded `Error` can be built.
+pub struct Call<W>(W);
 
-impl<W: EngineWork> Task for Job<W>
+impl<W: EngineWork> Task for Call<W>
 where
     W::Output: napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
 {
@@ -79,10 +79,34 @@ pub struct Options {
 /// names and bad values are refused with code `invalid_option`.
 #[napi]
 pub fn parse_options(env: Env, options_json: String) -> napi::Result<Options> {
-    let options: TranscribeOptions = serde_json::from_str(&options_json)
-        .map_err(|e| js_error(&env, &stt_core::Error::InvalidOption(e.to_string())))?;
-    options.validate().map_err(|e| js_error(&env, &e))?;
+    let options = TranscribeOptions::from_json(&options_json).map_err(|e| js_error(&env, &e))?;
     Ok(Options { options })
+}
+
+/// Whether audio decoded for `options` keeps each channel apart: the engine decides.
+fn keeps_channels(options: Option<&Options>) -> bool {
+    options.is_some_and(|o| o.options.needs_channels())
+}
+
+/// Stops one call from another: made for the call, handed to it, cancelled on abort.
+#[napi(js_name = "CancelToken")]
+#[derive(Default)]
+pub struct Cancellation {
+    token: CancelToken,
+}
+
+#[napi]
+impl Cancellation {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stops the call within one decoder step; it rejects with code `cancelled`.
+    #[napi]
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
 }
 
 /// Decoded 16 kHz mono audio, ready for any number of calls.
@@ -117,10 +141,11 @@ impl EngineWork for Encoded {
     }
 }
 
-/// Decodes an audio or video file; `channels` also keeps each channel apart.
+/// Decodes an audio or video file for a call with `options` (which say whether each channel
+/// is kept apart).
 #[napi(ts_return_type = "Promise<Audio>")]
-pub fn decode_file(path: String, channels: Option<bool>) -> AsyncTask<Job<Encoded>> {
-    AsyncTask::new(Job(Encoded::File(path.into(), channels.unwrap_or(false))))
+pub fn decode_file(path: String, options: Option<&Options>) -> AsyncTask<Call<Encoded>> {
+    AsyncTask::new(Call(Encoded::File(path.into(), keeps_channels(options))))
 }
 
 /// Decodes an encoded file held in memory; `extension` is only a hint.
@@ -128,12 +153,12 @@ pub fn decode_file(path: String, channels: Option<bool>) -> AsyncTask<Job<Encode
 pub fn decode_bytes(
     data: Uint8Array,
     extension: Option<String>,
-    channels: Option<bool>,
-) -> AsyncTask<Job<Encoded>> {
-    AsyncTask::new(Job(Encoded::Bytes(
+    options: Option<&Options>,
+) -> AsyncTask<Call<Encoded>> {
+    AsyncTask::new(Call(Encoded::Bytes(
         data.to_vec(),
         extension,
-        channels.unwrap_or(false),
+        keeps_channels(options),
     )))
 }
 
@@ -145,13 +170,11 @@ pub fn from_float32(samples: Float32Array) -> Audio {
     }
 }
 
-/// A loaded Whisper model. One call runs at a time; others wait for it. Starting a call
-/// clears the cancellation of the one before, so calls must not overlap (the SDK queues them):
-/// then `cancel` always hits the call that is running, and never one that has yet to start.
-#[napi]
-pub struct Engine {
+/// A loaded Whisper model (the core's `Transcriber`). One call runs at a time; others wait
+/// for it. Each call takes a `CancelToken` of its own.
+#[napi(js_name = "Transcriber")]
+pub struct SharedTranscriber {
     transcriber: Arc<Mutex<Transcriber>>,
-    cancel: CancelToken,
     name: String,
     device: String,
 }
@@ -168,14 +191,13 @@ pub struct Load {
 }
 
 impl EngineWork for Load {
-    type Output = Engine;
+    type Output = SharedTranscriber;
 
-    fn run(&mut self) -> stt_core::Result<Engine> {
+    fn run(&mut self) -> stt_core::Result<SharedTranscriber> {
         let transcriber = Transcriber::load(&self.model, &self.options)?;
-        Ok(Engine {
+        Ok(SharedTranscriber {
             name: transcriber.name().to_string(),
             device: transcriber.device().to_string(),
-            cancel: transcriber.cancel_token(),
             transcriber: Arc::new(Mutex::new(transcriber)),
         })
     }
@@ -197,6 +219,7 @@ pub struct Transcribe {
     transcriber: Arc<Mutex<Transcriber>>,
     audio: Arc<stt_core::audio::Audio>,
     options: TranscribeOptions,
+    cancel: CancelToken,
     listener: Option<ProgressListener>,
 }
 
@@ -213,6 +236,7 @@ impl EngineWork for Transcribe {
         let transcript = lock_engine(&self.transcriber).transcribe_with_progress(
             &self.audio,
             &self.options,
+            &self.cancel,
             &mut |report| {
                 let event = ProgressEvent {
                     processed_seconds: report.processed_seconds,
@@ -232,24 +256,28 @@ pub struct DetectLanguage {
     transcriber: Arc<Mutex<Transcriber>>,
     audio: Arc<stt_core::audio::Audio>,
     options: TranscribeOptions,
+    cancel: CancelToken,
 }
 
 impl EngineWork for DetectLanguage {
     type Output = String;
 
     fn run(&mut self) -> stt_core::Result<String> {
-        let detection =
-            lock_engine(&self.transcriber).detect_language(&self.audio, &self.options)?;
+        let detection = lock_engine(&self.transcriber).detect_language(
+            &self.audio,
+            &self.options,
+            &self.cancel,
+        )?;
         Ok(to_json(&detection))
     }
 }
 
 #[napi]
-impl Engine {
+impl SharedTranscriber {
     /// Loads an installed model by name, or a model directory. `computeType` is `float32`
     /// (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide; `device` is `auto`, `cpu`,
     /// `cuda` or `cuda:N`.
-    #[napi(ts_return_type = "Promise<Engine>")]
+    #[napi(ts_return_type = "Promise<Transcriber>")]
     pub fn load(
         env: Env,
         model: String,
@@ -257,7 +285,7 @@ impl Engine {
         threads: u32,
         ort_library: Option<String>,
         device: String,
-    ) -> napi::Result<AsyncTask<Job<Load>>> {
+    ) -> napi::Result<AsyncTask<Call<Load>>> {
         let precision: Precision = compute_type.parse().map_err(|e| js_error(&env, &e))?;
         let options = LoadOptions {
             precision,
@@ -265,7 +293,7 @@ impl Engine {
             ort_library: ort_library.map(PathBuf::from),
             intra_threads: (threads > 0).then_some(threads as usize),
         };
-        Ok(AsyncTask::new(Job(Load { model, options })))
+        Ok(AsyncTask::new(Call(Load { model, options })))
     }
 
     /// The name of the loaded model.
@@ -283,20 +311,21 @@ impl Engine {
     /// Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
     /// report, with the segments finished since the last one, then `""` at the end.
     #[napi(
-        ts_args_type = "audio: Audio, options: Options, onProgress?: (report: string) => void",
+        ts_args_type = "audio: Audio, options: Options, cancel: CancelToken, onProgress?: (report: string) => void",
         ts_return_type = "Promise<string>"
     )]
     pub fn transcribe(
         &self,
         audio: &Audio,
         options: &Options,
+        cancel: &Cancellation,
         on_progress: Option<ProgressListener>,
-    ) -> AsyncTask<Job<Transcribe>> {
-        self.cancel.reset();
-        AsyncTask::new(Job(Transcribe {
+    ) -> AsyncTask<Call<Transcribe>> {
+        AsyncTask::new(Call(Transcribe {
             transcriber: Arc::clone(&self.transcriber),
             audio: Arc::clone(&audio.audio),
             options: options.options.clone(),
+            cancel: cancel.token.clone(),
             listener: on_progress,
         }))
     }
@@ -308,55 +337,47 @@ impl Engine {
         &self,
         audio: &Audio,
         options: &Options,
-    ) -> AsyncTask<Job<DetectLanguage>> {
-        self.cancel.reset();
-        AsyncTask::new(Job(DetectLanguage {
+        cancel: &Cancellation,
+    ) -> AsyncTask<Call<DetectLanguage>> {
+        AsyncTask::new(Call(DetectLanguage {
             transcriber: Arc::clone(&self.transcriber),
             audio: Arc::clone(&audio.audio),
             options: options.options.clone(),
+            cancel: cancel.token.clone(),
         }))
     }
 
-    /// A live session on this engine; `optionsJson` names what differs from the stream
+    /// A live session on this model; `optionsJson` names what differs from the stream
     /// defaults (`{"transcribe": {...}}`, snake_case).
     #[napi]
-    pub fn live(&self, env: Env, options_json: String) -> napi::Result<LiveSession> {
+    pub fn stream(&self, env: Env, options_json: String) -> napi::Result<SharedStreamSession> {
         let session = StreamOptions::from_json(&options_json)
             .and_then(StreamSession::new)
             .map_err(|e| js_error(&env, &e))?;
-        Ok(LiveSession {
+        Ok(SharedStreamSession {
             session: Arc::new(Mutex::new(session)),
             transcriber: Arc::clone(&self.transcriber),
-            cancel: self.cancel.clone(),
         })
     }
-
-    /// Stops the running call within one decoder step; it rejects with code `cancelled`.
-    #[napi]
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
 }
 
-/// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
-/// `srt` or `vtt`, exactly as the CLI and the server do.
-/// A live transcription: audio goes in as it arrives, events come out (a JSON array of the
-/// engine's `StreamEvent`s).
-#[napi]
-pub struct LiveSession {
+/// A live transcription (the core's `StreamSession`): audio goes in as it arrives, events
+/// come out (a JSON array of the engine's `StreamEvent`s).
+#[napi(js_name = "StreamSession")]
+pub struct SharedStreamSession {
     session: Arc<Mutex<StreamSession>>,
     transcriber: Arc<Mutex<Transcriber>>,
-    cancel: CancelToken,
 }
 
-pub struct LiveStep {
+pub struct StreamStep {
     session: Arc<Mutex<StreamSession>>,
     transcriber: Arc<Mutex<Transcriber>>,
     /// `None`: the end of the stream.
     samples: Option<Vec<f32>>,
+    cancel: CancelToken,
 }
 
-impl EngineWork for LiveStep {
+impl EngineWork for StreamStep {
     type Output = String;
 
     fn run(&mut self) -> stt_core::Result<String> {
@@ -365,38 +386,48 @@ impl EngineWork for LiveStep {
         let events = match &self.samples {
             Some(samples) => {
                 session.push(samples);
-                session.step(&mut engine)?
+                session.step(&mut engine, &self.cancel)?
             }
-            None => session.finish(&mut engine)?,
+            None => session.finish(&mut engine, &self.cancel)?,
         };
         Ok(to_json(&events))
     }
 }
 
 #[napi]
-impl LiveSession {
+impl SharedStreamSession {
     /// Adds 16 kHz mono samples and decodes if it is time to.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn step(&self, samples: Float32Array) -> AsyncTask<Job<LiveStep>> {
-        self.work(Some(samples.to_vec()))
+    pub fn step(
+        &self,
+        samples: Float32Array,
+        cancel: &Cancellation,
+    ) -> AsyncTask<Call<StreamStep>> {
+        self.call(Some(samples.to_vec()), cancel)
     }
 
     /// Decodes and commits everything not final yet.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn finish(&self) -> AsyncTask<Job<LiveStep>> {
-        self.work(None)
+    pub fn finish(&self, cancel: &Cancellation) -> AsyncTask<Call<StreamStep>> {
+        self.call(None, cancel)
     }
 
-    fn work(&self, samples: Option<Vec<f32>>) -> AsyncTask<Job<LiveStep>> {
-        self.cancel.reset();
-        AsyncTask::new(Job(LiveStep {
+    fn call(
+        &self,
+        samples: Option<Vec<f32>>,
+        cancel: &Cancellation,
+    ) -> AsyncTask<Call<StreamStep>> {
+        AsyncTask::new(Call(StreamStep {
             session: Arc::clone(&self.session),
             transcriber: Arc::clone(&self.transcriber),
             samples,
+            cancel: cancel.token.clone(),
         }))
     }
 }
 
+/// Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `verbose_json`,
+/// `txt`, `srt` or `vtt`, exactly as the CLI and the server do.
 #[napi]
 pub fn render(env: Env, transcript_json: String, format: String) -> napi::Result<String> {
     let transcript = serde_json::from_str(&transcript_json).map_err(|e| {
@@ -445,15 +476,15 @@ impl EngineWork for Pull {
     type Output = String;
 
     fn run(&mut self) -> stt_core::Result<String> {
-        store::pull_model(&self.name, &self.python).map(|dir| dir.display().to_string())
+        stt_models::pull(&self.name, &self.python).map(|dir| dir.display().to_string())
     }
 }
 
 /// Fetches and converts a model into the cache; resolves to its directory. The converter
 /// runs with `python` (default: `$STT_PYTHON`, else the project's venv, else `python3`).
 #[napi(ts_return_type = "Promise<string>")]
-pub fn pull_model(name: String, python: Option<String>) -> AsyncTask<Job<Pull>> {
-    AsyncTask::new(Job(Pull {
+pub fn pull_model(name: String, python: Option<String>) -> AsyncTask<Call<Pull>> {
+    AsyncTask::new(Call(Pull {
         name,
         python: python.map_or_else(store::python, PathBuf::from),
     }))

@@ -51,7 +51,7 @@ export interface TranscribeOptions {
   diarize?: boolean;
   /** With `diarize`: the number of speakers when known; 0 estimates it. */
   speakers?: number;
-  /** With `diarize`: one speaker per channel of a stereo (or more) recording. */
+  /** One speaker per channel of a stereo (or more) recording; implies `diarize`. */
   diarizeByChannel?: boolean;
 }
 

@@ -58,13 +58,14 @@ export function runtimeLibrary(): string | undefined {
 }
 
 /** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are;
- * `channels` also keeps each channel apart (for `diarizeByChannel`). */
-async function loadAudio(input: AudioInput, channels = false): Promise<native.Audio> {
+ * `decoding` are the options of the call it is for (the engine decides from them whether each
+ * channel is kept apart). */
+async function loadAudio(input: AudioInput, decoding?: native.Options): Promise<native.Audio> {
   try {
-    if (typeof input === 'string') return await native.decodeFile(input, channels);
+    if (typeof input === 'string') return await native.decodeFile(input, decoding);
     if (input instanceof Float32Array) return native.fromFloat32(input);
-    if (input instanceof Uint8Array) return await native.decodeBytes(input, null, channels);
-    if (input instanceof ArrayBuffer) return await native.decodeBytes(new Uint8Array(input), null, channels);
+    if (input instanceof Uint8Array) return await native.decodeBytes(input, null, decoding);
+    if (input instanceof ArrayBuffer) return await native.decodeBytes(new Uint8Array(input), null, decoding);
   } catch (error) {
     throw fromNative(error);
   }
@@ -76,14 +77,12 @@ async function loadAudio(input: AudioInput, channels = false): Promise<native.Au
   );
 }
 
-const needsChannels = (options: TranscribeOptions): boolean => Boolean(options.diarize && options.diarizeByChannel);
-
 function splitOptions(options: TranscribeCallOptions): [native.Options, CallOptions] {
   const { signal, onProgress, ...decoding } = options;
   return [engineOptions(decoding), { signal, onProgress }];
 }
 
-/** A report of the engine's progress, as `Engine.transcribe` hands it over. */
+/** A report of the engine's progress, as `Transcriber.transcribe` hands it over. */
 interface ProgressReport {
   processed_seconds: number;
   total_seconds: number;
@@ -159,7 +158,7 @@ export class Whisper {
   device: string;
   readonly computeType: string;
   #model: string;
-  readonly #engine: Promise<native.Engine>;
+  readonly #engine: Promise<native.Transcriber>;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: WhisperOptions = {}) {
@@ -170,9 +169,9 @@ export class Whisper {
     this.#model = model;
     this.device = device;
     this.computeType = computeType;
-    let loading: Promise<native.Engine>;
+    let loading: Promise<native.Transcriber>;
     try {
-      loading = native.Engine.load(model, computeType, threads, options.ortLibrary ?? runtimeLibrary(), device);
+      loading = native.Transcriber.load(model, computeType, threads, options.ortLibrary ?? runtimeLibrary(), device);
     } catch (error) {
       throw fromNative(error); // a bad computeType or device
     }
@@ -203,7 +202,7 @@ export class Whisper {
   /** Transcribes (or translates, `task: "translate"`) all of `input`. */
   async transcribe(input: AudioInput, options: TranscribeCallOptions = {}): Promise<Transcript> {
     const [decoding, call] = splitOptions(options);
-    const audio = await loadAudio(input, needsChannels(options));
+    const audio = await loadAudio(input, decoding);
     return this.#transcribe(audio, decoding, call, call.signal);
   }
 
@@ -211,7 +210,7 @@ export class Whisper {
   transcribeStream(input: AudioInput, options: TranscribeCallOptions = {}): TranscriptionStream {
     return new TranscriptionStream(async (signal, onSegments) => {
       const [decoding, call] = splitOptions(options);
-      const audio = await loadAudio(input, needsChannels(options));
+      const audio = await loadAudio(input, decoding);
       return this.#transcribe(audio, decoding, call, signal, onSegments);
     }, options.signal);
   }
@@ -235,20 +234,20 @@ export class Whisper {
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal, ...decoding } = options;
     const json = `{"transcribe": ${engineJson(decoding)}}`;
-    const live = await this.#run(signal, async (engine) => reworded(() => engine.live(json)));
+    const session = await this.#run(signal, async (engine) => reworded(() => engine.stream(json)));
     const pcm = new PcmReader();
     for await (const chunk of chunks) {
       const samples = pcm.samples(chunk);
-      yield* streamEvents(await this.#run(signal, () => live.step(samples)));
+      yield* streamEvents(await this.#run(signal, (_, cancel) => session.step(samples, cancel)));
     }
-    yield* streamEvents(await this.#run(signal, () => live.finish()));
+    yield* streamEvents(await this.#run(signal, (_, cancel) => session.finish(cancel)));
   }
 
   /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
   async detectLanguage(input: AudioInput, options: TranscribeCallOptions = {}): Promise<LanguageDetection> {
     const [decoding, call] = splitOptions(options);
     const audio = await loadAudio(input);
-    const detected = await this.#run(call.signal, (engine) => engine.detectLanguage(audio, decoding));
+    const detected = await this.#run(call.signal, (engine, cancel) => engine.detectLanguage(audio, decoding, cancel));
     const { language, probability, ranked } = JSON.parse(detected) as {
       language: string;
       probability: number;
@@ -269,10 +268,10 @@ export class Whisper {
     onSegments?: (segments: object[]) => void,
   ): Promise<Transcript> {
     let callbackError: { error: unknown } | undefined;
-    const result = await this.#run(signal, (engine) => {
+    const result = await this.#run(signal, (engine, cancel) => {
       let ended = (): void => undefined;
       const callEnded = new Promise<void>((resolve) => (ended = resolve));
-      const transcript = engine.transcribe(audio, decoding, (raw: string) => {
+      const transcript = engine.transcribe(audio, decoding, cancel, (raw: string) => {
         if (raw === '') return ended();
         if (callbackError) return;
         try {
@@ -281,7 +280,7 @@ export class Whisper {
           call.onProgress?.(report.processed_seconds, report.total_seconds);
         } catch (error) {
           callbackError = { error };
-          engine.cancel();
+          cancel.cancel();
         }
       });
       transcript.catch(() => undefined);
@@ -294,32 +293,32 @@ export class Whisper {
   }
 
   /**
-   * Runs `work` when the engine is free. An abort before its turn rejects at once and skips
-   * it; during its turn it cancels the engine (which only ever runs this call then).
+   * Runs `work` when the engine is free, with a cancel token of its own that an abort
+   * cancels. An abort before its turn rejects at once and skips it.
    */
-  #run<T>(signal: AbortSignal | undefined, work: (engine: native.Engine) => Promise<T>): Promise<T> {
+  #run<T>(
+    signal: AbortSignal | undefined,
+    work: (engine: native.Transcriber, cancel: native.CancelToken) => Promise<T>,
+  ): Promise<T> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
-    let engine: native.Engine | undefined;
+    const cancel = new native.CancelToken();
     let onAbort = (): void => undefined;
     const abortedEarly = new Promise<never>((_, reject) => {
       onAbort = () => {
-        engine?.cancel();
+        cancel.cancel();
         reject(aborted(signal as AbortSignal));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     abortedEarly.catch(() => undefined);
     const turn = this.#queue.then(async () => {
-      engine = await this.#engine;
-      // Starting the native call clears the engine's last cancellation: from then on an
-      // abort reaches this call, and before then nothing must start.
+      const engine = await this.#engine;
       if (signal?.aborted) throw aborted(signal);
       try {
-        return await work(engine);
+        return await work(engine, cancel);
       } catch (error) {
         throw fromNative(error);
       } finally {
-        engine = undefined;
         signal?.removeEventListener('abort', onAbort);
       }
     });

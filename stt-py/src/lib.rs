@@ -4,7 +4,6 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -48,10 +47,14 @@ fn invalid_option(py: Python<'_>, message: String) -> PyErr {
 }
 
 fn parse_options(py: Python<'_>, json: &str) -> PyResult<TranscribeOptions> {
-    let options: TranscribeOptions =
-        serde_json::from_str(json).map_err(|e| invalid_option(py, e.to_string()))?;
-    options.validate().map_err(|e| to_py_err(py, &e))?;
-    Ok(options)
+    TranscribeOptions::from_json(json).map_err(|e| to_py_err(py, &e))
+}
+
+/// Whether audio decoded for the options (JSON) must keep its channels apart: the core's rule.
+fn keeps_channels(py: Python<'_>, options_json: Option<&str>) -> PyResult<bool> {
+    options_json.map_or(Ok(false), |json| {
+        Ok(parse_options(py, json)?.needs_channels())
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -72,10 +75,16 @@ fn decoded(py: Python<'_>, result: stt_core::Result<Audio>) -> PyResult<DecodedA
         .map_err(|e| to_py_err(py, &e))
 }
 
-/// Decodes an audio or video file; `channels` also keeps each channel apart.
+/// Decodes an audio or video file for a call with `options_json` (which say whether each
+/// channel is kept apart).
 #[pyfunction]
-#[pyo3(signature = (path, channels=false))]
-fn decode_file(py: Python<'_>, path: PathBuf, channels: bool) -> PyResult<DecodedAudio> {
+#[pyo3(signature = (path, options_json=None))]
+fn decode_file(
+    py: Python<'_>,
+    path: PathBuf,
+    options_json: Option<&str>,
+) -> PyResult<DecodedAudio> {
+    let channels = keeps_channels(py, options_json)?;
     decoded(
         py,
         py.detach(|| audio::load_file_with_channels(&path, channels)),
@@ -84,13 +93,14 @@ fn decode_file(py: Python<'_>, path: PathBuf, channels: bool) -> PyResult<Decode
 
 /// Decodes an encoded file held in memory; `extension` is only a hint.
 #[pyfunction]
-#[pyo3(signature = (data, extension=None, channels=false))]
+#[pyo3(signature = (data, extension=None, options_json=None))]
 fn decode_bytes(
     py: Python<'_>,
     data: Vec<u8>,
     extension: Option<String>,
-    channels: bool,
+    options_json: Option<&str>,
 ) -> PyResult<DecodedAudio> {
+    let channels = keeps_channels(py, options_json)?;
     decoded(
         py,
         py.detach(|| audio::load_bytes_with_channels(data, extension.as_deref(), channels)),
@@ -123,22 +133,19 @@ fn from_float32(py: Python<'_>, data: &[u8]) -> PyResult<DecodedAudio> {
     })
 }
 
-/// A loaded Whisper model. Calls release the GIL; one call runs at a time per engine.
-#[pyclass(frozen, module = "stt._native")]
-struct Engine {
+/// A loaded Whisper model (the core's `Transcriber`). Calls release the GIL; one runs at a
+/// time per model, each with a cancel token of its own.
+#[pyclass(frozen, name = "Transcriber", module = "stt._native")]
+struct SharedTranscriber {
     transcriber: Arc<Mutex<Transcriber>>,
-    cancel: CancelToken,
     name: String,
     device: String,
 }
 
-/// Takes the engine for one call and clears a cancellation left by the call before (not
-/// earlier: that would undo a cancellation of the call still running).
-fn engine_for_call(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
+/// Takes the model for one call.
+fn lock(transcriber: &Mutex<Transcriber>) -> MutexGuard<'_, Transcriber> {
     // A panic inside the engine leaves nothing half-written that the next call reads.
-    let guard = transcriber.lock().unwrap_or_else(|e| e.into_inner());
-    guard.cancel_token().reset();
-    guard
+    transcriber.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `work` on another thread while this one waits without the GIL, watching for Ctrl-C
@@ -174,7 +181,6 @@ fn run_interruptibly<T: Send>(
             {
                 interrupted = Some(interrupt);
             }
-            // Again on every poll: the work resets the token when it gets the engine.
             if interrupted.is_some() {
                 cancel.cancel();
             }
@@ -190,7 +196,7 @@ fn run_interruptibly<T: Send>(
 }
 
 #[pymethods]
-impl Engine {
+impl SharedTranscriber {
     #[new]
     #[pyo3(signature = (model, compute_type, threads=None, ort_library=None, device="auto"))]
     fn new(
@@ -214,7 +220,6 @@ impl Engine {
         Ok(Self {
             name: transcriber.name().to_string(),
             device: transcriber.device().to_string(),
-            cancel: transcriber.cancel_token(),
             transcriber: Arc::new(Mutex::new(transcriber)),
         })
     }
@@ -242,11 +247,13 @@ impl Engine {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<String> {
         let options = parse_options(py, options_json)?;
-        let (result, callback_error) = run_interruptibly(py, &self.cancel, || {
+        let cancel = CancelToken::new();
+        let (result, callback_error) = run_interruptibly(py, &cancel, || {
             let mut callback_error: Option<PyErr> = None;
-            let result = engine_for_call(&self.transcriber).transcribe_with_progress(
+            let result = lock(&self.transcriber).transcribe_with_progress(
                 &audio.audio,
                 &options,
+                &cancel,
                 &mut |report| {
                     let Some(callback) = &progress else {
                         return ControlFlow::Continue(());
@@ -284,41 +291,38 @@ impl Engine {
         let (sender, receiver) = mpsc::channel();
         let transcriber = Arc::clone(&self.transcriber);
         let audio = Arc::clone(&audio.audio);
-        let running = Arc::new(AtomicBool::new(false));
-        let worker_running = Arc::clone(&running);
+        let cancel = CancelToken::new();
+        let worker_cancel = cancel.clone();
         std::thread::spawn(move || {
-            let mut engine = engine_for_call(&transcriber);
-            worker_running.store(true, Ordering::SeqCst);
-            let result = engine.transcribe_with_progress(&audio, &options, &mut |report| {
-                for segment in report.new_segments {
-                    // The reader has gone: stop decoding for nobody.
-                    if sender.send(Ok(segment.clone())).is_err() {
-                        return ControlFlow::Break(());
+            let mut engine = lock(&transcriber);
+            let result =
+                engine.transcribe_with_progress(&audio, &options, &worker_cancel, &mut |report| {
+                    for segment in report.new_segments {
+                        // The reader has gone: stop decoding for nobody.
+                        if sender.send(Ok(segment.clone())).is_err() {
+                            return ControlFlow::Break(());
+                        }
                     }
-                }
-                ControlFlow::Continue(())
-            });
-            worker_running.store(false, Ordering::SeqCst);
+                    ControlFlow::Continue(())
+                });
             if let Err(error) = result {
                 let _ = sender.send(Err(error));
             }
         });
         Ok(SegmentStream {
             receiver: Mutex::new(Some(receiver)),
-            cancel: self.cancel.clone(),
-            running,
+            cancel,
         })
     }
 
     /// A live session on this engine; `options_json` names what differs from the stream
     /// defaults (`StreamOptions::from_json`).
-    fn live(&self, py: Python<'_>, options_json: &str) -> PyResult<LiveSession> {
+    fn stream(&self, py: Python<'_>, options_json: &str) -> PyResult<SharedStreamSession> {
         let options = StreamOptions::from_json(options_json).map_err(|e| to_py_err(py, &e))?;
         let session = StreamSession::new(options).map_err(|e| to_py_err(py, &e))?;
-        Ok(LiveSession {
+        Ok(SharedStreamSession {
             session: Mutex::new(session),
             transcriber: Arc::clone(&self.transcriber),
-            cancel: self.cancel.clone(),
         })
     }
 
@@ -331,8 +335,9 @@ impl Engine {
         options_json: &str,
     ) -> PyResult<(String, f32, Vec<(String, f32)>)> {
         let options = parse_options(py, options_json)?;
-        let detection = run_interruptibly(py, &self.cancel, || {
-            engine_for_call(&self.transcriber).detect_language(&audio.audio, &options)
+        let cancel = CancelToken::new();
+        let detection = run_interruptibly(py, &cancel, || {
+            lock(&self.transcriber).detect_language(&audio.audio, &options, &cancel)
         })?
         .map_err(|e| to_py_err(py, &e))?;
         Ok((detection.language, detection.probability, detection.ranked))
@@ -346,10 +351,8 @@ type SegmentResult = stt_core::Result<Segment>;
 struct SegmentStream {
     /// `None` once finished or closed.
     receiver: Mutex<Option<Receiver<SegmentResult>>>,
+    /// The transcription's own: cancelling it never touches another call.
     cancel: CancelToken,
-    /// Whether its transcription holds the engine (and so may be cancelled without hitting
-    /// another call's).
-    running: Arc<AtomicBool>,
 }
 
 #[pymethods]
@@ -380,9 +383,7 @@ impl SegmentStream {
                 Err(RecvTimeoutError::Disconnected) => return Ok(None),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(interrupt) = py.check_signals() {
-                        if self.running.load(Ordering::SeqCst) {
-                            self.cancel.cancel();
-                        }
+                        self.cancel.cancel();
                         return Err(interrupt);
                     }
                 }
@@ -398,7 +399,6 @@ impl SegmentStream {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .is_some()
-            && self.running.load(Ordering::SeqCst)
         {
             self.cancel.cancel();
         }
@@ -431,7 +431,7 @@ fn installed_models() -> Vec<(String, &'static str, PathBuf)> {
 #[pyo3(signature = (name, python=None))]
 fn pull_model(py: Python<'_>, name: String, python: Option<PathBuf>) -> PyResult<PathBuf> {
     let python = python.unwrap_or_else(store::python);
-    py.detach(|| store::pull_model(&name, &python))
+    py.detach(|| stt_models::pull(&name, &python))
         .map_err(|e| to_py_err(py, &e))
 }
 
@@ -441,15 +441,15 @@ fn stt_home() -> PathBuf {
     store::stt_home()
 }
 
-/// A live transcription: audio goes in as it arrives, events (JSON) come out.
-#[pyclass(frozen, module = "stt._native")]
-struct LiveSession {
+/// A live transcription (the core's `StreamSession`): audio goes in as it arrives, events
+/// (JSON) come out.
+#[pyclass(frozen, name = "StreamSession", module = "stt._native")]
+struct SharedStreamSession {
     session: Mutex<StreamSession>,
     transcriber: Arc<Mutex<Transcriber>>,
-    cancel: CancelToken,
 }
 
-impl LiveSession {
+impl SharedStreamSession {
     /// Runs `work` on the session with the engine, without the GIL; events as JSON.
     fn run(
         &self,
@@ -457,12 +457,14 @@ impl LiveSession {
         work: impl FnOnce(
             &mut StreamSession,
             &mut Transcriber,
+            &CancelToken,
         ) -> stt_core::Result<Vec<stt_core::StreamEvent>>
         + Send,
     ) -> PyResult<Vec<String>> {
-        let events = run_interruptibly(py, &self.cancel, || {
+        let cancel = CancelToken::new();
+        let events = run_interruptibly(py, &cancel, || {
             let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-            work(&mut session, &mut engine_for_call(&self.transcriber))
+            work(&mut session, &mut lock(&self.transcriber), &cancel)
         })?
         .map_err(|e| to_py_err(py, &e))?;
         Ok(events.iter().map(to_json).collect())
@@ -470,20 +472,20 @@ impl LiveSession {
 }
 
 #[pymethods]
-impl LiveSession {
+impl SharedStreamSession {
     /// Adds 16 kHz mono samples given as little-endian float32 bytes, then decodes if it is
     /// time to.
     fn step_float32(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<String>> {
         let samples = float32_samples(py, data)?;
-        self.run(py, |session, engine| {
+        self.run(py, |session, engine, cancel| {
             session.push(&samples);
-            session.step(engine)
+            session.step(engine, cancel)
         })
     }
 
     /// Decodes and commits everything not final yet.
     fn finish(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.run(py, |session, engine| session.finish(engine))
+        self.run(py, |session, engine, cancel| session.finish(engine, cancel))
     }
 }
 
@@ -491,9 +493,9 @@ impl LiveSession {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<DecodedAudio>()?;
-    module.add_class::<Engine>()?;
+    module.add_class::<SharedTranscriber>()?;
     module.add_class::<SegmentStream>()?;
-    module.add_class::<LiveSession>()?;
+    module.add_class::<SharedStreamSession>()?;
     module.add_function(wrap_pyfunction!(decode_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode_bytes, module)?)?;
     module.add_function(wrap_pyfunction!(from_float32, module)?)?;

