@@ -12,18 +12,40 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Decoded 16 kHz mono audio, ready for any number of calls. */
 export declare class Audio {}
 
+/** Stops one call from another: made for the call, handed to it, cancelled on abort. */
+export declare class CancelToken {
+  constructor()
+  /** Stops the call within one decoder step; it rejects with code `cancelled`. */
+  cancel(): void
+}
+export type Cancellation = CancelToken
+
+/** Decoding options, read and checked by the engine once, ready for any number of calls. */
+export declare class Options {}
+
 /**
- * A loaded Whisper model. One call runs at a time; others wait for it. Starting a call
- * clears the cancellation of the one before, so calls must not overlap (the SDK queues them):
- * then `cancel` always hits the call that is running, and never one that has yet to start.
+ * A live transcription (the core's `StreamSession`): audio goes in as it arrives, events
+ * come out (a JSON array of the engine's `StreamEvent`s).
  */
-export declare class Engine {
+export declare class StreamSession {
+  /** Adds 16 kHz mono samples and decodes if it is time to. */
+  step(samples: Float32Array, cancel: CancelToken): Promise<string>
+  /** Decodes and commits everything not final yet. */
+  finish(cancel: CancelToken): Promise<string>
+}
+export type SharedStreamSession = StreamSession
+
+/**
+ * A loaded Whisper model (the core's `Transcriber`). One call runs at a time; others wait
+ * for it. Each call takes a `CancelToken` of its own.
+ */
+export declare class Transcriber {
   /**
    * Loads an installed model by name, or a model directory. `computeType` is `float32`
    * (`default`) or `int8`; `threads` 0 lets ONNX Runtime decide; `device` is `auto`, `cpu`,
    * `cuda` or `cuda:N`.
    */
-  static load(model: string, computeType: string, threads: number, ortLibrary: string | undefined | null, device: string): Promise<Engine>
+  static load(model: string, computeType: string, threads: number, ortLibrary: string | undefined | null, device: string): Promise<Transcriber>
   /** The name of the loaded model. */
   get name(): string
   /** Where the model runs: `cpu` or `cuda:N`. */
@@ -32,42 +54,28 @@ export declare class Engine {
    * Transcribes; resolves to the transcript's JSON. `onProgress` gets the JSON of each
    * report, with the segments finished since the last one, then `""` at the end.
    */
-  transcribe(audio: Audio, options: Options, onProgress?: (report: string) => void): Promise<string>
+  transcribe(audio: Audio, options: Options, cancel: CancelToken, onProgress?: (report: string) => void): Promise<string>
   /**
    * The language of the first 30 s, as JSON: `{"language", "probability", "ranked"}`
    * (`ranked`: `[code, probability]` pairs, most probable first).
    */
-  detectLanguage(audio: Audio, options: Options): Promise<string>
+  detectLanguage(audio: Audio, options: Options, cancel: CancelToken): Promise<string>
   /**
-   * A live session on this engine; `optionsJson` names what differs from the stream
+   * A live session on this model; `optionsJson` names what differs from the stream
    * defaults (`{"transcribe": {...}}`, snake_case).
    */
-  live(optionsJson: string): LiveSession
-  /** Stops the running call within one decoder step; it rejects with code `cancelled`. */
-  cancel(): void
+  stream(optionsJson: string): SharedStreamSession
 }
-
-/**
- * Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
- * `srt` or `vtt`, exactly as the CLI and the server do.
- * A live transcription: audio goes in as it arrives, events come out (a JSON array of the
- * engine's `StreamEvent`s).
- */
-export declare class LiveSession {
-  /** Adds 16 kHz mono samples and decodes if it is time to. */
-  step(samples: Float32Array): Promise<string>
-  /** Decodes and commits everything not final yet. */
-  finish(): Promise<string>
-}
-
-/** Decoding options, read and checked by the engine once, ready for any number of calls. */
-export declare class Options {}
+export type SharedTranscriber = Transcriber
 
 /** Decodes an encoded file held in memory; `extension` is only a hint. */
-export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null, channels?: boolean | undefined | null): Promise<Audio>
+export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null, options?: Options | undefined | null): Promise<Audio>
 
-/** Decodes an audio or video file; `channels` also keeps each channel apart. */
-export declare function decodeFile(path: string, channels?: boolean | undefined | null): Promise<Audio>
+/**
+ * Decodes an audio or video file for a call with `options` (which say whether each channel
+ * is kept apart).
+ */
+export declare function decodeFile(path: string, options?: Options | undefined | null): Promise<Audio>
 
 /** Takes samples that are already 16 kHz mono (copied). */
 export declare function fromFloat32(samples: Float32Array): Audio
@@ -94,6 +102,10 @@ export declare function parseOptions(optionsJson: string): Options
  */
 export declare function pullModel(name: string, python?: string | undefined | null): Promise<string>
 
+/**
+ * Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `verbose_json`,
+ * `txt`, `srt` or `vtt`, exactly as the CLI and the server do.
+ */
 export declare function render(transcriptJson: string, format: string): string
 
 /** The cache directory of models and runtime (`$STT_HOME`, else `~/.cache/stt`). */

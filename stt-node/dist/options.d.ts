@@ -46,7 +46,7 @@ export interface TranscribeOptions {
     diarize?: boolean;
     /** With `diarize`: the number of speakers when known; 0 estimates it. */
     speakers?: number;
-    /** With `diarize`: one speaker per channel of a stereo (or more) recording. */
+    /** One speaker per channel of a stereo (or more) recording; implies `diarize`. */
     diarizeByChannel?: boolean;
 }
 /** The options read and checked by the engine: unknown names and bad values are refused

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{Datelike, TimeZone, Utc};
 
 use super::config::ServeConfig;
-use super::db::{ApiKey, Db, Plan, hex};
 use super::error::{ApiError, MB};
+use super::storage::db::{ApiKey, Db, Plan, hex};
 
 #[derive(Debug, Clone)]
 pub enum Caller {

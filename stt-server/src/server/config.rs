@@ -79,30 +79,22 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn workers(&self) -> usize {
-        self.workers.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / 2).max(1)
-        })
+        self.workers.unwrap_or_else(|| (cores() / 2).max(1))
     }
 
     /// ONNX Runtime threads per worker: the cores shared out between workers.
     pub fn threads_per_worker(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / self.workers()).max(1)
+        (cores() / self.workers()).max(1)
     }
 
     pub fn max_streams(&self) -> usize {
-        self.max_streams.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / 2).max(1)
-        })
+        self.max_streams.unwrap_or_else(|| (cores() / 2).max(1))
     }
 
     /// ONNX Runtime threads per stream worker: all the cores shared out between them (a
     /// stream's latency is one decode, which more threads shorten).
     pub fn threads_per_stream_worker(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / self.stream_workers.max(1)).max(1)
+        (cores() / self.stream_workers.max(1)).max(1)
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -165,4 +157,9 @@ impl fmt::Display for ServeConfig {
 
 fn allowed(flag: bool) -> &'static str {
     if flag { "allowed" } else { "refused" }
+}
+
+/// The cores this process may use, which workers and threads are shared out from.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

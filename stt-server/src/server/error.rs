@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use stt_core::ErrorKind;
 
+/// What handlers, request parsing and workers return.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {

@@ -1,26 +1,32 @@
 //! `stt serve`: the HTTP service of shared/spec/API.md on the engine of `stt-core`.
+//!
+//! `request` reads what callers send, `handlers` answer them, `storage` keeps keys, jobs and
+//! usage, `workers` run the models off the async threads. Dependencies go one way:
+//! handlers → request, workers, storage; workers → storage; the small modules beside them
+//! (`auth`, `catalog`, `config`, `error`, `fetch`) are shared.
 
 mod auth;
 mod catalog;
 pub mod config;
-pub mod db;
-mod engine;
 mod error;
-mod jobs;
-mod routes;
-mod stream;
-mod upload;
+mod fetch;
+mod handlers;
+mod request;
+mod storage;
+mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::fetch::FetchPolicy;
 pub use auth::create_key;
 use catalog::Catalog;
 use config::ServeConfig;
-use db::Db;
-use engine::Engine;
+use fetch::FetchPolicy;
+/// `stt keys` opens the store without a server.
+pub use storage::db;
+use storage::db::Db;
+use workers::{StreamPool, TranscriptionWorkers};
 
 /// Stops a job may be running at before it is failed rather than run again.
 const MAX_JOB_ATTEMPTS: u32 = 2;
@@ -28,8 +34,8 @@ const MAX_JOB_ATTEMPTS: u32 = 2;
 pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
-    pub engine: Engine,
-    pub streams: stream::StreamPool,
+    pub workers: TranscriptionWorkers,
+    pub streams: StreamPool,
     pub catalog: Catalog,
     pub in_flight: Arc<auth::InFlight>,
     /// Synchronous uploads, deleted when answered (and at start).
@@ -95,14 +101,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         device,
         ..stt_core::LoadOptions::default()
     };
-    let (workers, queue, engine_load) = (
+    let (worker_count, queue, worker_load) = (
         config.workers(),
         config.queue,
         load(config.threads_per_worker()),
     );
     let default_model = catalog.default.clone();
-    let engine = tokio::task::spawn_blocking(move || {
-        Engine::start(workers, queue, &engine_load, &default_model)
+    let workers = tokio::task::spawn_blocking(move || {
+        TranscriptionWorkers::start(worker_count, queue, &worker_load, &default_model)
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -113,7 +119,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     );
     let default_model = catalog.default.clone();
     let streams = tokio::task::spawn_blocking(move || {
-        stream::StreamPool::start(
+        StreamPool::start(
             stream_workers,
             &load(stream_threads),
             max_streams,
@@ -131,7 +137,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let state = Arc::new(AppState {
         config,
         db,
-        engine,
+        workers,
         streams,
         catalog,
         in_flight: Arc::default(),
@@ -139,8 +145,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         uploads_dir,
         jobs_ready: tokio::sync::Notify::new(),
     });
-    jobs::spawn(&state);
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    workers::jobs::spawn(&state);
+    let app = handlers::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Tests and scripts wait for this line (standard output) to know the port.
     println!("stt: listening on http://{address}");
     axum::serve(listener, app)

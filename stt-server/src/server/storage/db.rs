@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
@@ -41,11 +42,57 @@ pub struct ApiKey {
     pub revoked: bool,
 }
 
+/// Where an asynchronous job is: stored and answered (`GET /v1/stt/{id}`) as these words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Accepted, not yet taken by a runner (or put back after a stop).
+    Waiting,
+    /// Taken by a runner: downloading or transcribing.
+    Active,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    const ALL: [JobStatus; 4] = [Self::Waiting, Self::Active, Self::Completed, Self::Failed];
+
+    /// The word of the service contract and of the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Active => "active",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Completed or failed: the result is final and expires.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+impl ToSql for JobStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for JobStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown job status {text:?}").into()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: String,
     pub subject: String,
-    pub status: String,
+    pub status: JobStatus,
     pub model: String,
     /// `TranscribeOptions` as JSON.
     pub options: String,
@@ -59,6 +106,11 @@ pub struct Job {
     pub created: String,
     pub result: Option<String>,
     pub error: Option<String>,
+}
+
+/// Seconds since the Unix epoch: the clock of every stored time (jobs, usage).
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 pub fn hash_key(raw: &str) -> String {
@@ -250,11 +302,11 @@ impl Db {
         self.with(|c| {
             c.query_row(
                 &format!(
-                    "UPDATE jobs SET status = 'active', attempts = attempts + 1 WHERE id = (SELECT id FROM jobs
-                     WHERE status = 'waiting' ORDER BY created_unix, rowid LIMIT 1)
+                    "UPDATE jobs SET status = ?1, attempts = attempts + 1 WHERE id = (SELECT id FROM jobs
+                     WHERE status = ?2 ORDER BY created_unix, rowid LIMIT 1)
                      RETURNING {JOB_COLUMNS}"
                 ),
-                [],
+                params![JobStatus::Active, JobStatus::Waiting],
                 job_from_row,
             )
             .optional()
@@ -267,16 +319,18 @@ impl Db {
     pub fn requeue_active_jobs(&self, max_attempts: u32) -> DbResult<(usize, usize)> {
         self.with(|c| {
             let failed = c.execute(
-                "UPDATE jobs SET status = 'failed', error = ?1
-                 WHERE status = 'active' AND attempts >= ?2",
+                "UPDATE jobs SET status = ?3, error = ?1
+                 WHERE status = ?4 AND attempts >= ?2",
                 params![
                     format!("the server stopped {max_attempts} times while running this job"),
-                    max_attempts
+                    max_attempts,
+                    JobStatus::Failed,
+                    JobStatus::Active
                 ],
             )?;
             let requeued = c.execute(
-                "UPDATE jobs SET status = 'waiting' WHERE status = 'active'",
-                [],
+                "UPDATE jobs SET status = ?1 WHERE status = ?2",
+                params![JobStatus::Waiting, JobStatus::Active],
             )?;
             Ok((requeued, failed))
         })
@@ -294,8 +348,8 @@ impl Db {
 
     pub fn finish_job(&self, id: &str, outcome: Result<String, String>) -> DbResult<()> {
         let (status, result, error) = match outcome {
-            Ok(result) => ("completed", Some(result), None),
-            Err(error) => ("failed", None, Some(error)),
+            Ok(result) => (JobStatus::Completed, Some(result), None),
+            Err(error) => (JobStatus::Failed, None, Some(error)),
         };
         self.with(|c| {
             c.execute(
@@ -310,9 +364,8 @@ impl Db {
     pub fn unfinished_jobs(&self, subject: &str) -> DbResult<u32> {
         self.with(|c| {
             c.query_row(
-                "SELECT COUNT(*) FROM jobs WHERE subject = ?1
-                 AND status IN ('waiting', 'active')",
-                [subject],
+                "SELECT COUNT(*) FROM jobs WHERE subject = ?1 AND status IN (?2, ?3)",
+                params![subject, JobStatus::Waiting, JobStatus::Active],
                 |row| row.get(0),
             )
         })
@@ -322,11 +375,13 @@ impl Db {
     pub fn delete_jobs_before(&self, cutoff_unix: i64) -> DbResult<Vec<String>> {
         self.with(|c| {
             let mut statement = c.prepare(
-                "DELETE FROM jobs WHERE created_unix < ?1 AND status IN ('completed', 'failed')
+                "DELETE FROM jobs WHERE created_unix < ?1 AND status IN (?2, ?3)
                  RETURNING audio_path",
             )?;
-            let paths =
-                statement.query_map([cutoff_unix], |row| row.get::<_, Option<String>>(0))?;
+            let paths = statement.query_map(
+                params![cutoff_unix, JobStatus::Completed, JobStatus::Failed],
+                |row| row.get::<_, Option<String>>(0),
+            )?;
             paths.filter_map(|p| p.transpose()).collect()
         })
     }
@@ -367,7 +422,7 @@ mod tests {
         Job {
             id: id.into(),
             subject: "key:a".into(),
-            status: "waiting".into(),
+            status: JobStatus::Waiting,
             model: "base".into(),
             options: "{}".into(),
             audio_path: Some(format!("/tmp/{id}")),
@@ -408,6 +463,26 @@ mod tests {
             vec!["/tmp/old".to_string()]
         );
         assert!(db.job("old").unwrap().is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn job_statuses_are_stored_as_the_words_of_the_contract() {
+        let dir = std::env::temp_dir().join(format!("stt-db-{}", uuid::Uuid::new_v4()));
+        let db = Db::open(&dir).unwrap();
+        let stored = |db: &Db| {
+            db.with(|c| c.query_row("SELECT status FROM jobs", [], |row| row.get::<_, String>(0)))
+                .unwrap()
+        };
+        db.insert_job(&job("a", 1)).unwrap();
+        assert_eq!(stored(&db), "waiting");
+        assert_eq!(db.claim_job().unwrap().unwrap().status, JobStatus::Active);
+        assert_eq!(stored(&db), "active");
+        db.finish_job("a", Ok("{}".into())).unwrap();
+        assert_eq!(stored(&db), "completed");
+        assert_eq!(db.job("a").unwrap().unwrap().status, JobStatus::Completed);
+        db.finish_job("a", Err("broken".into())).unwrap();
+        assert_eq!(stored(&db), "failed");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -11,7 +11,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::io::AsyncWriteExt;
 use url::{Host, Url};
 
-const MB: u64 = 1024 * 1024;
+use super::error::{ApiError, MB};
 
 #[derive(Debug, Clone)]
 pub struct FetchPolicy {
@@ -52,6 +52,16 @@ pub enum FetchError {
     Network(String),
     #[error("cannot store the download: {0}")]
     Io(String),
+}
+
+/// Download errors of `url` jobs: over the caller's limit (413), else the URL's fault (400).
+impl From<FetchError> for ApiError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::TooLarge { limit } => ApiError::too_large(limit),
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
 }
 
 /// Whether an address is on the public internet.

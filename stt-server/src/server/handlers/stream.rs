@@ -1,16 +1,13 @@
 //! `GET /v1/stream` (section 2): live transcription over a WebSocket.
 //!
-//! Each connection owns a core `StreamSession` (pure state); its steps run on a pool of stream
-//! workers, separate from the transcription workers so that a long file never delays a
-//! stream. A stream has at most one step in flight: audio that arrives meanwhile waits and goes
-//! into the next step, so a slow engine makes steps larger, not more numerous. At most
-//! `max_streams` run at once; one more is refused with a clear message.
+//! Each connection owns a core `StreamSession`; its steps run on the stream workers
+//! (`workers::stream`). A stream has at most one step in flight: audio that arrives meanwhile
+//! waits and goes into the next step, so a slow engine makes steps larger, not more numerous.
+//! At most `max_streams` run at once; one more is refused with a clear message.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
@@ -18,121 +15,23 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use stt_core::{LoadOptions, StreamEvent, StreamOptions, StreamSession};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use stt_core::{StreamOptions, StreamSession};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
-use super::AppState;
-use super::auth::{self, Admission, Caller};
-use super::engine::{Models, start_workers};
-use super::error::ApiError;
-use super::routes::{json_fields, now_unix, resolve_model};
+use crate::server::AppState;
+use crate::server::auth::{self, Admission, Caller};
+use crate::server::error::ApiError;
+use crate::server::request::{json_fields, resolve_model};
+use crate::server::storage::db::now_unix;
+use crate::server::workers::stream::{MAX_STEP_SAMPLES, StepResult, joined};
 
 /// Time allowed for the config message after the connection opens.
 const CONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 /// A stream that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most audio one step takes, in one decode: a stream that fell behind catches up in larger
-/// steps, and a client sending faster than real time is served in turns with the other
-/// streams rather than in one long step.
-const MAX_STEP_SAMPLES: usize = 16_000 * 10;
 /// Largest WebSocket message (10 s of PCM is 320 kB).
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
-
-/// One step of one stream, run on a stream worker.
-struct Step {
-    model: String,
-    session: StreamSession,
-    audio: Vec<f32>,
-    finish: bool,
-    reply: oneshot::Sender<StepReply>,
-}
-
-/// The session back, with the step's events or the engine's error.
-type StepReply = (StreamSession, Result<Vec<StreamEvent>, String>);
-/// A step's reply, or why the stream engine could not give one.
-type StepResult = Result<StepReply, String>;
-
-pub struct StreamPool {
-    queue: SyncSender<Step>,
-    slots: Arc<Semaphore>,
-    pub max_streams: usize,
-}
-
-impl StreamPool {
-    /// Starts `workers` threads, each loading `preload` (so a stream's first step is not a
-    /// model load).
-    pub fn start(
-        workers: usize,
-        load: &LoadOptions,
-        max_streams: usize,
-        preload: &str,
-    ) -> Result<Self, String> {
-        // Each stream has at most one step queued or running.
-        let (queue, receiver) = sync_channel::<Step>(max_streams.max(1));
-        start_workers("stt-stream", workers, load, preload, receiver, run_step)?;
-        Ok(Self {
-            queue,
-            slots: Arc::new(Semaphore::new(max_streams)),
-            max_streams,
-        })
-    }
-
-    async fn step(
-        &self,
-        model: &str,
-        session: StreamSession,
-        audio: Vec<f32>,
-        finish: bool,
-    ) -> StepResult {
-        let (reply, answer) = oneshot::channel();
-        let step = Step {
-            model: model.to_string(),
-            session,
-            audio,
-            finish,
-            reply,
-        };
-        let queue = self.queue.clone();
-        // Never full for long: each admitted stream has at most one step in the queue.
-        tokio::task::spawn_blocking(move || queue.send(step).map_err(drop))
-            .await
-            .map_err(|_| stopped())?
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())
-    }
-}
-
-fn stopped() -> String {
-    "the stream engine stopped".into()
-}
-
-fn run_step(mut step: Step, models: &mut Models) {
-    if step.reply.is_closed() {
-        return; // the client went away while this waited
-    }
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let transcriber = models.get(&step.model)?;
-        let mut events = Vec::new();
-        // Only a final step carries more (everything pending): it goes in as steps would.
-        for slice in step.audio.chunks(MAX_STEP_SAMPLES) {
-            step.session.push(slice);
-            events.extend(step.session.step(transcriber)?);
-        }
-        if step.finish {
-            events.extend(step.session.finish(transcriber)?);
-        }
-        Ok(events)
-    }))
-    .unwrap_or_else(|_| {
-        models.forget(&step.model);
-        Err(stt_core::Error::Inference(
-            "the engine failed on this stream".into(),
-        ))
-    })
-    .map_err(|e: stt_core::Error| e.to_string());
-    let _ = step.reply.send((step.session, outcome));
-}
 
 /// `GET /v1/stream`.
 pub async fn stream(
@@ -182,17 +81,15 @@ fn admit(
     let refused = |e: ApiError| Refusal::new(close_code::POLICY, e.message);
     let caller =
         auth::authenticate(&state.db, &state.config, &headers, peer.ip()).map_err(refused)?;
-    let slot = Arc::clone(&state.streams.slots)
-        .try_acquire_owned()
-        .map_err(|_| {
-            Refusal::new(
-                close_code::AGAIN,
-                format!(
-                    "the server is at its limit of {} live streams; try again later",
-                    state.streams.max_streams
-                ),
-            )
-        })?;
+    let slot = state.streams.try_slot().ok_or_else(|| {
+        Refusal::new(
+            close_code::AGAIN,
+            format!(
+                "the server is at its limit of {} live streams; try again later",
+                state.streams.max_streams
+            ),
+        )
+    })?;
     let admission =
         auth::admit(&state.db, &state.config, &state.in_flight, &caller).map_err(refused)?;
     Ok(Admitted {
@@ -491,11 +388,6 @@ impl LiveStream {
         );
         refusal.map_or(Ok(()), Err)
     }
-}
-
-/// A step task that panicked or was cancelled counts as an engine failure.
-fn joined(result: Result<StepResult, tokio::task::JoinError>) -> StepResult {
-    result.unwrap_or_else(|_| Err(stopped()))
 }
 
 /// The one text message of the audio phase: `{"action": "stop"}`.

@@ -8,7 +8,7 @@ use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
 use tokio::io::AsyncWriteExt;
 
-use super::error::ApiError;
+use crate::server::error::ApiError;
 
 /// Longest text field accepted (prompts included).
 const MAX_FIELD_BYTES: usize = 64 * 1024;

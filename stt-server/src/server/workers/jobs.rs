@@ -1,6 +1,7 @@
 //! Asynchronous jobs: runners take waiting jobs from the database, fetch `url` audio, run the
-//! engine and store the Deepgram-shaped result; a sweeper deletes results and audio after
-//! their lifetime. State lives in SQLite, so a restart picks up where a crash stopped.
+//! transcription workers and store the Deepgram-shaped result; a sweeper deletes results and
+//! audio after their lifetime. State lives in SQLite, so a restart picks up where a crash
+//! stopped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,17 +10,16 @@ use std::time::Duration;
 use stt_core::TranscribeOptions;
 use stt_core::formats::{DeepgramMetadata, to_deepgram};
 
-use super::AppState;
-use super::db::Job;
-use super::engine::Request;
-use super::error::ApiError;
-use super::routes::{fetch_error, now_unix};
-use crate::fetch;
+use super::Transcription;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::fetch;
+use crate::server::storage::db::{Job, now_unix};
 
-/// Starts one runner per engine worker (more would only wait in the engine's queue, where
-/// synchronous requests need room) and the sweeper.
+/// Starts one runner per transcription worker (more would only wait in the workers' queue,
+/// where synchronous requests need room) and the sweeper.
 pub fn spawn(state: &Arc<AppState>) {
-    for _ in 0..state.engine.workers {
+    for _ in 0..state.workers.count {
         tokio::spawn(runner(Arc::clone(state)));
     }
     tokio::spawn(sweeper(Arc::clone(state)));
@@ -53,9 +53,7 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
         (None, Some(url)) => {
             let path = state.uploads_dir.join(&job.id);
             let policy = state.fetch_policy(job.max_bytes);
-            fetch::fetch_to_file(url, &path, &policy)
-                .await
-                .map_err(fetch_error)?;
+            fetch::fetch_to_file(url, &path, &policy).await?;
             // Recorded only once complete: a crash mid-download downloads again.
             state
                 .db
@@ -68,11 +66,11 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
     if !audio.is_file() {
         return Err(ApiError::internal("the job's audio is missing"));
     }
-    let options: TranscribeOptions = serde_json::from_str(&job.options)
+    let options = TranscribeOptions::from_json(&job.options)
         .map_err(|e| ApiError::internal(format!("stored options unreadable: {e}")))?;
     let transcript = state
-        .engine
-        .run(Request {
+        .workers
+        .run(Transcription {
             model: job.model.clone(),
             audio,
             options,

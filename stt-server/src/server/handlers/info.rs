@@ -1,0 +1,91 @@
+//! Discovery (section 5): installed models, their languages, and the server's health.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::server::AppState;
+use crate::server::catalog;
+use crate::server::error::{ApiError, Result};
+use crate::server::request::resolve_model;
+
+/// `GET /v1/models` (section 5).
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let models: Vec<Value> = state
+        .catalog
+        .models
+        .iter()
+        .map(|model| {
+            json!({
+                "id": model.name,
+                "name": catalog::display_name(&model.name),
+                "languages": model.languages.len(),
+                "speed": catalog::speed(&model.name),
+                "default": model.name == state.catalog.default,
+            })
+        })
+        .collect();
+    Json(json!({"models": models}))
+}
+
+#[derive(Deserialize)]
+pub struct LanguagesQuery {
+    model: Option<String>,
+}
+
+/// `GET /v1/languages[?model=NAME]` (section 5): the languages of the default model.
+pub async fn languages(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<LanguagesQuery>,
+) -> Result<Json<Value>> {
+    let model = resolve_model(&state, query.model.as_deref())?;
+    let info = state
+        .catalog
+        .get(&model)
+        .ok_or_else(|| ApiError::internal("model vanished"))?;
+    let languages: Vec<Value> = catalog::language_entries(info)
+        .into_iter()
+        .map(|(code, name)| json!({"code": code, "name": name}))
+        .collect();
+    Ok(Json(json!({"model": model, "languages": languages})))
+}
+
+/// `GET /health` (section 5): the execution provider the workers really use, and its GPU.
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let (provider, gpu) = match state.workers.device {
+        stt_core::Device::Cuda(index) => ("cuda", Some(gpu_description(index).await)),
+        _ => ("cpu", None),
+    };
+    let gpu_available = gpu.is_some();
+    let (name, memory_mb) = gpu.flatten().unzip();
+    Json(json!({
+        "status": "ok",
+        "gpu_available": gpu_available,
+        "gpu_name": name,
+        "gpu_memory_mb": memory_mb,
+        "execution_provider": provider,
+        "device": state.workers.device.to_string(),
+        "workers": state.workers.count,
+        "default_model": state.catalog.default,
+    }))
+}
+
+/// Name and memory (MB) of NVIDIA GPU `index` as `nvidia-smi` reports them; `None` when it
+/// cannot tell (ONNX Runtime's CUDA provider does not expose them).
+async fn gpu_description(index: u32) -> Option<(String, u64)> {
+    let output = tokio::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=name,memory.total",
+            "--format=csv,noheader,nounits",
+            &format!("--id={index}"),
+        ])
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let (name, memory) = text.trim().rsplit_once(',')?;
+    Some((name.trim().to_string(), memory.trim().parse().ok()?))
+}

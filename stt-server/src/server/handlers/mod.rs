@@ -1,0 +1,122 @@
+//! The HTTP service of shared/spec/API.md: the router, and what its handlers share. Each
+//! handler parses (`request`), admits the caller (`auth`), queues on the workers and renders
+//! with the core's `formats`. Files by section of the contract: `transcribe` (1), `stream`
+//! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6).
+
+mod info;
+mod jobs;
+mod keys;
+mod openai;
+mod stream;
+mod transcribe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, routing};
+use stt_core::formats::{self, Format};
+use stt_core::{TranscribeOptions, Transcript};
+
+use super::AppState;
+use super::auth::{self, Caller};
+use super::error::{ApiError, MB, Result};
+use super::request::upload::TempFile;
+use super::storage::db::now_unix;
+use super::workers::Transcription;
+
+/// Every endpoint. Upload bodies are bounded by the server's largest upload (plus room for
+/// the form); each caller's own limit is checked in `admit` and while reading.
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit =
+        axum::extract::DefaultBodyLimit::max((state.config.max_upload_bytes() + MB) as usize);
+    Router::new()
+        .route("/v1/transcribe", routing::post(transcribe::transcribe))
+        .route("/v1/audio/{endpoint}", routing::post(openai::openai))
+        .route("/v1/stt/create", routing::post(jobs::create_job))
+        .layer(upload_limit)
+        .route("/v1/stt/{id}", routing::get(jobs::get_job))
+        .route("/v1/models", routing::get(info::models))
+        .route("/v1/languages", routing::get(info::languages))
+        .route("/v1/stream", routing::get(stream::stream))
+        .route("/health", routing::get(info::health))
+        .route(
+            "/v1/keys",
+            routing::get(keys::list_keys).post(keys::create_key),
+        )
+        .route("/v1/keys/{id}", routing::delete(keys::revoke_key))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint (transcription endpoints take POST)",
+            )
+        })
+        .with_state(state)
+}
+
+/// Authenticates and admits the caller, refusing a declared body over their upload limit
+/// before reading it.
+fn admit(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(Caller, auth::Admission)> {
+    let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip())?;
+    let admission = auth::admit(&state.db, &state.config, &state.in_flight, &caller)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let limit = caller.max_upload_bytes(&state.config);
+    // The form's own fields and boundaries take a little room besides the file.
+    if declared.is_some_and(|length| length > limit + MB) {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok((caller, admission))
+}
+
+/// Runs a synchronous transcription of an upload and charges it.
+async fn run_now(
+    state: &AppState,
+    caller: &Caller,
+    admission: &auth::Admission,
+    model: &str,
+    upload: &TempFile,
+    options: TranscribeOptions,
+) -> Result<Transcript> {
+    let request = Transcription {
+        model: model.to_string(),
+        audio: upload.path().to_path_buf(),
+        options,
+        budget_minutes: admission.budget_minutes,
+    };
+    let transcript = state.workers.try_run(request).await?;
+    state
+        .db
+        .record_usage(&caller.subject(), now_unix(), transcript.duration)
+        .map_err(ApiError::internal)?;
+    Ok(transcript)
+}
+
+/// Names the model that really ran (`X-Model`), whatever alias was asked for.
+fn with_model(mut response: Response, model: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(model) {
+        response.headers_mut().insert("x-model", value);
+    }
+    response
+}
+
+fn text_body(content_type: &'static str, body: String) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The non-JSON formats, each with its own content type.
+fn subtitles_or_text(transcript: &Transcript, format: Format) -> Response {
+    let body = formats::render(transcript, format);
+    match format {
+        Format::Srt => text_body("application/x-subrip; charset=utf-8", body),
+        Format::Vtt => text_body("text/vtt; charset=utf-8", body),
+        _ => text_body("text/plain; charset=utf-8", body),
+    }
+}
