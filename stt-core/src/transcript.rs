@@ -69,3 +69,28 @@ impl Segment {
         self.avg_logprob.exp().clamp(0.0, 1.0)
     }
 }
+
+/// Python's `round(x, 2)`, as the references report times: the nearest hundredth of the exact
+/// binary value, ties to even, as Rust's formatting rounds (multiplying by 100 first would
+/// round some values the other way).
+pub(crate) fn round_to_hundredths(x: f64) -> f64 {
+    format!("{x:.2}").parse().unwrap_or(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_rounding() {
+        for (x, rounded) in [
+            (0.125, 0.12),
+            (0.375, 0.38),
+            (2.675, 2.67),
+            (0.045, 0.04),
+            (1.005, 1.0),
+        ] {
+            assert_eq!(round_to_hundredths(x), rounded, "{x}");
+        }
+    }
+}
