@@ -121,10 +121,10 @@ class Bench:
                              "status": status, "detail": detail})
 
     def ours(self, paths, audio_s, flags=()):
-        """{file name: verbose_json dict, or {"error": message}} from one CLI call."""
+        """{file name: full_json dict, or {"error": message}} from one CLI call."""
         with tempfile.TemporaryDirectory() as out:
             cmd = [self.args.stt, "transcribe", *map(str, paths), "--model", self.args.model,
-                   "--format", "verbose_json", "--output-dir", out, *flags]
+                   "--format", "full_json", "--output-dir", out, *flags]
             stderr = "could not run stt"
             for _ in range(5):
                 wait_for_binary(self.args.stt)

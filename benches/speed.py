@@ -28,7 +28,7 @@ import numpy as np
 from faster_whisper.audio import decode_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wer import edit_distance, words  # noqa: E402
+from wer import wer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STT_HOME = Path(os.environ.get("STT_HOME", Path.home() / ".cache" / "stt"))
@@ -108,9 +108,6 @@ def long_english(fixtures, rows):
     return path, " ".join(texts), len(samples) / 16000
 
 
-def wer(reference, text):
-    ref = words(reference)
-    return edit_distance(ref, words(text)) / len(ref)
 
 
 def main():

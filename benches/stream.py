@@ -33,7 +33,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import create_key, start_server  # noqa: E402
-from wer import edit_distance, words  # noqa: E402
+from wer import wer, words  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("STT_FIXTURES", REPO.parent / "shared" / "fixtures" / "audio"))
@@ -119,9 +119,6 @@ def quantiles(values):
             "p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3)}
 
 
-def wer(reference, hypothesis):
-    ref = words(reference)
-    return edit_distance(ref, words(hypothesis)) / max(1, len(ref))
 
 
 def offline_text(stt, path, model):

@@ -12,7 +12,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -21,22 +20,8 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def words(text):
-    text = re.sub(r"\[(left|right)\]", " ", text.lower())
-    text = re.sub(r"[^\w']+", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def edit_distance(ref, hyp):
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            current[j] = min(previous[j - 1] + (r != h), previous[j] + 1, current[j - 1] + 1)
-        previous = current
-    return previous[-1]
+sys.path.insert(0, str(REPO / "tests" / "python"))
+from stt_testing import edit_distance, wer, words  # noqa: E402,F401  (one normalisation for every WER; benches import it from here)
 
 
 def main():

@@ -426,7 +426,7 @@ impl SharedStreamSession {
     }
 }
 
-/// Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `verbose_json`,
+/// Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `full_json`,
 /// `txt`, `srt` or `vtt`, exactly as the CLI and the server do.
 #[napi]
 pub fn render(env: Env, transcript_json: String, format: String) -> napi::Result<String> {

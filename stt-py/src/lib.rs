@@ -405,7 +405,7 @@ impl SegmentStream {
     }
 }
 
-/// Renders a transcript (the JSON of `Engine.transcribe`) as `json`, `verbose_json`, `txt`,
+/// Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `full_json`, `txt`,
 /// `srt` or `vtt`, exactly as the CLI and the server do.
 #[pyfunction]
 fn render(py: Python<'_>, transcript_json: &str, format: &str) -> PyResult<String> {

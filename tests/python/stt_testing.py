@@ -1,6 +1,7 @@
 """What the Python test suites share (this directory's tests, and the SDK's in
 stt-py/tests): the release `stt` binary, the audio fixtures, `stt serve` processes on loopback
-with their own data directories, and a loopback HTTP server over the fixtures.
+with their own data directories, a loopback HTTP server over the fixtures, and the one word
+normalisation and edit distance that every word error rate here (tests and benches/) counts with.
 
 Nothing is built here: `target/release/stt` must exist (`cargo build --release -p stt-server`
 or scripts/setup.sh). Only the standard library and pytest are used.
@@ -22,6 +23,31 @@ REPO = Path(__file__).resolve().parents[2]
 STT = REPO / "target" / "release" / "stt"
 FIXTURES = Path(os.environ.get("STT_FIXTURES", REPO.parent / "shared" / "fixtures" / "audio"))
 START_TIMEOUT_S = 120
+
+
+def words(text):
+    """Lower-case words without punctuation (and without the `[left]`/`[right]` speaker notes
+    of some references)."""
+    text = re.sub(r"\[(left|right)\]", " ", text.lower())
+    text = re.sub(r"[^\w']+", " ", text)
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def edit_distance(reference, hypothesis):
+    """Word insertions, deletions and substitutions between two word lists."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, 1):
+        current = [i] + [0] * len(hypothesis)
+        for j, h in enumerate(hypothesis, 1):
+            current[j] = min(previous[j - 1] + (r != h), previous[j] + 1, current[j - 1] + 1)
+        previous = current
+    return previous[-1]
+
+
+def wer(reference, hypothesis):
+    """Word error rate of `hypothesis` against `reference` (texts)."""
+    expected = words(reference)
+    return edit_distance(expected, words(hypothesis)) / max(1, len(expected))
 
 
 def stt_binary():

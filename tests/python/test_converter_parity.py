@@ -10,7 +10,6 @@ Run with `-s` to see the measured differences.
 
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -24,6 +23,8 @@ import ctranslate2
 import faster_whisper.audio as faster_whisper_audio
 import faster_whisper.feature_extractor as feature_extractor
 import tokenizers
+
+from stt_testing import words
 
 REPO = Path(__file__).resolve().parents[2]
 CONVERTER = REPO / "stt-models" / "converter"  # holds the stt_models package
@@ -84,10 +85,6 @@ def load_features(file, n_mels):
     extractor = feature_extractor.FeatureExtractor(feature_size=n_mels)
     features = extractor(audio, padding=0)[:, :N_FRAMES]
     return np.ascontiguousarray(features[None], dtype=np.float32)
-
-
-def normalize(text):
-    return re.sub(r"[^a-z ]", "", text.lower()).split()
 
 
 class Special:
@@ -369,7 +366,7 @@ def test_quantized_transcribes_jfk(name):
     text = int8.tokenizer.decode(tokens)
     print(f"\n{name} int8 jfk: {text!r}")
     # Greedy int8 may mishear a word (base: "asked" for both "ask"s), no more than that.
-    reference, found = normalize(JFK_TEXT), normalize(text)
+    reference, found = words(JFK_TEXT), words(text)
     assert len(found) == len(reference), found
     assert sum(a != b for a, b in zip(found, reference)) <= 2, found
     encoded = fp32.encode(features)

@@ -4,7 +4,6 @@ wrong or go away.
 """
 
 import json
-import re
 import subprocess
 import time
 
@@ -13,7 +12,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from stt_testing import fixture_path
+from stt_testing import edit_distance, fixture_path, words
 
 JFK_WORDS = ("and so my fellow americans ask not what your country can do for you "
              "ask what you can do for your country").split()
@@ -70,22 +69,6 @@ def send_audio(ws, pcm, frame_bytes=3200):
         ws.send(pcm[start:start + frame_bytes])
 
 
-def words(text):
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def word_errors(hypothesis, reference):
-    """Edit distance between word lists."""
-    previous = list(range(len(reference) + 1))
-    for i, word in enumerate(hypothesis, 1):
-        current = [i]
-        for j, expected in enumerate(reference, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (word != expected)))
-        previous = current
-    return previous[-1]
-
-
 def finals(received):
     return [m for m in received if "text" in m]
 
@@ -102,7 +85,7 @@ def test_stream_transcribes_and_finishes_cleanly(server, key, jfk_pcm):
                for m in received), received
     segments = finals(received)
     text = " ".join(s["text"] for s in segments)
-    assert word_errors(words(text), JFK_WORDS) <= 2, text
+    assert edit_distance(JFK_WORDS, words(text)) <= 2, text
     # Final segments follow each other in time; each word lies inside its segment.
     previous_end = 0.0
     for segment in segments:
@@ -126,7 +109,7 @@ def test_odd_length_frames_lose_no_sample(server, key, jfk_pcm):
     received = messages(ws)
     assert received[-1] == {"is_final": True}, received
     text = " ".join(s["text"] for s in finals(received))
-    assert word_errors(words(text), JFK_WORDS) <= 2, text
+    assert edit_distance(JFK_WORDS, words(text)) <= 2, text
 
 
 def test_text_frame_in_the_audio_phase_is_an_error_after_a_flush(server, key, jfk_pcm):

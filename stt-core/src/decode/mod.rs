@@ -57,6 +57,21 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
 pub(crate) mod scripted {
     //! A [`TokenDecoder`] whose logits are a function of each sequence's history.
     use super::*;
+    use crate::tokenizer::SpecialTokens;
+
+    /// A toy vocabulary: text 0..10, eot 10, specials 11..16, no_timestamps 16, timestamps
+    /// 17..27.
+    pub const SPECIAL: SpecialTokens = SpecialTokens {
+        eot: 10,
+        sot: 11,
+        sot_prev: 12,
+        sot_lm: 13,
+        transcribe: 14,
+        translate: 15,
+        no_timestamps: 16,
+        no_speech: 13,
+        timestamp_begin: 17,
+    };
 
     type Script = Box<dyn Fn(&[u32]) -> Vec<(u32, f32)>>;
 

@@ -107,19 +107,8 @@ fn log_sum_exp(values: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::scripted::SPECIAL;
 
-    // A toy vocabulary: text 0..10, eot 10, specials 11..16, no_timestamps 16, timestamps 17..27.
-    pub(crate) const SPECIAL: SpecialTokens = SpecialTokens {
-        eot: 10,
-        sot: 11,
-        sot_prev: 12,
-        sot_lm: 13,
-        transcribe: 14,
-        translate: 15,
-        no_timestamps: 16,
-        no_speech: 13,
-        timestamp_begin: 17,
-    };
     const VOCAB: usize = 27;
 
     fn rules(max_initial: Option<u32>) -> LogitRules {

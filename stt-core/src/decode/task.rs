@@ -222,22 +222,10 @@ fn logit_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::scripted::ScriptedDecoder;
+    use crate::decode::scripted::{SPECIAL, ScriptedDecoder};
 
-    /// A small vocabulary: text 0..10, then the special tokens, then timestamps from 30.
-    const SPECIAL: SpecialTokens = SpecialTokens {
-        eot: 10,
-        sot: 11,
-        sot_prev: 12,
-        sot_lm: 13,
-        transcribe: 14,
-        translate: 15,
-        no_timestamps: 16,
-        no_speech: 17,
-        timestamp_begin: 30,
-    };
-
-    fn task(options: &TranscribeOptions, text: PromptTokens) -> WindowTask {
+    /// A task for a model of 12 positions whose own suppressed list is token 3.
+    fn window_task(options: &TranscribeOptions, text: PromptTokens) -> WindowTask {
         let model = ModelLimits {
             suppress_tokens: &[3],
             max_target_positions: 12,
@@ -259,23 +247,18 @@ mod tests {
             hotwords: vec![8, 9],
             ..Default::default()
         };
-        let task = task(&options, hotwords);
+        let task = window_task(&options, hotwords);
         // Context 12: at most 5 previous tokens, the newest.
         let (prompt, sot_index) = task.prompt(&[1, 2, 3, 4, 5, 6, 7], &[SPECIAL.sot]);
         assert_eq!(prompt, vec![12, 8, 9, 3, 4, 5, 6, 7, 11]);
         assert_eq!(sot_index, 8);
         // No previous text and no hotwords: the start sequence alone.
-        let plain = WindowTask::new(
-            SPECIAL,
-            PromptTokens::default(),
-            ModelLimits {
-                suppress_tokens: &[],
-                max_target_positions: 12,
-            },
+        let plain = window_task(
             &TranscribeOptions {
                 without_timestamps: true,
                 ..Default::default()
             },
+            PromptTokens::default(),
         );
         assert_eq!(plain.prompt(&[], &[11]), (vec![11, 16], 0));
     }
@@ -293,14 +276,14 @@ mod tests {
             prefix: vec![5],
             ..Default::default()
         };
-        let task = task(&options, text);
+        let task = window_task(&options, text);
         assert_eq!(task.prompt(&[], &[11]), (vec![11], 0));
         let script = || ScriptedDecoder::new(40, |_| vec![(SPECIAL.eot, 30.0)]);
         let mut decoder = script();
         let first = task.decode(&mut decoder, &[], &[11], 0, &text_of).unwrap();
         // `<|0.00|>` and the prefix are part of the result.
-        assert_eq!(first.decoding.tokens, vec![30, 5]);
-        assert_eq!(decoder.calls[0], vec![vec![11, 30, 5]]);
+        assert_eq!(first.decoding.tokens, vec![17, 5]);
+        assert_eq!(decoder.calls[0], vec![vec![11, 17, 5]]);
         let mut decoder = script();
         let later = task
             .decode(&mut decoder, &[], &[11], 3000, &text_of)
@@ -319,8 +302,8 @@ mod tests {
             blank: vec![2],
             ..Default::default()
         };
-        let task = task(&options, blank);
-        assert_eq!(task.rules.suppress, vec![3, 7, 11, 12, 13, 14, 15, 17]);
+        let task = window_task(&options, blank);
+        assert_eq!(task.rules.suppress, vec![3, 7, 11, 12, 13, 14, 15]);
         assert_eq!(task.rules.suppress_at_begin, vec![2, 10]);
         let rules = task.rules.timestamps.expect("timestamps on by default");
         assert_eq!(rules.max_initial_timestamp_index, Some(50));
@@ -328,7 +311,7 @@ mod tests {
 
     #[test]
     fn silence_needs_no_speech_and_unconfident_text() {
-        let task = task(&TranscribeOptions::default(), PromptTokens::default());
+        let task = window_task(&TranscribeOptions::default(), PromptTokens::default());
         let decoding = |no_speech_prob, avg_logprob| WindowDecoding {
             tokens: vec![],
             sum_logprob: 0.0,
@@ -339,17 +322,12 @@ mod tests {
         assert!(task.is_silence(&decoding(0.9, -1.5)));
         assert!(!task.is_silence(&decoding(0.9, -0.5)), "confident text");
         assert!(!task.is_silence(&decoding(0.3, -1.5)), "speech");
-        let no_log_prob = WindowTask::new(
-            SPECIAL,
-            PromptTokens::default(),
-            ModelLimits {
-                suppress_tokens: &[],
-                max_target_positions: 12,
-            },
+        let no_log_prob = window_task(
             &TranscribeOptions {
                 log_prob_threshold: None,
                 ..Default::default()
             },
+            PromptTokens::default(),
         );
         assert!(no_log_prob.is_silence(&decoding(0.9, -0.5)));
     }
@@ -361,7 +339,7 @@ mod tests {
             max_new_tokens: Some(100),
             ..Default::default()
         };
-        let task = task(&options, PromptTokens::default());
+        let task = window_task(&options, PromptTokens::default());
         // 12 positions: 6 for new tokens at most, fewer once the prompt is long.
         let mut decoder = ScriptedDecoder::new(40, |_| vec![(4, 30.0)]);
         let attempt = task.decode(&mut decoder, &[], &[11], 5, &text_of).unwrap();

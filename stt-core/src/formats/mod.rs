@@ -20,8 +20,9 @@ pub enum Format {
     /// The JSON body of `POST /v1/transcribe`.
     #[default]
     Json,
-    /// Every field of the [`Transcript`], segments with their decoding details and words.
-    VerboseJson,
+    /// Every field of the [`Transcript`], segments with their decoding details and words
+    /// (OpenAI's smaller `verbose_json` is [`to_openai_verbose_json`], for its API).
+    FullJson,
     Txt,
     Srt,
     Vtt,
@@ -33,12 +34,12 @@ impl FromStr for Format {
     fn from_str(name: &str) -> Result<Self> {
         match name.to_ascii_lowercase().as_str() {
             "json" => Ok(Format::Json),
-            "verbose_json" => Ok(Format::VerboseJson),
+            "full_json" => Ok(Format::FullJson),
             "txt" | "text" => Ok(Format::Txt),
             "srt" => Ok(Format::Srt),
             "vtt" => Ok(Format::Vtt),
             other => Err(Error::InvalidOption(format!(
-                "unknown format {other:?}; expected json, verbose_json, txt, srt or vtt"
+                "unknown format {other:?}; expected json, full_json, txt, srt or vtt"
             ))),
         }
     }
@@ -48,7 +49,7 @@ impl Format {
     /// File name extension of rendered output.
     pub fn extension(self) -> &'static str {
         match self {
-            Format::Json | Format::VerboseJson => "json",
+            Format::Json | Format::FullJson => "json",
             Format::Txt => "txt",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
@@ -63,7 +64,7 @@ pub fn render(transcript: &Transcript, format: Format) -> String {
             json.push('\n');
             json
         }
-        Format::VerboseJson => {
+        Format::FullJson => {
             let mut json = serde_json::to_string(transcript).unwrap_or_default();
             json.push('\n');
             json
@@ -133,9 +134,9 @@ mod tests {
     }
 
     #[test]
-    fn verbose_json_round_trips() {
+    fn full_json_round_trips() {
         let transcript = sample_transcript();
-        let rendered = render(&transcript, Format::VerboseJson);
+        let rendered = render(&transcript, Format::FullJson);
         let back: Transcript = serde_json::from_str(&rendered).unwrap();
         assert_eq!(back, transcript);
     }
