@@ -5,8 +5,8 @@
 # detector under $STT_HOME.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
-export STT_HOME="${STT_HOME:-$HOME/.cache/stt}"
 venv="$STT_HOME/venv"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -42,6 +42,9 @@ fi
 
 log "building stt (release)"
 cargo build --release --quiet -p stt-server
+# Where every script and test looks for it.
+mkdir -p target/release
+ln -sfn "../$CARGO_BUILD_TARGET/release/stt" target/release/stt
 
 STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en silero-vad campplus >/dev/null
 log "ready: models in $STT_HOME/models, runtime in $STT_HOME/runtime"

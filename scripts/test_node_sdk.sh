@@ -3,8 +3,9 @@
 # library of the set-up (from the onnxruntime wheel) into the package, `npm pack`, then run the
 # `node --test` suite, which installs the tarball into a new project.
 set -euo pipefail
-cd "$(dirname "$0")/../stt-node"
-export STT_HOME="${STT_HOME:-$HOME/.cache/stt}"
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+cd stt-node
 unset STT_PYTHON STT_ORT_LIB ORT_DYLIB_PATH # the package must use the runtime it carries
 
 npm install --no-audit --no-fund --loglevel=error # (npm ci trips on the lzma optional packages)

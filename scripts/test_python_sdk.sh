@@ -4,7 +4,7 @@
 # then run stt-py/tests there against the real engine, models and a real `stt serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export STT_HOME="${STT_HOME:-$HOME/.cache/stt}"
+source scripts/env.sh
 unset STT_PYTHON STT_ORT_LIB ORT_DYLIB_PATH # the SDK must find its runtime by itself
 
 wheels=target/wheels

@@ -103,7 +103,7 @@ export declare function parseOptions(optionsJson: string): Options
 export declare function pullModel(name: string, python?: string | undefined | null): Promise<string>
 
 /**
- * Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `verbose_json`,
+ * Renders a transcript (the JSON of `Transcriber.transcribe`) as `json`, `full_json`,
  * `txt`, `srt` or `vtt`, exactly as the CLI and the server do.
  */
 export declare function render(transcriptJson: string, format: string): string

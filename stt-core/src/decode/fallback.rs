@@ -64,7 +64,9 @@ pub fn decode_with_fallback<D: TokenDecoder>(
         let too_unsure = policy
             .log_prob_threshold
             .is_some_and(|t| attempt.decoding.avg_logprob < t as f64);
-        // Unsure because there is no speech: retrying would only invent text.
+        // Unsure because there is no speech: retrying would only invent text. (Whether the
+        // window is then skipped is `WindowTask::is_silence`'s question, which openai-whisper
+        // answers with a different rule: there, confident text alone keeps a window.)
         let silence = policy
             .no_speech_threshold
             .is_some_and(|t| attempt.decoding.no_speech_prob > t)

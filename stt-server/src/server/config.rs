@@ -18,7 +18,7 @@ pub struct ServeConfig {
     /// onnxruntime-gpu's and a GPU is there, else the CPU), cpu, cuda or cuda:N.
     #[arg(long, env = "STT_DEVICE", default_value = "auto")]
     pub device: String,
-    /// Engine workers, each with its own model sessions [default: one per 2 cores].
+    /// Transcription workers, each with its own model sessions [default: one per 2 cores].
     #[arg(long, env = "STT_WORKERS")]
     pub workers: Option<usize>,
     /// Requests waiting for a worker before new ones get 503.

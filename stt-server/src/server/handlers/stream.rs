@@ -126,7 +126,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     {
         return;
     }
-    let mut stream = LiveStream {
+    let mut stream = StreamConnection {
         state: Arc::clone(state),
         socket,
         model,
@@ -140,7 +140,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
             .map(|minutes| minutes.saturating_mul(60 * 16_000) as usize),
     };
     let ending = stream.serve().await;
-    let LiveStream {
+    let StreamConnection {
         mut socket,
         received_samples,
         ..
@@ -222,7 +222,8 @@ enum Ending {
     Refused(Refusal),
 }
 
-struct LiveStream {
+/// One `/v1/stream` WebSocket and the core `StreamSession` it feeds.
+struct StreamConnection {
     state: Arc<AppState>,
     socket: WebSocket,
     model: String,
@@ -236,7 +237,7 @@ struct LiveStream {
     budget_samples: Option<usize>,
 }
 
-impl LiveStream {
+impl StreamConnection {
     /// Receives audio and sends events until the client stops, leaves or breaks the protocol.
     async fn serve(&mut self) -> Ending {
         let mut running: Option<JoinHandle<StepResult>> = None;
