@@ -40,6 +40,9 @@ if ! ls "$STT_HOME"/runtime/libonnxruntime.so* >/dev/null 2>&1; then
   cp "$capi"/libonnxruntime.so.* "$STT_HOME/runtime/"
 fi
 
+# The Rust test runner (the machine image has it; elsewhere it is built once).
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked --quiet cargo-nextest
+
 log "building stt (release)"
 cargo build --release --quiet -p stt-server
 # Where every script and test looks for it.
