@@ -814,6 +814,12 @@ def test_silence_is_an_empty_transcript(server, key):
     "http://192.168.1.1/sample.mp3",
     "http://[::1]/sample.mp3",
     "http://0.0.0.0/sample.mp3",
+    "http://[64:ff9b::7f00:1]/sample.mp3",  # NAT64 of 127.0.0.1
+    "http://[2002:7f00:1::]/sample.mp3",  # 6to4 of 127.0.0.1
+    "http://[fec0::1]/sample.mp3",  # site-local
+    "http://198.18.0.1/sample.mp3",  # benchmarking
+    "http://192.0.0.170/sample.mp3",  # IETF protocol assignments
+    "http://240.0.0.1/sample.mp3",  # reserved
 ])
 def test_private_urls_are_refused(limited_server, url):
     key = limited_server.create_key(plan="paid")["key"]

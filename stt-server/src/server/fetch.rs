@@ -64,11 +64,12 @@ impl From<FetchError> for ApiError {
     }
 }
 
-/// Whether an address is on the public internet.
+/// Whether an address is on the public internet. Addresses that embed an IPv4 address (mapped,
+/// compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by the address they reach.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -77,8 +78,10 @@ fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || a >= 240
-                || (a == 100 && (64..128).contains(&b))) // carrier-grade NAT
+                || a >= 240 // reserved (240.0.0.0/4)
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking (198.18.0.0/15)
+                || (a == 192 && b == 0 && c == 0)) // IETF protocol assignments
         }
         IpAddr::V6(v6) => {
             if v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() {
@@ -88,8 +91,27 @@ fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            (first & 0xfe00) != 0xfc00 && (first & 0xffc0) != 0xfe80
+            let s = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                let [h1, h2] = high.to_be_bytes();
+                let [l1, l2] = low.to_be_bytes();
+                IpAddr::V4(std::net::Ipv4Addr::new(h1, h2, l1, l2))
+            };
+            match s {
+                // NAT64 translates to the IPv4 address in the last 32 bits.
+                [0x64, 0xff9b, 0, 0, 0, 0, high, low] => is_public(embedded(high, low)),
+                // Local-use NAT64 (RFC 8215) reaches whatever its operator routes to.
+                [0x64, 0xff9b, 1, ..] => false,
+                // 6to4 tunnels to the IPv4 address in bits 16..48.
+                [0x2002, high, low, ..] => is_public(embedded(high, low)),
+                // Teredo tunnels to an (obscured) IPv4 address; documentation is not routed.
+                [0x2001, 0, ..] | [0x2001, 0xdb8, ..] => false,
+                [first, ..] => {
+                    (first & 0xfe00) != 0xfc00 // unique local (fc00::/7)
+                        && (first & 0xffc0) != 0xfe80 // link-local (fe80::/10)
+                        && (first & 0xffc0) != 0xfec0 // site-local (fec0::/10)
+                }
+            }
         }
     }
 }
@@ -255,6 +277,46 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
+
+    #[test]
+    fn private_and_embedded_private_addresses_are_not_public() {
+        let refused = [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.0.170",
+            "240.0.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "fc00::1",
+            "fe80::1",
+            "2001::1",
+            "2001:db8::1",
+        ];
+        for address in refused {
+            assert!(!is_public(address.parse().unwrap()), "{address}");
+        }
+        let public = [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ];
+        for address in public {
+            assert!(is_public(address.parse().unwrap()), "{address}");
+        }
+    }
 
     /// A loopback HTTP server with the answers the tests need, by path.
     async fn server() -> String {

@@ -429,7 +429,31 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 
 async fn close_with_error(socket: &mut WebSocket, refusal: Refusal) {
     let _ = send_json(socket, &json!({"error": refusal.message})).await;
-    // A close reason is limited to 123 bytes; the message went in full above.
-    let reason: String = refusal.message.chars().take(100).collect();
-    close(socket, refusal.code, &reason).await;
+    // The message went in full above; the close frame carries what fits.
+    close(socket, refusal.code, close_reason(&refusal.message)).await;
+}
+
+/// The longest start of `message` that fits a close frame's reason: 123 bytes (a control
+/// frame's 125 less the code), cut between characters so it stays UTF-8.
+fn close_reason(message: &str) -> &str {
+    const MAX_REASON_BYTES: usize = 123;
+    let mut end = message.len().min(MAX_REASON_BYTES);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_reason;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame_and_stay_utf8() {
+        assert_eq!(close_reason("short"), "short");
+        let accented = "é".repeat(200);
+        assert_eq!(close_reason(&accented), "é".repeat(61));
+        let ascii = "a".repeat(300);
+        assert_eq!(close_reason(&ascii).len(), 123);
+    }
 }
