@@ -145,6 +145,22 @@ def test_malformed_config_gets_an_error_and_a_clean_close(server, key, first, fr
     assert ws.close_code == code, ws.close_code
 
 
+def test_an_error_reaches_a_client_that_streams_right_after_its_config(server, key):
+    """The server reads on to the client's close frame, so the refusal is not lost in a reset
+    under the audio the client sent before it arrived."""
+    for _ in range(5):
+        ws = connect(ws_url(server), additional_headers={"Authorization": f"Bearer {key}"})
+        ws.send('{"language": "xx"}')
+        try:
+            for _ in range(10):
+                ws.send(b"\x00\x01" * 16000)
+        except ConnectionClosed:
+            pass  # closed by the server (cleanly) before all of it went out
+        received = messages(ws)
+        assert any("`language`" in m.get("error", "") for m in received), received
+        assert ws.close_code == 1007, ws.close_code
+
+
 def test_unknown_action_and_non_json_text(server, key):
     for text, fragment in [('{"action": "pause"}', 'unknown action "pause"'),
                            ('{"language": "fr"}', "without an action")]:

@@ -30,6 +30,8 @@ use crate::server::workers::stream::{MAX_STEP_SAMPLES, StepResult, joined};
 const CONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 /// A stream that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a closing stream waits for the client's close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest WebSocket message (10 s of PCM is 320 kB).
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
@@ -419,12 +421,25 @@ async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Er
         .await
 }
 
+/// Sends a close frame, then reads until the client's (or for [`CLOSE_TIMEOUT`]): leaving at
+/// once would reset the connection under audio the client had already sent, and the client
+/// would lose the messages before the close, an error among them.
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from(reason),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn close_with_error(socket: &mut WebSocket, refusal: Refusal) {
