@@ -299,16 +299,13 @@ mod tests {
     }
 
     #[test]
-    fn overrides_merge_at_any_depth_and_normalise() {
+    fn overrides_merge_at_any_depth() {
         let base = TranscribeOptions {
             beam_size: 1,
             ..Default::default()
         };
         let options = base
-            .with_overrides(serde_json::json!({
-                "vad_parameters": {"threshold": 0.3},
-                "diarize_by_channel": true,
-            }))
+            .with_overrides(serde_json::json!({"vad_parameters": {"threshold": 0.3}}))
             .unwrap();
         assert_eq!(options.beam_size, 1, "the base is kept");
         assert_eq!(options.vad_parameters.threshold, 0.3);
@@ -316,11 +313,21 @@ mod tests {
             options.vad_parameters.min_silence_duration_ms,
             VadOptions::default().min_silence_duration_ms
         );
-        assert!(options.diarize, "by channel implies diarize");
-        assert!(options.needs_channels());
         for bad in [r#"{"beam": 3}"#, "[1]", "{", r#"{"beam_size": 0}"#] {
             let error = TranscribeOptions::from_json(bad).unwrap_err();
             assert_eq!(error.kind(), crate::ErrorKind::InvalidOption, "{bad}");
+        }
+    }
+
+    #[test]
+    fn by_channel_implies_diarize() {
+        let by_channel = TranscribeOptions::from_json(r#"{"diarize_by_channel": true}"#);
+        if cfg!(feature = "diarization") {
+            let options = by_channel.unwrap();
+            assert!(options.diarize && options.needs_channels());
+        } else {
+            // Diarization asked for, by implication, from a build without it.
+            assert!(by_channel.unwrap_err().to_string().contains("diarization"));
         }
     }
 

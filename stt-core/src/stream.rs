@@ -69,8 +69,7 @@ impl StreamOptions {
     /// Options from JSON that names only what differs from [`StreamOptions::default`], at any
     /// depth: `{"transcribe": {"language": "de"}}` keeps the stream's greedy decoding.
     pub fn from_json(json: &str) -> Result<Self> {
-        let mut options: Self = with_overrides(&Self::default(), parse_json(json)?)?;
-        options.transcribe = options.transcribe.normalized()?;
+        let options: Self = with_overrides(&Self::default(), parse_json(json)?)?;
         options.validate()?;
         Ok(options)
     }
