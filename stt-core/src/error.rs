@@ -19,6 +19,8 @@ pub enum Error {
     UnsupportedFormat(String),
     #[error("corrupt audio: {0}")]
     CorruptAudio(String),
+    #[error("audio too long: {0}")]
+    TooLong(String),
     #[error("ONNX Runtime library not found (looked in: {0})")]
     RuntimeNotFound(String),
     #[error("ONNX Runtime failed to start: {0}")]
@@ -42,6 +44,7 @@ pub enum ErrorKind {
     EmptyAudio,
     UnsupportedFormat,
     CorruptAudio,
+    TooLong,
     RuntimeNotFound,
     Runtime,
     ModelNotFound,
@@ -59,6 +62,7 @@ impl ErrorKind {
             ErrorKind::EmptyAudio => "empty_audio",
             ErrorKind::UnsupportedFormat => "unsupported_format",
             ErrorKind::CorruptAudio => "corrupt_audio",
+            ErrorKind::TooLong => "too_long",
             ErrorKind::RuntimeNotFound => "runtime_not_found",
             ErrorKind::Runtime => "runtime",
             ErrorKind::ModelNotFound => "model_not_found",
@@ -77,6 +81,7 @@ impl Error {
             Error::EmptyAudio(_) => ErrorKind::EmptyAudio,
             Error::UnsupportedFormat(_) => ErrorKind::UnsupportedFormat,
             Error::CorruptAudio(_) => ErrorKind::CorruptAudio,
+            Error::TooLong(_) => ErrorKind::TooLong,
             Error::RuntimeNotFound(_) => ErrorKind::RuntimeNotFound,
             Error::Runtime(_) => ErrorKind::Runtime,
             Error::ModelNotFound(_) => ErrorKind::ModelNotFound,

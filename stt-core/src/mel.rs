@@ -3,11 +3,13 @@
 //! power spectrum, Slaney mel filterbank, `log10(max(x, 1e-10))`, floor at max − 8,
 //! then `(x + 4) / 4`.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rustfft::{Fft, FftPlanner, num_complex::Complex};
 
-use crate::audio::SAMPLE_RATE;
+use crate::Result;
+use crate::audio::{SAMPLE_RATE, SampleSource};
 
 /// Window size of the short-time Fourier transform, in samples (25 ms).
 pub const N_FFT: usize = 400;
@@ -41,6 +43,10 @@ impl LogMel {
             .saturating_sub(start)
             .min(frames)
             .min(N_FRAMES);
+        if available == 0 {
+            // `start` may lie past the end, where the slicing below would not.
+            return out;
+        }
         for bin in 0..self.n_mels {
             let src = &self.data[bin * self.n_frames + start..][..available];
             out[bin * N_FRAMES..][..available].copy_from_slice(src);
@@ -92,24 +98,69 @@ impl MelExtractor {
     pub fn compute(&self, samples: &[f32], padding: usize) -> LogMel {
         let total = samples.len() + padding;
         let n_frames = total / HOP_LENGTH;
-        let sample_at = |i: isize| -> f32 {
-            // Reflect padding of N_FFT / 2 on both sides (torch.stft center=True).
-            let len = total as isize;
-            let j = if i < 0 {
-                -i
-            } else if i >= len {
-                2 * (len - 1) - i
-            } else {
-                i
-            };
-            let j = j.clamp(0, len.max(1) - 1) as usize;
-            samples.get(j).copied().unwrap_or(0.0)
-        };
+        let mut data = vec![0.0f32; self.n_mels * n_frames];
+        let max = self.raw_log_mel(total, 0, samples, 0..n_frames, &mut data, n_frames);
+        normalize(&mut data, max - 8.0);
+        LogMel {
+            n_mels: self.n_mels,
+            n_frames,
+            data,
+        }
+    }
 
-        let mut power = vec![0.0f32; n_frames * N_FREQS];
+    /// The same spectrogram as [`Self::compute`] of `source` followed by `padding` zeros, as
+    /// model windows computed on demand: one pass over the audio now to find the global maximum
+    /// (the floor is `max - 8`), then each window from only the samples it needs. Memory does
+    /// not grow with the length of the audio.
+    pub fn windows<'a>(
+        &'a self,
+        source: &'a dyn SampleSource,
+        padding: usize,
+    ) -> Result<MelWindows<'a>> {
+        let total = source.len() + padding;
+        let n_frames = total / HOP_LENGTH;
+        let mut max = f32::NEG_INFINITY;
+        let mut out = vec![0.0f32; self.n_mels * N_FRAMES];
+        for start in (0..n_frames).step_by(N_FRAMES) {
+            let frames = start..(start + N_FRAMES).min(n_frames);
+            let (base, chunk) = read_for_frames(source, total, frames.clone())?;
+            max = max.max(self.raw_log_mel(total, base, &chunk, frames, &mut out, N_FRAMES));
+        }
+        Ok(MelWindows {
+            extractor: self,
+            source,
+            total,
+            n_frames,
+            floor: max - 8.0,
+        })
+    }
+
+    /// `log10(max(mel energy, 1e-10))` of `frames` of a signal `total` samples long (the audio
+    /// then its zero padding) whose samples from `base` on are `chunk`, zero past it; written to
+    /// `out[mel * stride + frame - frames.start]`. Returns the largest value. `chunk` must hold
+    /// every audio sample those frames read (see [`needed_samples`]).
+    fn raw_log_mel(
+        &self,
+        total: usize,
+        base: usize,
+        chunk: &[f32],
+        frames: Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) -> f32 {
+        let sample_at = |i: isize| {
+            let j = reflect(i, total);
+            j.checked_sub(base)
+                .and_then(|k| chunk.get(k))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let silent_log = 0.0f32.max(1e-10).log10();
         let mut buffer = vec![Complex::new(0.0f32, 0.0); N_FFT];
         let mut scratch = vec![Complex::new(0.0f32, 0.0); self.fft.get_inplace_scratch_len()];
-        for frame in 0..n_frames {
+        let mut power = [0.0f32; N_FREQS];
+        let mut max = f32::NEG_INFINITY;
+        for (column, frame) in frames.enumerate() {
             let origin = (frame * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
             let mut silent = true;
             for (k, slot) in buffer.iter_mut().enumerate() {
@@ -119,35 +170,113 @@ impl MelExtractor {
             }
             // The padding's frames are silent: their spectrum is zero, no transform needed.
             if silent {
+                for mel in 0..self.n_mels {
+                    out[mel * stride + column] = silent_log;
+                }
+                max = max.max(silent_log);
                 continue;
             }
             self.fft.process_with_scratch(&mut buffer, &mut scratch);
-            for (bin, value) in buffer[..N_FREQS].iter().enumerate() {
-                power[frame * N_FREQS + bin] = value.norm_sqr();
+            for (p, value) in power.iter_mut().zip(&buffer[..N_FREQS]) {
+                *p = value.norm_sqr();
             }
-        }
-
-        let mut data = vec![0.0f32; self.n_mels * n_frames];
-        let mut max = f32::NEG_INFINITY;
-        for (mel, (first, filter)) in self.filters.iter().enumerate() {
-            for frame in 0..n_frames {
-                let spectrum = &power[frame * N_FREQS + first..][..filter.len()];
+            for (mel, (first, filter)) in self.filters.iter().enumerate() {
+                let spectrum = &power[*first..][..filter.len()];
                 let energy: f32 = filter.iter().zip(spectrum).map(|(f, p)| f * p).sum();
                 let log = energy.max(1e-10).log10();
                 max = max.max(log);
-                data[mel * n_frames + frame] = log;
+                out[mel * stride + column] = log;
             }
         }
-        let floor = max - 8.0;
-        for value in &mut data {
-            *value = (value.max(floor) + 4.0) / 4.0;
-        }
-        LogMel {
-            n_mels: self.n_mels,
-            n_frames,
-            data,
-        }
+        max
     }
+}
+
+/// The spectrogram of a [`SampleSource`] plus zero padding, computed a model window at a time;
+/// made by [`MelExtractor::windows`].
+pub struct MelWindows<'a> {
+    extractor: &'a MelExtractor,
+    source: &'a dyn SampleSource,
+    /// Samples in the padded signal.
+    total: usize,
+    /// Frames in the whole spectrogram, as [`LogMel::n_frames`].
+    pub n_frames: usize,
+    /// `max - 8` over the whole spectrogram, in log10 units.
+    floor: f32,
+}
+
+impl MelWindows<'_> {
+    pub fn n_mels(&self) -> usize {
+        self.extractor.n_mels
+    }
+
+    /// Exactly [`LogMel::window`] of the whole spectrogram: `frames` frames from `start` as a
+    /// model input `[n_mels, N_FRAMES]`, zero past them and past the end.
+    pub fn window(&self, start: usize, frames: usize) -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; self.n_mels() * N_FRAMES];
+        let available = self
+            .n_frames
+            .saturating_sub(start)
+            .min(frames)
+            .min(N_FRAMES);
+        if available == 0 {
+            return Ok(out);
+        }
+        let range = start..start + available;
+        let (base, chunk) = read_for_frames(self.source, self.total, range.clone())?;
+        self.extractor
+            .raw_log_mel(self.total, base, &chunk, range, &mut out, N_FRAMES);
+        for row in out.chunks_mut(N_FRAMES) {
+            normalize(&mut row[..available], self.floor);
+        }
+        Ok(out)
+    }
+}
+
+/// openai-whisper's `(max(x, floor) + 4) / 4`.
+fn normalize(values: &mut [f32], floor: f32) {
+    for value in values {
+        *value = (value.max(floor) + 4.0) / 4.0;
+    }
+}
+
+/// Index into a signal of `len` samples of position `i` of the STFT's input: reflect padding of
+/// `N_FFT / 2` at both ends (torch.stft center=True), clamped for signals shorter than that.
+fn reflect(i: isize, len: usize) -> usize {
+    let len = len as isize;
+    let j = if i < 0 {
+        -i
+    } else if i >= len {
+        2 * (len - 1) - i
+    } else {
+        i
+    };
+    j.clamp(0, len.max(1) - 1) as usize
+}
+
+/// The range of the padded signal (`total` samples) that `frames` read. `reflect` is monotonic
+/// between its break points, so the extremes lie at the ends of the range or at those points.
+fn needed_samples(total: usize, frames: &Range<usize>) -> Range<usize> {
+    let first = (frames.start * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
+    let last = ((frames.end - 1) * HOP_LENGTH + N_FFT / 2) as isize - 1;
+    let len = total as isize;
+    let candidates = [first, last, -1, 0, len - 1, len];
+    let reflected = candidates
+        .into_iter()
+        .filter(|i| (first..=last).contains(i))
+        .map(|i| reflect(i, total));
+    let (lo, hi) = reflected.fold((usize::MAX, 0), |(lo, hi), j| (lo.min(j), hi.max(j)));
+    lo..hi + 1
+}
+
+/// The audio samples `frames` need, and where they start; the padding is not read.
+fn read_for_frames(
+    source: &dyn SampleSource,
+    total: usize,
+    frames: Range<usize>,
+) -> Result<(usize, Vec<f32>)> {
+    let needed = needed_samples(total, &frames);
+    Ok((needed.start, source.read_range(needed)?))
 }
 
 /// librosa.filters.mel(sr=16000, n_fft=400, n_mels, htk=False, norm="slaney"), row-major
@@ -244,5 +373,84 @@ mod tests {
         assert_eq!(window[10], 0.0, "only the frames asked for");
         assert_eq!(window[N_FRAMES - 1], 0.0);
         assert_eq!(window[0], mel.data[0]);
+    }
+
+    /// 75 s: a chirp with deterministic noise, then 10 s of digital silence, then noise.
+    fn test_signal() -> Vec<f32> {
+        let mut state = 0x2545_f491u32;
+        (0..75 * 16_000)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let noise = (state as f32 / u32::MAX as f32 - 0.5) * 0.02;
+                let t = i as f32 / 16_000.0;
+                match i / 16_000 {
+                    40..50 => 0.0,
+                    50.. => noise * 5.0,
+                    _ => (2.0 * std::f32::consts::PI * (100.0 + 50.0 * t) * t).sin() * 0.3 + noise,
+                }
+            })
+            .collect()
+    }
+
+    fn assert_windows_match(samples: &[f32], padding: usize, starts: &[usize]) {
+        let extractor = MelExtractor::new(80);
+        let whole = extractor.compute(samples, padding);
+        // `[f32]` is unsized, so not a trait object: go through a `Vec`.
+        let source = samples.to_vec();
+        let windows = extractor.windows(&source, padding).unwrap();
+        assert_eq!(windows.n_frames, whole.n_frames);
+        assert_eq!(windows.n_mels(), 80);
+        for &start in starts {
+            for frames in [N_FRAMES, N_FRAMES - 1, 1234, 1, 0] {
+                let expected: Vec<u32> = whole
+                    .window(start, frames)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let actual: Vec<u32> = windows
+                    .window(start, frames)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                assert!(
+                    expected == actual,
+                    "padding {padding}, start {start}, frames {frames}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn windows_match_the_whole_spectrogram() {
+        let samples = test_signal();
+        for padding in [N_SAMPLES, 0] {
+            let n_frames = (samples.len() + padding) / HOP_LENGTH;
+            let starts = [
+                0,
+                1,
+                1234,
+                3999,
+                n_frames - N_FRAMES + 7,
+                n_frames - 1,
+                n_frames,
+                n_frames + 5,
+            ];
+            assert_windows_match(&samples, padding, &starts);
+        }
+    }
+
+    #[test]
+    fn windows_of_tiny_inputs_match() {
+        for len in [0, 1, 100, 201, 399] {
+            let samples: Vec<f32> = (0..len)
+                .map(|i| ((i * 7919) % 101) as f32 / 200.0 - 0.25)
+                .collect();
+            for padding in [0, 37, 400, N_SAMPLES] {
+                assert_windows_match(&samples, padding, &[0, 1, 2]);
+            }
+        }
     }
 }

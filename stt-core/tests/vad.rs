@@ -10,9 +10,11 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use common::fixtures;
 
+use stt_core::audio::SampleSource;
+use stt_core::model::{CONTEXT_SAMPLES, SileroModel};
 use stt_core::store::{self, ModelKind};
 use stt_core::vad::{
-    FRAME_SAMPLES, SileroVad, SpeechMap, SpeechSpan, VadOptions, speech_timestamps,
+    FRAME_SAMPLES, SileroVad, SpeechAudio, SpeechMap, SpeechSpan, VadOptions, speech_timestamps,
 };
 use stt_core::{ErrorKind, LoadOptions, audio};
 
@@ -53,7 +55,7 @@ fn speech_is_found_in_speech() {
         speech.spans,
         samples.len()
     );
-    assert_eq!(speech.samples.len(), covered);
+    assert_eq!(speech.len(), covered);
 
     // Shorter silences split it (he pauses between phrases).
     let options = VadOptions {
@@ -115,7 +117,7 @@ fn empty_and_short_audio() {
         assert_eq!(probabilities.len(), length / FRAME_SAMPLES + 1);
         let speech = vad.filter(&samples, &VadOptions::default()).unwrap();
         assert!(speech.spans.is_empty(), "{length}: {:?}", speech.spans);
-        assert!(speech.samples.is_empty());
+        assert!(speech.is_empty());
         assert_eq!(speech.map.original_time(1.5, true), 1.5);
     }
     assert!(speech_timestamps(&[], 0, &VadOptions::default()).is_empty());
@@ -127,7 +129,7 @@ fn bad_options_and_missing_model_are_errors() {
         threshold: -0.1,
         ..VadOptions::default()
     };
-    let error = detector().filter(&[0.0; 1000], &options).unwrap_err();
+    let error = detector().filter(&vec![0.0; 1000], &options).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidOption);
 
     let missing = std::env::temp_dir().join("no-such-dir/silero_vad.onnx");
@@ -321,5 +323,88 @@ fn audio_in_pieces_gets_the_probabilities_of_the_whole() {
             (a - b).abs() < 1e-5,
             "frame {index}: {a} whole, {b} in pieces"
         );
+    }
+}
+
+/// The probabilities as they were computed before audio was read in chunks: the whole audio
+/// framed in one buffer, through the model in one call.
+fn whole_buffer_probabilities(samples: &[f32]) -> Vec<f32> {
+    let frames = samples.len() / FRAME_SAMPLES + 1;
+    let mut padded = vec![0.0; CONTEXT_SAMPLES + frames * FRAME_SAMPLES];
+    padded[CONTEXT_SAMPLES..CONTEXT_SAMPLES + samples.len()].copy_from_slice(samples);
+    let end = padded.len();
+    padded[end - CONTEXT_SAMPLES..].fill(0.0);
+    let path = store::installed_model(store::VAD_MODEL, ModelKind::Vad)
+        .expect("silero-vad is installed")
+        .join(stt_core::vad::MODEL_FILE);
+    let mut model = SileroModel::load(&path, &LoadOptions::default()).unwrap();
+    model.frame_probabilities(&padded).unwrap()
+}
+
+#[test]
+fn chunked_probabilities_equal_the_whole_buffer() {
+    // 106 s: several of the detector's 30 s chunks (937 frames).
+    let samples = load("en_librivox_sonnets_001_002_106s.mp3");
+    let chunk = 937 * FRAME_SAMPLES;
+    let mut vad = detector();
+    for length in [
+        samples.len(),
+        // Ending at a chunk's end, so the padding frame is a chunk of its own, and just before.
+        chunk,
+        chunk - 1,
+        // Ending in the last CONTEXT_SAMPLES of a frame, which faster-whisper zeroes.
+        2 * chunk + FRAME_SAMPLES - 12,
+    ] {
+        let samples = samples[..length].to_vec();
+        let chunked = vad.speech_probabilities(&samples).unwrap();
+        let whole = whole_buffer_probabilities(&samples);
+        assert_eq!(chunked.len(), length / FRAME_SAMPLES + 1);
+        assert_eq!(whole.len(), chunked.len());
+        let first_difference =
+            (chunked.iter().zip(&whole)).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(first_difference, None, "{length} samples");
+    }
+}
+
+#[test]
+fn speech_read_as_a_source_is_the_collected_speech() {
+    let samples = load("en_librivox_sonnets_001_002_106s.mp3");
+    let mut vad = detector();
+    let probabilities = vad.speech_probabilities(&samples).unwrap();
+    let phrases = VadOptions {
+        min_silence_duration_ms: 300,
+        ..VadOptions::default()
+    };
+    for options in [VadOptions::default(), phrases] {
+        let speech = SpeechAudio::from_probabilities(&samples, &probabilities, &options);
+        assert!(speech.spans.len() >= 2, "{:?}", speech.spans);
+        // The spans' samples copied one after the other, as the speech was collected before.
+        let collected: Vec<f32> = speech
+            .spans
+            .iter()
+            .flat_map(|span| &samples[span.start..span.end])
+            .copied()
+            .collect();
+        assert_eq!(speech.len(), collected.len());
+        assert_eq!(speech.duration(), collected.len() as f64 / SECOND as f64);
+        assert!(speech.read_range(0..speech.len()).unwrap() == collected);
+
+        // Reads across each join, and one across every join at once.
+        let mut join = 0;
+        for span in &speech.spans[..speech.spans.len() - 1] {
+            join += span.end - span.start;
+            let range = join.saturating_sub(700)..(join + 900).min(collected.len());
+            assert!(
+                speech.read_range(range.clone()).unwrap() == collected[range.clone()],
+                "{range:?}"
+            );
+        }
+        let range = 5..collected.len() - 5;
+        assert!(speech.read_range(range.clone()).unwrap() == collected[range]);
+
+        // The same as filtering in one call.
+        let filtered = vad.filter(&samples, &options).unwrap();
+        assert_eq!(filtered.spans, speech.spans);
+        assert_eq!(filtered.map, speech.map);
     }
 }

@@ -1,6 +1,6 @@
 /** Errors of the package: one class, with a stable `code`. */
 /** The engine's error kinds, then the client's own. */
-export type ErrorCode = 'io' | 'empty_audio' | 'unsupported_format' | 'corrupt_audio' | 'runtime_not_found' | 'runtime' | 'model_not_found' | 'invalid_model' | 'invalid_option' | 'inference' | 'cancelled' | 'server' | 'job_failed' | 'timeout';
+export type ErrorCode = 'io' | 'empty_audio' | 'unsupported_format' | 'corrupt_audio' | 'too_long' | 'runtime_not_found' | 'runtime' | 'model_not_found' | 'invalid_model' | 'invalid_option' | 'inference' | 'cancelled' | 'server' | 'job_failed' | 'timeout';
 export interface SttErrorOptions {
     cause?: unknown;
     /** HTTP status of a `server` error (0: the server could not be reached). */

@@ -234,7 +234,7 @@ impl EngineWork for Transcribe {
             }
         };
         let transcript = lock_engine(&self.transcriber).transcribe_with_progress(
-            &self.audio,
+            self.audio.as_ref(),
             &self.options,
             &self.cancel,
             &mut |report| {
@@ -264,7 +264,7 @@ impl EngineWork for DetectLanguage {
 
     fn run(&mut self) -> stt_core::Result<String> {
         let detection = lock_engine(&self.transcriber).detect_language(
-            &self.audio,
+            self.audio.as_ref(),
             &self.options,
             &self.cancel,
         )?;

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'empty_audio'
   | 'unsupported_format'
   | 'corrupt_audio'
+  | 'too_long'
   | 'runtime_not_found'
   | 'runtime'
   | 'model_not_found'
@@ -22,6 +23,7 @@ const ENGINE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'empty_audio',
   'unsupported_format',
   'corrupt_audio',
+  'too_long',
   'runtime_not_found',
   'runtime',
   'model_not_found',

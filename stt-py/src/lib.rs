@@ -25,7 +25,8 @@ fn to_py_err(py: Python<'_>, error: &stt_core::Error) -> PyErr {
         ErrorKind::Io
         | ErrorKind::EmptyAudio
         | ErrorKind::UnsupportedFormat
-        | ErrorKind::CorruptAudio => "AudioDecodeError",
+        | ErrorKind::CorruptAudio
+        | ErrorKind::TooLong => "AudioDecodeError",
         ErrorKind::RuntimeNotFound | ErrorKind::Runtime => "RuntimeMissingError",
         ErrorKind::ModelNotFound | ErrorKind::InvalidModel => "ModelNotFoundError",
         ErrorKind::InvalidOption => "InvalidOptionError",
@@ -251,7 +252,7 @@ impl SharedTranscriber {
         let (result, callback_error) = run_interruptibly(py, &cancel, || {
             let mut callback_error: Option<PyErr> = None;
             let result = lock(&self.transcriber).transcribe_with_progress(
-                &audio.audio,
+                audio.audio.as_ref(),
                 &options,
                 &cancel,
                 &mut |report| {
@@ -295,8 +296,11 @@ impl SharedTranscriber {
         let worker_cancel = cancel.clone();
         std::thread::spawn(move || {
             let mut engine = lock(&transcriber);
-            let result =
-                engine.transcribe_with_progress(&audio, &options, &worker_cancel, &mut |report| {
+            let result = engine.transcribe_with_progress(
+                audio.as_ref(),
+                &options,
+                &worker_cancel,
+                &mut |report| {
                     for segment in report.new_segments {
                         // The reader has gone: stop decoding for nobody.
                         if sender.send(Ok(segment.clone())).is_err() {
@@ -304,7 +308,8 @@ impl SharedTranscriber {
                         }
                     }
                     ControlFlow::Continue(())
-                });
+                },
+            );
             if let Err(error) = result {
                 let _ = sender.send(Err(error));
             }
@@ -337,7 +342,7 @@ impl SharedTranscriber {
         let options = parse_options(py, options_json)?;
         let cancel = CancelToken::new();
         let detection = run_interruptibly(py, &cancel, || {
-            lock(&self.transcriber).detect_language(&audio.audio, &options, &cancel)
+            lock(&self.transcriber).detect_language(audio.audio.as_ref(), &options, &cancel)
         })?
         .map_err(|e| to_py_err(py, &e))?;
         Ok((detection.language, detection.probability, detection.ranked))

@@ -1,7 +1,5 @@
 //! `stt`: transcribe files, manage models and keys, and run the HTTP server.
 
-mod server;
-
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -13,6 +11,7 @@ use stt_core::formats::{self, Format};
 use stt_core::{
     CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store,
 };
+use stt_server::server;
 
 #[derive(Parser)]
 #[command(
@@ -361,8 +360,12 @@ fn transcribe(
     options: &TranscribeOptions,
     format: Format,
 ) -> Result<String, String> {
-    let audio = stt_core::audio::load_file_with_channels(file, options.needs_channels())
-        .map_err(|e| e.to_string())?;
+    // Long files are spooled to disk and read a window at a time.
+    let decoding = stt_core::audio::DecodeOptions {
+        keep_channels: options.needs_channels(),
+        ..stt_core::audio::DecodeOptions::spooled()
+    };
+    let audio = stt_core::audio::spool_file(file, &decoding).map_err(|e| e.to_string())?;
 
     // A bar only for audio longer than one window; indicatif hides it when stderr is no terminal.
     let bar = (audio.duration() > 30.0).then(|| {

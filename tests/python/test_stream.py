@@ -161,6 +161,22 @@ def test_an_error_reaches_a_client_that_streams_right_after_its_config(server, k
         assert ws.close_code == 1007, ws.close_code
 
 
+def test_a_message_over_4_mb_is_refused_with_1009_after_a_flush(server, key, jfk_pcm):
+    ws = open_stream(server, key)
+    assert json.loads(ws.recv(timeout=TIMEOUT)) == {"status": "ready"}
+    send_audio(ws, jfk_pcm[:32000 * 4])  # "And so, my fellow Americans"
+    try:
+        ws.send(b"\x00\x01" * (5 << 19))  # 5 MB
+    except ConnectionClosed:
+        pass
+    received = messages(ws)
+    errors = [m for m in received if "error" in m]
+    assert len(errors) == 1 and "larger than 4 MB" in errors[0]["error"], received
+    assert ws.close_code == 1009, ws.close_code
+    text = " ".join(s["text"] for s in finals(received)).lower()
+    assert "fellow" in text, received
+
+
 def test_unknown_action_and_non_json_text(server, key):
     for text, fragment in [('{"action": "pause"}', 'unknown action "pause"'),
                            ('{"language": "fr"}', "without an action")]:

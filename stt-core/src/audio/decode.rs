@@ -17,21 +17,20 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia_adapter_libopus::OpusDecoder;
 
-/// Audio decoded at its own sample rate, already mixed down to mono.
-#[derive(Debug)]
+use super::DecodeOptions;
+use super::sink::{Sink, check_declared};
+use crate::Error;
+
+/// What decoding produced: the sink holding the audio (none when the track was empty), and
+/// what is known of the source.
 pub(super) struct Decoded {
-    /// Mono samples at `sample_rate`.
-    pub samples: Vec<f32>,
-    /// Sample rate of `samples`.
-    pub sample_rate: u32,
+    pub sink: Option<Sink>,
     /// Sample rate of the audio track in the file (0 if unknown).
     pub source_sample_rate: u32,
     /// Channel count of the audio track in the file (0 if unknown).
     pub source_channels: usize,
     /// Problems that did not stop decoding.
     pub warnings: Vec<String>,
-    /// Each channel apart at `sample_rate`, when asked for (see [`super::Audio::channels`]).
-    pub channels: Vec<Vec<f32>>,
 }
 
 /// Why symphonia could not produce any audio. Each case may still be readable by ffmpeg.
@@ -45,6 +44,8 @@ pub(super) enum Failure {
     UnsupportedCodec(String),
     /// The data is recognised but damaged: nothing could be decoded.
     Corrupt(String),
+    /// The audio is readable but refused (sample rate, length): no other decoder is tried.
+    Refused(Error),
 }
 
 /// Symphonia's codecs plus the libopus adapter.
@@ -66,10 +67,10 @@ fn codecs() -> &'static CodecRegistry {
 pub(super) fn decode(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
-    keep_channels: bool,
+    options: &DecodeOptions,
 ) -> Result<Decoded, Failure> {
     panic::catch_unwind(AssertUnwindSafe(|| {
-        decode_unguarded(source, extension, keep_channels)
+        decode_unguarded(source, extension, options)
     }))
     .unwrap_or_else(|payload| {
         Err(Failure::Corrupt(format!(
@@ -77,6 +78,41 @@ pub(super) fn decode(
             panic_message(payload.as_ref())
         )))
     })
+}
+
+/// The length the container announces for its first audio track, in seconds, without
+/// decoding anything (`None` when it announces none or cannot be read).
+pub(super) fn declared_seconds(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Option<f64> {
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut hint = Hint::new();
+        if let Some(ext) = extension {
+            hint.with_extension(ext);
+        }
+        let stream = MediaSourceStream::new(source, Default::default());
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                stream,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .ok()?;
+        format
+            .tracks()
+            .iter()
+            .find_map(|track| match &track.codec_params {
+                Some(CodecParameters::Audio(params)) => {
+                    let rate = params.sample_rate.filter(|&rate| rate > 0)?;
+                    Some(track.num_frames? as f64 / f64::from(rate))
+                }
+                _ => None,
+            })
+    }))
+    .ok()
+    .flatten()
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -90,7 +126,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 fn decode_unguarded(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
-    keep_channels: bool,
+    options: &DecodeOptions,
 ) -> Result<Decoded, Failure> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
@@ -123,10 +159,14 @@ fn decode_unguarded(
     let (mut track_id, mut decoder, expected_frames) =
         (opened.id, opened.decoder, opened.expected_frames);
 
-    let mut out = MonoSink {
+    if let Some(rate) = opened.rate {
+        check_declared(rate, expected_frames, options).map_err(Failure::Refused)?;
+    }
+    let mut out = BufferSink {
+        sink: None,
+        options,
         skip: opened.priming,
-        split: super::ChannelSplit::new(keep_channels),
-        ..MonoSink::default()
+        scratch: Vec::new(),
     };
     let mut bad_packets = 0usize;
     let mut first_bad: Option<String> = None;
@@ -170,12 +210,14 @@ fn decode_unguarded(
             continue;
         }
         match decoder.decode(&packet) {
-            Ok(buf) => {
-                if let Err(msg) = out.push(&buf) {
+            Ok(buf) => match out.push(&buf) {
+                Ok(()) => {}
+                Err(Stop::Warning(msg)) => {
                     warnings.push(msg);
                     break;
                 }
-            }
+                Err(Stop::Refused(error)) => return Err(Failure::Refused(error)),
+            },
             Err(err @ (SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))) => {
                 bad_packets += 1;
                 first_bad.get_or_insert_with(|| format!("at {:.2} s: {err}", out.seconds()));
@@ -197,7 +239,7 @@ fn decode_unguarded(
             format!("skipped {bad_packets} undecodable packet(s) (first {first})"),
         );
     }
-    let Some(sample_rate) = out.rate else {
+    let Some(sink) = out.sink else {
         let why = first_bad
             .or_else(|| warnings.first().cloned())
             .map(|w| format!("no packet of the audio track could be decoded ({w})"));
@@ -205,18 +247,17 @@ fn decode_unguarded(
             Some(why) => Err(Failure::Corrupt(why)),
             // Nothing failed: the track is simply empty.
             None => Ok(Decoded {
-                samples: Vec::new(),
-                sample_rate: 0,
+                sink: None,
                 source_sample_rate: 0,
                 source_channels: 0,
                 warnings,
-                channels: Vec::new(),
             }),
         };
     };
 
+    let sample_rate = sink.rate();
     if let Some(expected) = expected_frames {
-        let decoded = (out.samples.len() + opened.priming) as u64;
+        let decoded = sink.frames() + opened.priming as u64;
         // Allow for codec frame granularity (a few ms); report real losses.
         if decoded + u64::from(sample_rate / 20) < expected {
             warnings.push(format!(
@@ -228,12 +269,10 @@ fn decode_unguarded(
     }
 
     Ok(Decoded {
-        samples: out.samples,
-        sample_rate,
         source_sample_rate: sample_rate,
-        source_channels: out.channels,
+        source_channels: sink.channels(),
+        sink: Some(sink),
         warnings,
-        channels: out.split.finish(),
     })
 }
 
@@ -245,6 +284,8 @@ struct OpenTrack {
     expected_frames: Option<u64>,
     /// Encoder priming frames to drop from the start of the decoded audio.
     priming: usize,
+    /// Sample rate the codec parameters announce.
+    rate: Option<u32>,
 }
 
 /// Frames of encoder delay at the start of an AAC-LC stream. symphonia's AAC decoder does not
@@ -319,6 +360,7 @@ fn open_audio_track(
         decoder,
         expected_frames: track.num_frames,
         priming,
+        rate: params.sample_rate,
     })
 }
 
@@ -346,66 +388,57 @@ fn codec_name(id: AudioCodecId) -> String {
     name.to_string()
 }
 
-/// Collects decoded buffers as mono samples (the average of all channels).
-#[derive(Default)]
-struct MonoSink {
-    samples: Vec<f32>,
-    rate: Option<u32>,
-    channels: usize,
+/// Hands decoded buffers to the [`Sink`], made at the first buffer (whose rate and channels
+/// are the track's), after the encoder priming.
+struct BufferSink<'a> {
+    sink: Option<Sink>,
+    options: &'a DecodeOptions,
     /// Frames still to drop from the start (encoder priming).
     skip: usize,
     scratch: Vec<f32>,
-    split: super::ChannelSplit,
 }
 
-impl MonoSink {
+/// Why decoding stops early: damage to report (keeping what was decoded), or a refusal.
+enum Stop {
+    Warning(String),
+    Refused(Error),
+}
+
+impl BufferSink<'_> {
     fn seconds(&self) -> f64 {
-        match self.rate {
-            Some(rate) if rate > 0 => self.samples.len() as f64 / f64::from(rate),
-            _ => 0.0,
-        }
+        self.sink.as_ref().map_or(0.0, Sink::seconds)
     }
 
-    /// Appends one decoded buffer. Fails (with a warning to report) if the sample rate changes
-    /// or is zero, since the rest can then not be appended to the same signal.
-    fn push(&mut self, buf: &GenericAudioBufferRef<'_>) -> Result<(), String> {
+    fn push(&mut self, buf: &GenericAudioBufferRef<'_>) -> Result<(), Stop> {
         let channels = buf.num_planes();
         if buf.frames() == 0 || channels == 0 {
             return Ok(());
         }
         let rate = buf.spec().rate();
-        match self.rate {
+        let sink = match &mut self.sink {
             None if rate == 0 => {
-                return Err("the audio track declares a sample rate of 0 Hz".into());
-            }
-            None => {
-                self.rate = Some(rate);
-                self.channels = channels;
-            }
-            Some(first) if first != rate => {
-                return Err(format!(
-                    "stopped after {:.2} s: the sample rate changes from {first} Hz to {rate} Hz",
-                    self.seconds()
+                return Err(Stop::Warning(
+                    "the audio track declares a sample rate of 0 Hz".into(),
                 ));
             }
-            Some(_) => {}
-        }
-
+            None => self
+                .sink
+                .insert(Sink::new(rate, channels, self.options).map_err(Stop::Refused)?),
+            Some(sink) if sink.rate() != rate || sink.channels() != channels => {
+                return Err(Stop::Warning(format!(
+                    "stopped after {:.2} s: the stream changes from {} Hz, {} channels to \
+                     {rate} Hz, {channels} channels",
+                    sink.seconds(),
+                    sink.rate(),
+                    sink.channels()
+                )));
+            }
+            Some(sink) => sink,
+        };
         buf.copy_to_vec_interleaved::<f32>(&mut self.scratch);
         let skipped = self.skip.min(buf.frames());
         self.skip -= skipped;
         let interleaved = self.scratch.get(skipped * channels..).unwrap_or_default();
-        if channels == 1 {
-            self.samples.extend_from_slice(interleaved);
-        } else {
-            self.split.add(interleaved, channels);
-            let scale = 1.0 / channels as f32;
-            self.samples.extend(
-                interleaved
-                    .chunks_exact(channels)
-                    .map(|frame| frame.iter().sum::<f32>() * scale),
-            );
-        }
-        Ok(())
+        sink.push(interleaved).map_err(Stop::Refused)
     }
 }

@@ -1,25 +1,41 @@
 //! Fallback decoder: the `ffmpeg` command-line tool, for formats symphonia cannot read (AVI,
 //! WMA, AC-3, ...).
 //!
-//! ffmpeg writes 32-bit float WAV to a pipe at the source's own rate and channel count, which
-//! tells us both; the channels are averaged here as they come in and resampled afterwards like
-//! the built-in path.
+//! The input goes to ffmpeg through its standard input, and ffmpeg may open nothing else: only
+//! the `pipe` protocol and a list of single-file demuxers are allowed, so a playlist, a concat
+//! list or a session description naming other files or addresses is refused. It runs under a
+//! memory limit and a deadline. It writes 32-bit float WAV to a pipe at the source's own rate
+//! and channel count, which goes into the same [`Sink`] as the built-in decoders' output.
 
-use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsStr;
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use super::decode::Decoded;
+use super::sink::{Sink, check_declared};
+use super::{DecodeOptions, Input};
+use crate::Error;
 
 /// The ffmpeg program looked up on `PATH`.
 pub(super) const FFMPEG: &str = "ffmpeg";
 
 /// At most this much of ffmpeg's stderr is kept for messages (the rest is drained and dropped).
 const MAX_STDERR: usize = 16 * 1024;
+
+/// Demuxers ffmpeg may use: containers of one audio (or video) stream that never name another
+/// file or address. Everything symphonia reads is here too, for files it fails on.
+const DEMUXERS: &str = "aac,ac3,aiff,amr,amrnb,amrwb,ape,asf,au,avi,caf,dts,eac3,flac,flv,\
+g722,g723_1,g726,g726le,g729,gsm,ircam,matroska,mlp,mov,mp3,mpc,mpc8,mpeg,mpegts,nut,ogg,\
+rm,shorten,sox,tak,truehd,tta,voc,w64,wav,wsaud,wv,xwma";
+
+/// Address space ffmpeg may use (data segment): decoding audio needs a small part of it.
+const MEMORY_LIMIT: u64 = 1 << 30;
+
+/// How long ffmpeg may run; every real file decodes far sooner.
+const DEADLINE: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
 pub(super) enum FfmpegError {
@@ -29,42 +45,47 @@ pub(super) enum FfmpegError {
     NoAudioStream,
     /// ffmpeg ran but produced no audio; the message is its last error line.
     Failed(String),
-    /// Writing the temporary input file or talking to the process failed.
+    /// Talking to the process failed.
     Io(io::Error),
+    /// The audio is refused (sample rate, length).
+    Refused(Error),
 }
 
-/// Decodes the first audio stream of `input` with `program` (normally [`FFMPEG`]) to mono at
-/// the stream's own sample rate.
+/// Decodes the first audio stream of `input` with `program` (normally [`FFMPEG`]).
 pub(super) fn decode(
     program: &OsStr,
-    input: &Path,
-    keep_channels: bool,
+    input: &Input<'_>,
+    options: &DecodeOptions,
 ) -> Result<Decoded, FfmpegError> {
-    // "file:" keeps ffmpeg from reading a name like "a:b.wav" or "-x.wav" as a protocol/option.
-    let mut url = OsString::from("file:");
-    url.push(input.as_os_str());
-    let mut child = match Command::new(program)
-        .args(["-nostdin", "-hide_banner", "-v", "error", "-i"])
-        .arg(&url)
+    let mut command = Command::new(program);
+    command
+        .args(["-hide_banner", "-v", "error"])
+        .args(["-protocol_whitelist", "pipe", "-format_whitelist", DEMUXERS])
+        .args(["-i", "pipe:0"])
         .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1"])
         .args(["-c:a", "pcm_f32le", "-f", "wav", "-"])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+        .stderr(Stdio::piped());
+    limit_memory(&mut command);
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(FfmpegError::NotInstalled),
         Err(err) => return Err(FfmpegError::Io(err)),
     };
 
-    // Drain stderr on its own thread so that neither pipe can fill up and block ffmpeg.
+    // Feed stdin and drain stderr on their own threads so that no pipe can block ffmpeg.
+    let feeder = child.stdin.take().map(|stdin| {
+        let source = input.reopen();
+        thread::spawn(move || feed(source, stdin))
+    });
     let stderr_thread = child
         .stderr
         .take()
         .map(|stderr| thread::spawn(move || drain(stderr)));
+    let watchdog = Watchdog::start(child.id());
     let parsed = match child.stdout.take() {
-        Some(stdout) => read_wav_f32_mono(BufReader::with_capacity(1 << 16, stdout), keep_channels),
+        Some(stdout) => read_wav(BufReader::with_capacity(1 << 16, stdout), options),
         None => Err(WavError::Invalid("no output pipe".into())),
     };
     if parsed.is_err() {
@@ -72,6 +93,10 @@ pub(super) fn decode(
         let _ = child.kill();
     }
     let status = child.wait().map_err(FfmpegError::Io)?;
+    let timed_out = watchdog.stop();
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
     let stderr = stderr_thread
         .and_then(|handle| handle.join().ok())
         .unwrap_or_default();
@@ -80,9 +105,16 @@ pub(super) fn decode(
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
+    if timed_out {
+        return Err(FfmpegError::Failed(format!(
+            "decoding took longer than {} s",
+            DEADLINE.as_secs()
+        )));
+    }
 
-    let wav = match parsed {
-        Ok(wav) if !wav.samples.is_empty() || status.success() => wav,
+    let sink = match parsed {
+        Err(WavError::Refused(error)) => return Err(FfmpegError::Refused(error)),
+        Ok(sink) if sink.frames() > 0 || status.success() => sink,
         result => {
             if error_lines.iter().any(|l| l.contains("matches no streams")) {
                 return Err(FfmpegError::NoAudioStream);
@@ -93,7 +125,7 @@ pub(super) fn decode(
                 (None, Err(WavError::Invalid(msg))) => {
                     FfmpegError::Failed(format!("unexpected output from ffmpeg: {msg}"))
                 }
-                (None, Ok(_)) => FfmpegError::Failed(format!("ffmpeg exited with {status}")),
+                (None, _) => FfmpegError::Failed(format!("ffmpeg exited with {status}")),
             });
         }
     };
@@ -114,14 +146,79 @@ pub(super) fn decode(
         ));
     }
     Ok(Decoded {
-        samples: wav.samples,
-        sample_rate: wav.sample_rate,
-        source_sample_rate: wav.sample_rate,
-        source_channels: wav.channels,
+        source_sample_rate: sink.rate(),
+        source_channels: sink.channels(),
+        sink: (sink.frames() > 0).then_some(sink),
         warnings,
-        channels: wav.channel_samples,
     })
 }
+
+/// Copies the input to ffmpeg's standard input; ffmpeg closing it early is not an error.
+fn feed(source: io::Result<Box<dyn Read + Send>>, mut stdin: impl Write) {
+    if let Ok(mut source) = source {
+        let _ = io::copy(&mut source, &mut stdin);
+    }
+}
+
+/// Caps ffmpeg's data segment (its heap), so that hostile input cannot exhaust memory.
+#[cfg(unix)]
+fn limit_memory(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: MEMORY_LIMIT as libc::rlim_t,
+                rlim_max: MEMORY_LIMIT as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn limit_memory(_command: &mut Command) {}
+
+/// Kills ffmpeg at the [`DEADLINE`] unless stopped first.
+struct Watchdog {
+    stop: mpsc::Sender<()>,
+    fired: thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(pid: u32) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let fired = thread::spawn(move || {
+            if stopped.recv_timeout(DEADLINE) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return false;
+            }
+            kill(pid);
+            true
+        });
+        Self { stop, fired }
+    }
+
+    /// Whether the deadline killed ffmpeg.
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        self.fired.join().unwrap_or(false)
+    }
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    // SAFETY: sends a signal; the process is ours and not yet waited for (the watchdog is
+    // stopped before `wait` returns to the caller... or fires while ffmpeg still runs).
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill(_pid: u32) {}
 
 /// Reads a pipe to its end, keeping the first [`MAX_STDERR`] bytes as text.
 fn drain(mut pipe: impl Read) -> String {
@@ -139,19 +236,11 @@ fn drain(mut pipe: impl Read) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// Audio read from ffmpeg's WAV output, mixed down to mono.
-#[derive(Debug)]
-struct MonoWav {
-    samples: Vec<f32>,
-    sample_rate: u32,
-    channels: usize,
-    channel_samples: Vec<Vec<f32>>,
-}
-
 #[derive(Debug)]
 enum WavError {
-    Io(io::Error),
     Invalid(String),
+    Io(io::Error),
+    Refused(Error),
 }
 
 impl From<io::Error> for WavError {
@@ -161,9 +250,8 @@ impl From<io::Error> for WavError {
 }
 
 /// Parses a 32-bit float WAV stream as ffmpeg writes it to a pipe (chunk sizes of the RIFF and
-/// data chunks unknown, i.e. 0xFFFFFFFF: the data runs to the end of the stream) and averages
-/// its channels.
-fn read_wav_f32_mono(mut reader: impl Read, keep_channels: bool) -> Result<MonoWav, WavError> {
+/// data chunks unknown, i.e. 0xFFFFFFFF: the data runs to the end of the stream) into a sink.
+fn read_wav(mut reader: impl Read, options: &DecodeOptions) -> Result<Sink, WavError> {
     let invalid = |msg: &str| WavError::Invalid(msg.to_string());
     let truncated = |err: io::Error| match err.kind() {
         io::ErrorKind::UnexpectedEof => WavError::Invalid("the WAV header is incomplete".into()),
@@ -183,16 +271,10 @@ fn read_wav_f32_mono(mut reader: impl Read, keep_channels: bool) -> Result<MonoW
             let Some((sample_rate, channels)) = format else {
                 return Err(invalid("data chunk before the format chunk"));
             };
-            let mut split = super::ChannelSplit::new(keep_channels);
-            let samples = read_frames_mono(&mut reader, channels, |frames| {
-                split.add(frames, channels);
-            })?;
-            return Ok(MonoWav {
-                samples,
-                sample_rate,
-                channels,
-                channel_samples: split.finish(),
-            });
+            check_declared(sample_rate, None, options).map_err(WavError::Refused)?;
+            let mut sink = Sink::new(sample_rate, channels, options).map_err(WavError::Refused)?;
+            read_frames(&mut reader, channels, &mut sink)?;
+            return Ok(sink);
         }
         // Any other chunk is small (format, metadata); refuse absurd sizes.
         if size > 1 << 20 {
@@ -218,24 +300,18 @@ fn parse_fmt(body: &[u8]) -> Option<(u32, usize)> {
     (float && bits == 32 && channels > 0 && rate > 0).then_some((rate, channels))
 }
 
-/// Reads interleaved f32 frames to the end of the stream, averaging the channels; `on_frames`
-/// sees the interleaved frames first.
-fn read_frames_mono(
-    reader: &mut impl Read,
-    channels: usize,
-    mut on_frames: impl FnMut(&[f32]),
-) -> io::Result<Vec<f32>> {
+/// Reads interleaved f32 frames to the end of the stream into the sink.
+fn read_frames(reader: &mut impl Read, channels: usize, sink: &mut Sink) -> Result<(), WavError> {
     let frame_bytes = channels * 4;
-    let mut samples = Vec::new();
     let mut buf = vec![0u8; frame_bytes * 4096];
     let mut interleaved: Vec<f32> = Vec::with_capacity(channels * 4096);
     let mut filled = 0;
     loop {
         let n = match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
+            Err(err) => return Err(WavError::Io(err)),
         };
         filled += n;
         let whole = filled - filled % frame_bytes;
@@ -245,62 +321,9 @@ fn read_frames_mono(
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         );
-        on_frames(&interleaved);
-        let scale = 1.0 / channels as f32;
-        samples.extend(
-            interleaved
-                .chunks_exact(channels)
-                .map(|frame| frame.iter().sum::<f32>() * scale),
-        );
+        sink.push(&interleaved).map_err(WavError::Refused)?;
         buf.copy_within(whole..filled, 0);
         filled -= whole;
-    }
-    Ok(samples)
-}
-
-/// A file in the temporary directory holding in-memory input for ffmpeg; removed on drop.
-pub(super) struct TempInput {
-    path: PathBuf,
-}
-
-impl TempInput {
-    /// Writes `bytes` to a new, uniquely named file. `extension` helps ffmpeg guess the format.
-    pub(super) fn create(bytes: &[u8], extension: Option<&str>) -> io::Result<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let ext: String = extension
-            .unwrap_or("bin")
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(10)
-            .collect();
-        let dir = std::env::temp_dir();
-        for _ in 0..100 {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("stt-audio-{}-{n}.{ext}", std::process::id()));
-            let mut file: File = match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => file,
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(err) => return Err(err),
-            };
-            let temp = TempInput { path };
-            file.write_all(bytes)?;
-            file.flush()?;
-            return Ok(temp);
-        }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "could not find a free temporary file name",
-        ))
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempInput {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -313,8 +336,8 @@ mod tests {
         out.extend_from_slice(b"fmt \x12\0\0\0");
         out.extend_from_slice(&tag.to_le_bytes());
         out.extend_from_slice(&channels.to_le_bytes());
-        out.extend_from_slice(&8000u32.to_le_bytes());
-        out.extend_from_slice(&(8000 * 4 * u32::from(channels)).to_le_bytes());
+        out.extend_from_slice(&16000u32.to_le_bytes());
+        out.extend_from_slice(&(16000 * 4 * u32::from(channels)).to_le_bytes());
         out.extend_from_slice(&(4 * channels).to_le_bytes());
         out.extend_from_slice(&32u16.to_le_bytes());
         out.extend_from_slice(&[0, 0]);
@@ -326,13 +349,19 @@ mod tests {
         out
     }
 
+    fn mono(bytes: impl Read) -> Vec<f32> {
+        let (mono, _) = read_wav(bytes, &DecodeOptions::default())
+            .unwrap()
+            .finish()
+            .unwrap();
+        mono.into_vec().unwrap()
+    }
+
     #[test]
     fn reads_ffmpeg_style_wav_and_averages_channels() {
         // Three stereo frames and a cut-off fourth one.
         let bytes = wav(3, 2, &[0.5, 0.25, -1.0, 1.0, 0.1, 0.3, 0.9]);
-        let out = read_wav_f32_mono(&bytes[..], false).unwrap();
-        assert_eq!((out.sample_rate, out.channels), (8000, 2));
-        assert_eq!(out.samples, vec![0.375, 0.0, 0.2]);
+        assert_eq!(mono(&bytes[..]), vec![0.375, 0.0, 0.2]);
         // One byte at a time, to exercise frames split across reads.
         struct Slow<'a>(&'a [u8]);
         impl Read for Slow<'_> {
@@ -343,14 +372,14 @@ mod tests {
                 Ok(n)
             }
         }
-        let slow = read_wav_f32_mono(Slow(&bytes), false).unwrap();
-        assert_eq!(slow.samples, out.samples);
+        assert_eq!(mono(Slow(&bytes)), vec![0.375, 0.0, 0.2]);
     }
 
     #[test]
     fn rejects_other_sample_formats_and_garbage() {
-        assert!(read_wav_f32_mono(&wav(1, 1, &[0.0])[..], false).is_err());
-        assert!(read_wav_f32_mono(&b"RIFF"[..], false).is_err());
-        assert!(read_wav_f32_mono(&b"hello world, not a wav file"[..], false).is_err());
+        let options = DecodeOptions::default();
+        assert!(read_wav(&wav(1, 1, &[0.0])[..], &options).is_err());
+        assert!(read_wav(&b"RIFF"[..], &options).is_err());
+        assert!(read_wav(&b"hello world, not a wav file"[..], &options).is_err());
     }
 }

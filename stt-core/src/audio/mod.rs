@@ -6,11 +6,18 @@
 //!
 //! Damage that still leaves audio to work with (a broken packet, a truncated file) is not an
 //! error: what can be decoded is returned and the problem is described in [`Audio::warnings`].
+//!
+//! Decoding streams: packets are mixed down, resampled and written to a spool as they come, so
+//! [`spool_file`] holds hours of audio on disk, not in memory, for the engine to read a window
+//! at a time; [`load_file`] and [`load_bytes`] give the samples in memory.
 
 mod decode;
 mod ffmpeg;
 mod resample;
+mod sink;
 mod sniff;
+mod source;
+mod spool;
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -20,10 +27,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use resample::resample_to_16k;
+pub use sink::SPEECH_SAMPLE_RATES;
+pub use source::SampleSource;
+pub use spool::Samples;
 
 use crate::{Error, Result};
 use decode::{Decoded, Failure};
-use ffmpeg::{FfmpegError, TempInput};
+use ffmpeg::FfmpegError;
 
 /// Sample rate of [`Audio::samples`], the rate Whisper expects.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -46,44 +56,126 @@ pub struct Audio {
     pub channels: Vec<Vec<f32>>,
 }
 
-/// Collects the channels of interleaved frames apart, when asked to.
-#[derive(Debug, Default)]
-pub(super) struct ChannelSplit {
-    keep: bool,
-    channels: Vec<Vec<f32>>,
+/// How to decode: what to keep, what to refuse, where the samples go.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// Keep each channel of a multi-channel source apart too (for labelling speakers by
+    /// channel; it costs one more copy of the audio per channel).
+    pub keep_channels: bool,
+    /// Refuse audio longer than this many seconds ([`Error::TooLong`]): before decoding when
+    /// the container announces its length, else where decoding reaches it.
+    pub max_seconds: Option<f64>,
+    /// Samples kept in memory before the rest is spooled to a temporary file.
+    pub memory_samples: usize,
+    /// The fallback decoder's program, looked up on `PATH`.
+    pub ffmpeg: &'static str,
 }
 
-impl ChannelSplit {
-    pub(super) fn new(keep: bool) -> Self {
+impl Default for DecodeOptions {
+    /// Everything in memory, no limit but the sample rates of speech.
+    fn default() -> Self {
         Self {
-            keep,
-            channels: Vec::new(),
+            keep_channels: false,
+            max_seconds: None,
+            memory_samples: usize::MAX,
+            ffmpeg: ffmpeg::FFMPEG,
         }
-    }
-
-    pub(super) fn add(&mut self, interleaved: &[f32], channels: usize) {
-        if !self.keep || channels < 2 {
-            return;
-        }
-        if self.channels.len() != channels {
-            self.channels = vec![Vec::new(); channels];
-        }
-        for frame in interleaved.chunks_exact(channels) {
-            for (channel, x) in self.channels.iter_mut().zip(frame) {
-                channel.push(*x);
-            }
-        }
-    }
-
-    pub(super) fn finish(self) -> Vec<Vec<f32>> {
-        self.channels
     }
 }
 
-/// How to decode: which ffmpeg to fall back on, and whether to keep the channels apart.
-struct Decoding<'a> {
-    ffmpeg: &'a OsStr,
-    keep_channels: bool,
+impl DecodeOptions {
+    /// Long audio spooled to disk past [`spool::MEMORY_SAMPLES`] (10 minutes).
+    pub fn spooled() -> Self {
+        Self {
+            memory_samples: spool::MEMORY_SAMPLES,
+            ..Self::default()
+        }
+    }
+}
+
+/// Decoded audio that may be spooled to disk: what the engine reads a window at a time.
+#[derive(Debug)]
+pub struct SpooledAudio {
+    /// Mono samples at [`SAMPLE_RATE`], the channels averaged.
+    pub samples: Samples,
+    /// As [`Audio::source_sample_rate`].
+    pub source_sample_rate: u32,
+    /// As [`Audio::source_channels`].
+    pub source_channels: usize,
+    /// As [`Audio::warnings`].
+    pub warnings: Vec<String>,
+    /// As [`Audio::channels`].
+    pub channels: Vec<Samples>,
+}
+
+impl SpooledAudio {
+    /// Length in seconds.
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// All of it in memory.
+    pub fn into_audio(self) -> Result<Audio> {
+        Ok(Audio {
+            samples: self.samples.into_vec()?,
+            source_sample_rate: self.source_sample_rate,
+            source_channels: self.source_channels,
+            warnings: self.warnings,
+            channels: self
+                .channels
+                .into_iter()
+                .map(Samples::into_vec)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// What the engine transcribes: [`Audio`] in memory or [`SpooledAudio`].
+pub trait AudioInput {
+    /// The mono samples.
+    fn samples(&self) -> &dyn SampleSource;
+    /// Each channel apart, when decoding kept them.
+    fn channels(&self) -> Vec<&dyn SampleSource>;
+    fn warnings(&self) -> &[String];
+
+    /// Length in seconds.
+    fn duration(&self) -> f64 {
+        self.samples().len() as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+impl AudioInput for Audio {
+    fn samples(&self) -> &dyn SampleSource {
+        &self.samples
+    }
+
+    fn channels(&self) -> Vec<&dyn SampleSource> {
+        self.channels
+            .iter()
+            .map(|c| c as &dyn SampleSource)
+            .collect()
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+impl AudioInput for SpooledAudio {
+    fn samples(&self) -> &dyn SampleSource {
+        &self.samples
+    }
+
+    fn channels(&self) -> Vec<&dyn SampleSource> {
+        self.channels
+            .iter()
+            .map(|c| c as &dyn SampleSource)
+            .collect()
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
 }
 
 impl Audio {
@@ -134,60 +226,20 @@ pub fn load_file(path: &Path) -> Result<Audio> {
 /// when `keep_channels` is set (for labelling speakers by channel; it costs one more copy of
 /// the audio per channel).
 pub fn load_file_with_channels(path: &Path, keep_channels: bool) -> Result<Audio> {
-    let how = Decoding {
-        ffmpeg: OsStr::new(ffmpeg::FFMPEG),
+    let options = DecodeOptions {
         keep_channels,
+        ..DecodeOptions::default()
     };
-    load_file_with(path, &how)
+    spool_file(path, &options)?.into_audio()
 }
 
-/// Decodes audio (or video) held in memory, e.g. an upload, to 16 kHz mono.
+/// Decodes an audio (or video) file as [`load_file`] does, under `options`' limits, spooling
+/// the samples to disk past `options.memory_samples` ([`DecodeOptions::spooled`]): memory
+/// stays small whatever the length.
 ///
-/// `extension_hint` is the file extension the data came with (`"mp3"`, `".wav"`, ...), if any;
-/// it only speeds up format detection. Errors are as for [`load_file`] (never [`Error::Io`]
-/// unless handing the data to ffmpeg through a temporary file fails).
-pub fn load_bytes(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Audio> {
-    load_bytes_with_channels(bytes, extension_hint, false)
-}
-
-/// [`load_bytes`], keeping the channels apart as [`load_file_with_channels`] does.
-pub fn load_bytes_with_channels(
-    bytes: Vec<u8>,
-    extension_hint: Option<&str>,
-    keep_channels: bool,
-) -> Result<Audio> {
-    let how = Decoding {
-        ffmpeg: OsStr::new(ffmpeg::FFMPEG),
-        keep_channels,
-    };
-    load_bytes_with(bytes, extension_hint, &how)
-}
-
-/// Converts raw 16-bit little-endian PCM to samples in `[-1, 1)`. No resampling or mixing is
-/// done: the input must already be 16 kHz mono. A trailing odd byte is ignored.
-pub fn from_pcm_s16le(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-        .collect()
-}
-
-/// Where the input is, for symphonia (streaming) and for ffmpeg (needs a path).
-enum Input<'a> {
-    File(&'a Path),
-    Bytes(Arc<Vec<u8>>),
-}
-
-/// Shares the bytes between the symphonia reader and a possible ffmpeg fallback.
-struct SharedBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice()
-    }
-}
-
-fn load_file_with(path: &Path, how: &Decoding<'_>) -> Result<Audio> {
+/// # Errors
+/// As [`load_file`], and [`Error::TooLong`] past `options.max_seconds`.
+pub fn spool_file(path: &Path, options: &DecodeOptions) -> Result<SpooledAudio> {
     let mut file = File::open(path).map_err(|err| Error::io(path, err))?;
     let meta = file.metadata().map_err(|err| Error::io(path, err))?;
     if meta.is_dir() {
@@ -218,15 +270,48 @@ fn load_file_with(path: &Path, how: &Decoding<'_>) -> Result<Audio> {
         &head,
         &name,
         extension.as_deref(),
-        how,
+        options,
     )
 }
 
-fn load_bytes_with(
+/// The length a file's container announces, in seconds, read from its header without
+/// decoding (`None` when it announces none: raw streams, some MP3s, formats only ffmpeg reads).
+pub fn declared_duration(path: &Path) -> Option<f64> {
+    let file = File::open(path).ok()?;
+    let extension = path
+        .extension()
+        .and_then(OsStr::to_str)
+        .map(str::to_ascii_lowercase);
+    decode::declared_seconds(Box::new(file), extension.as_deref())
+}
+
+/// Decodes audio (or video) held in memory, e.g. an upload, to 16 kHz mono.
+///
+/// `extension_hint` is the file extension the data came with (`"mp3"`, `".wav"`, ...), if any;
+/// it only speeds up format detection. Errors are as for [`load_file`].
+pub fn load_bytes(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Audio> {
+    load_bytes_with_channels(bytes, extension_hint, false)
+}
+
+/// [`load_bytes`], keeping the channels apart as [`load_file_with_channels`] does.
+pub fn load_bytes_with_channels(
     bytes: Vec<u8>,
     extension_hint: Option<&str>,
-    how: &Decoding<'_>,
+    keep_channels: bool,
 ) -> Result<Audio> {
+    let options = DecodeOptions {
+        keep_channels,
+        ..DecodeOptions::default()
+    };
+    spool_bytes(bytes, extension_hint, &options)?.into_audio()
+}
+
+/// [`load_bytes`] under `options`, as [`spool_file`].
+pub fn spool_bytes(
+    bytes: Vec<u8>,
+    extension_hint: Option<&str>,
+    options: &DecodeOptions,
+) -> Result<SpooledAudio> {
     let extension = extension_hint
         .map(|ext| ext.trim_start_matches('.').to_ascii_lowercase())
         .filter(|ext| !ext.is_empty());
@@ -246,94 +331,105 @@ fn load_bytes_with(
         &head,
         &name,
         extension.as_deref(),
-        how,
+        options,
     )
 }
 
-/// Decodes with symphonia, falls back to ffmpeg, then mixes down and resamples.
+/// Converts raw 16-bit little-endian PCM to samples in `[-1, 1)`. No resampling or mixing is
+/// done: the input must already be 16 kHz mono. A trailing odd byte is ignored.
+pub fn from_pcm_s16le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// Where the input is: symphonia reads it first, ffmpeg again from the start if needed.
+enum Input<'a> {
+    File(&'a Path),
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl Input<'_> {
+    /// The input from its start, for the ffmpeg fallback.
+    fn reopen(&self) -> io::Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            Input::File(path) => Box::new(File::open(path)?),
+            Input::Bytes(bytes) => Box::new(Cursor::new(SharedBytes(Arc::clone(bytes)))),
+        })
+    }
+}
+
+/// Shares the bytes between the symphonia reader and a possible ffmpeg fallback.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// Decodes with symphonia, falling back to ffmpeg.
 fn load(
     source: Box<dyn symphonia::core::io::MediaSource>,
     input: Input<'_>,
     head: &[u8],
     name: &str,
     extension: Option<&str>,
-    how: &Decoding<'_>,
-) -> Result<Audio> {
-    let decoded = match decode::decode(source, extension, how.keep_channels) {
+    options: &DecodeOptions,
+) -> Result<SpooledAudio> {
+    let named = |error: Error| prefix_name(error, name);
+    let decoded = match decode::decode(source, extension, options) {
         Ok(decoded) => decoded,
-        Err(failure) => {
-            let temp;
-            let ffmpeg_input = match &input {
-                Input::File(path) => *path,
-                Input::Bytes(bytes) => match TempInput::create(bytes, extension) {
-                    Ok(file) => {
-                        temp = file;
-                        temp.path()
-                    }
-                    Err(err) => {
-                        return Err(explain(
-                            failure,
-                            FfmpegError::Io(err),
-                            name,
-                            head,
-                            extension,
-                        ));
-                    }
-                },
-            };
-            match ffmpeg::decode(how.ffmpeg, ffmpeg_input, how.keep_channels) {
-                Ok(mut decoded) => {
-                    decoded.warnings.insert(
-                        0,
-                        format!("decoded with ffmpeg ({})", failure_summary(&failure)),
-                    );
-                    decoded
-                }
-                Err(err) => return Err(explain(failure, err, name, head, extension)),
+        Err(Failure::Refused(error)) => return Err(named(error)),
+        Err(failure) => match ffmpeg::decode(OsStr::new(options.ffmpeg), &input, options) {
+            Ok(mut decoded) => {
+                decoded.warnings.insert(
+                    0,
+                    format!("decoded with ffmpeg ({})", failure_summary(&failure)),
+                );
+                decoded
             }
-        }
+            Err(FfmpegError::Refused(error)) => return Err(named(error)),
+            Err(err) => return Err(explain(failure, err, name, head, extension)),
+        },
     };
     finish(decoded, name)
 }
 
-/// Resamples to 16 kHz and cleans up the samples.
-fn finish(decoded: Decoded, name: &str) -> Result<Audio> {
+/// `name: ` before the message of an audio error.
+fn prefix_name(error: Error, name: &str) -> Error {
+    match error {
+        Error::UnsupportedFormat(msg) => Error::UnsupportedFormat(format!("{name}: {msg}")),
+        Error::TooLong(msg) => Error::TooLong(format!("{name} {msg}")),
+        other => other,
+    }
+}
+
+fn finish(decoded: Decoded, name: &str) -> Result<SpooledAudio> {
     let Decoded {
-        samples,
-        sample_rate,
+        sink,
         source_sample_rate,
         source_channels,
         warnings,
-        channels,
     } = decoded;
+    let Some(sink) = sink else {
+        return Err(Error::EmptyAudio(format!(
+            "{name}: the audio track contains no samples"
+        )));
+    };
+    let (samples, channels) = sink.finish()?;
     if samples.is_empty() {
         return Err(Error::EmptyAudio(format!(
             "{name}: the audio track contains no samples"
         )));
     }
-    let to_16k = |samples: Vec<f32>| -> Result<Vec<f32>> {
-        let mut samples = if sample_rate == SAMPLE_RATE {
-            samples
-        } else {
-            resample::resample(&samples, sample_rate)
-                .map_err(|msg| Error::CorruptAudio(format!("{name}: {msg}")))?
-        };
-        for s in &mut samples {
-            // Lossy decoders and the resampler can overshoot full scale slightly.
-            *s = if s.is_finite() {
-                s.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-        }
-        Ok(samples)
-    };
-    Ok(Audio {
-        samples: to_16k(samples)?,
+    Ok(SpooledAudio {
+        samples,
         source_sample_rate,
         source_channels,
         warnings,
-        channels: channels.into_iter().map(to_16k).collect::<Result<_>>()?,
+        channels,
     })
 }
 
@@ -342,6 +438,7 @@ fn failure_summary(failure: &Failure) -> &str {
         Failure::Unrecognised => "format not supported by the built-in decoders",
         Failure::NoAudioTrack(_) => "the built-in decoders found no audio track",
         Failure::UnsupportedCodec(msg) | Failure::Corrupt(msg) => msg,
+        Failure::Refused(_) => "refused",
     }
 }
 
@@ -365,6 +462,7 @@ fn explain(
         FfmpegError::NoAudioStream => "; ffmpeg finds no audio stream in it either".to_string(),
         FfmpegError::Failed(msg) => format!("; ffmpeg cannot decode it either: {msg}"),
         FfmpegError::Io(err) => format!("; running ffmpeg failed: {err}"),
+        FfmpegError::Refused(error) => format!("; {error}"),
     };
     match failure {
         Failure::Unrecognised if matches!(ffmpeg, FfmpegError::NoAudioStream) => {
@@ -379,6 +477,7 @@ fn explain(
             Error::UnsupportedFormat(format!("{name}: {msg}{ffmpeg_note}"))
         }
         Failure::Corrupt(msg) => Error::CorruptAudio(format!("{name}: {msg}{ffmpeg_note}")),
+        Failure::Refused(error) => prefix_name(error, name),
     }
 }
 
@@ -386,10 +485,10 @@ fn explain(
 mod tests {
     use super::*;
 
-    fn without_ffmpeg() -> Decoding<'static> {
-        Decoding {
-            ffmpeg: OsStr::new("stt-test-no-such-ffmpeg"),
-            keep_channels: false,
+    fn without_ffmpeg() -> DecodeOptions {
+        DecodeOptions {
+            ffmpeg: "stt-test-no-such-ffmpeg",
+            ..DecodeOptions::default()
         }
     }
 
@@ -402,7 +501,7 @@ mod tests {
 
     #[test]
     fn unsupported_without_ffmpeg_names_format_and_ffmpeg() {
-        let err = load_bytes_with(avi_bytes(), Some("avi"), &without_ffmpeg()).unwrap_err();
+        let err = spool_bytes(avi_bytes(), Some("avi"), &without_ffmpeg()).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::UnsupportedFormat, "{err}");
         let msg = err.to_string();
         assert!(msg.contains("AVI"), "{msg}");
@@ -412,7 +511,7 @@ mod tests {
 
     #[test]
     fn text_without_ffmpeg_says_text() {
-        let err = load_bytes_with(
+        let err = spool_bytes(
             b"this is not audio at all\n".repeat(20),
             Some("mp3"),
             &without_ffmpeg(),

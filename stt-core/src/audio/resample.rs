@@ -1,7 +1,7 @@
 //! Sample-rate conversion to 16 kHz with rubato's FFT resampler.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Indexing, Resampler};
 
 use super::SAMPLE_RATE;
 use crate::{Error, Result};
@@ -57,31 +57,127 @@ pub(super) fn resample(samples: &[f32], rate: u32) -> std::result::Result<Vec<f3
     if rate == SAMPLE_RATE || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    if rate == 0 || rate > MAX_RATE {
-        return Err(format!("invalid sample rate {rate} Hz"));
-    }
-    let fail = |what: &str, err: &dyn std::fmt::Display| {
-        format!(
-            "resampling {} samples from {rate} Hz to {SAMPLE_RATE} Hz failed ({what}): {err}",
-            samples.len()
+    let mut out = Vec::new();
+    let mut resampler = StreamResampler::new(rate)?;
+    resampler.push(samples, &mut |piece| out.extend_from_slice(piece))?;
+    resampler.finish(&mut |piece| out.extend_from_slice(piece))?;
+    Ok(out)
+}
+
+/// Resamples mono audio that arrives in pieces, to the same output as rubato's `process_all`
+/// of the whole: the startup delay trimmed, exactly `ceil(len * 16000 / rate)` samples.
+pub(super) struct StreamResampler {
+    resampler: Fft<f32>,
+    rate: u32,
+    /// Input not yet processed; at least one sample is kept back for the last (partial) chunk.
+    pending: Vec<f32>,
+    output: Vec<f32>,
+    input_len: usize,
+    emitted: usize,
+    /// Output samples of the startup delay still to drop.
+    to_trim: usize,
+}
+
+impl StreamResampler {
+    pub(super) fn new(rate: u32) -> std::result::Result<Self, String> {
+        if rate == 0 || rate > MAX_RATE {
+            return Err(format!("invalid sample rate {rate} Hz"));
+        }
+        let resampler = Fft::<f32>::new(
+            rate as usize,
+            SAMPLE_RATE as usize,
+            chunk_size(rate),
+            1,
+            FixedSync::Both,
         )
-    };
-    let mut resampler = Fft::<f32>::new(
-        rate as usize,
-        SAMPLE_RATE as usize,
-        chunk_size(rate),
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| fail("creating the resampler", &e))?;
-    let input = InterleavedSlice::new(samples, 1, samples.len())
-        .map_err(|e| fail("wrapping the input", &e))?;
-    // `process_all` trims the resampler's startup delay and the padding at the end, so the
-    // output starts at the same instant as the input and has exactly ceil(len * ratio) frames.
-    let output = resampler
-        .process_all(&input, samples.len(), None)
-        .map_err(|e| fail("processing", &e))?;
-    Ok(output.take_data())
+        .map_err(|e| format!("creating the resampler from {rate} Hz failed: {e}"))?;
+        Ok(Self {
+            to_trim: resampler.output_delay(),
+            output: vec![0.0; resampler.output_frames_max()],
+            resampler,
+            rate,
+            pending: Vec::new(),
+            input_len: 0,
+            emitted: 0,
+        })
+    }
+
+    /// Adds input; hands out the output it completes.
+    pub(super) fn push(
+        &mut self,
+        samples: &[f32],
+        out: &mut dyn FnMut(&[f32]),
+    ) -> std::result::Result<(), String> {
+        self.input_len += samples.len();
+        self.pending.extend_from_slice(samples);
+        let chunk = self.resampler.input_frames_next();
+        let mut start = 0;
+        // `process_all` keeps a last chunk (whole or partial) for the end: so does this.
+        while self.pending.len() - start > chunk {
+            let end = start + chunk;
+            let consumed = self.process(start..end, None, out)?;
+            start += consumed;
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+
+    /// Processes what is left and the delay's worth of zeros.
+    pub(super) fn finish(mut self, out: &mut dyn FnMut(&[f32])) -> std::result::Result<(), String> {
+        let expected = (u64::from(SAMPLE_RATE) * self.input_len as u64)
+            .div_ceil(u64::from(self.rate)) as usize;
+        let left = self.pending.len();
+        if left > 0 {
+            self.process(0..left, Some(left), out)?;
+        }
+        self.pending.clear();
+        while self.emitted < expected {
+            self.process(0..0, Some(0), out)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one chunk of `pending`, emitting output past the delay and up to the expected length.
+    fn process(
+        &mut self,
+        range: std::ops::Range<usize>,
+        partial_len: Option<usize>,
+        out: &mut dyn FnMut(&[f32]),
+    ) -> std::result::Result<usize, String> {
+        let fail = |e: &dyn std::fmt::Display| {
+            format!(
+                "resampling from {} Hz to {SAMPLE_RATE} Hz failed: {e}",
+                self.rate
+            )
+        };
+        let input = &self.pending[range];
+        let input = InterleavedSlice::new(input, 1, input.len()).map_err(|e| fail(&e))?;
+        let frames = self.output.len();
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.output, 1, frames).map_err(|e| fail(&e))?;
+        let indexing = Indexing {
+            input_offset: 0,
+            output_offset: 0,
+            partial_len,
+            active_channels_mask: None,
+        };
+        let (consumed, produced) = self
+            .resampler
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|e| fail(&e))?;
+        let trimmed = self.to_trim.min(produced);
+        self.to_trim -= trimmed;
+        let expected = (u64::from(SAMPLE_RATE) * self.input_len as u64)
+            .div_ceil(u64::from(self.rate)) as usize;
+        // Only the last call (from `finish`) can reach past the expected length.
+        let wanted = match partial_len {
+            Some(_) => (produced - trimmed).min(expected.saturating_sub(self.emitted)),
+            None => produced - trimmed,
+        };
+        out(&self.output[trimmed..trimmed + wanted]);
+        self.emitted += wanted;
+        Ok(consumed)
+    }
 }
 
 #[cfg(test)]

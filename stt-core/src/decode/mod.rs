@@ -12,7 +12,7 @@ mod window;
 pub use fallback::{Attempt, FallbackPolicy, compression_ratio, decode_with_fallback};
 pub use language::{LanguageDetection, detect_language};
 pub use rules::{LogitRules, TimestampRules};
-pub use task::{ModelLimits, PromptTokens, WindowTask};
+pub use task::{ModelLimits, PromptTokens, WindowTask, prompt_head, prompt_tail};
 pub use window::{WindowDecoding, WindowParams, decode_window};
 
 use ndarray::Array3;

@@ -49,6 +49,28 @@ pub struct WindowTask {
     log_prob_threshold: Option<f32>,
 }
 
+/// Prompt texts are cut to this many bytes before they are tokenized: the model reads at most
+/// 223 of their tokens (about 1 kB of text), so a 60 kB prompt costs what a 4 kB one does.
+pub const MAX_PROMPT_BYTES: usize = 4096;
+
+/// The last [`MAX_PROMPT_BYTES`] of a previous-text prompt, cut between characters.
+pub fn prompt_tail(text: &str) -> &str {
+    let mut start = text.len().saturating_sub(MAX_PROMPT_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// The first [`MAX_PROMPT_BYTES`] of hotwords or a prefix, cut between characters.
+pub fn prompt_head(text: &str) -> &str {
+    let mut end = text.len().min(MAX_PROMPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 impl WindowTask {
     pub fn new(
         special: SpecialTokens,
@@ -57,16 +79,20 @@ impl WindowTask {
         options: &TranscribeOptions,
     ) -> Self {
         let max_context = model.max_target_positions / 2 - 1;
-        let limit = |mut tokens: Vec<u32>| {
+        let first = |mut tokens: Vec<u32>| {
             tokens.truncate(max_context);
             tokens
         };
+        // The initial prompt is previous text: its end is what leads into the audio, so its
+        // last tokens are kept, as openai-whisper and the OpenAI API do.
+        let mut initial_prompt = text.initial_prompt;
+        initial_prompt.drain(..initial_prompt.len().saturating_sub(max_context));
         // Hotwords only prompt when nothing is forced: a prefix already says what comes first.
         let hotwords = match options.prefix {
-            None => limit(text.hotwords),
+            None => first(text.hotwords),
             Some(_) => Vec::new(),
         };
-        let mut prefix = limit(text.prefix);
+        let mut prefix = first(text.prefix);
         if !prefix.is_empty() && !options.without_timestamps {
             prefix.insert(0, special.timestamp_begin);
         }
@@ -95,7 +121,7 @@ impl WindowTask {
             max_context,
             max_positions: model.max_target_positions,
             max_new_tokens: options.max_new_tokens,
-            initial_prompt: limit(text.initial_prompt),
+            initial_prompt,
             hotwords,
             prefix,
             without_timestamps: options.without_timestamps,
@@ -261,6 +287,22 @@ mod tests {
             PromptTokens::default(),
         );
         assert_eq!(plain.prompt(&[], &[11]), (vec![11, 16], 0));
+    }
+
+    #[test]
+    fn the_initial_prompt_keeps_its_last_tokens_and_texts_are_cut_between_characters() {
+        let text = PromptTokens {
+            initial_prompt: (1..=9).collect(),
+            ..Default::default()
+        };
+        let task = window_task(&TranscribeOptions::default(), text);
+        assert_eq!(task.initial_prompt(), &[5, 6, 7, 8, 9]);
+        let long = format!("{}end", "é".repeat(MAX_PROMPT_BYTES));
+        assert!(prompt_tail(&long).ends_with("end"));
+        assert!(prompt_tail(&long).len() <= MAX_PROMPT_BYTES);
+        assert!(prompt_head(&long).len() <= MAX_PROMPT_BYTES);
+        assert!(prompt_head(&long).starts_with('é'));
+        assert_eq!(prompt_tail("short"), "short");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! own transcriptions merged in time order.
 
 use super::{SpeakerTurn, speaker_label};
+use crate::Result;
+use crate::audio::SampleSource;
 use crate::transcript::{Segment, Transcript};
 
 /// The speaker of a stretch of audio: the one whose turns overlap it most, or the nearest turn's
@@ -30,23 +32,38 @@ fn speaker_at(turns: &[SpeakerTurn], start: f64, end: f64) -> Option<usize> {
 
 /// The channels worth transcribing: those that are not a copy of an earlier one (their
 /// difference is 30 dB below it), so a mono recording stored as stereo is one speaker.
-pub fn distinct_channels(channels: &[Vec<f32>]) -> Vec<usize> {
-    let energy = |c: &[f32]| c.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+pub fn distinct_channels(channels: &[&dyn SampleSource]) -> Result<Vec<usize>> {
+    // Compared a minute at a time: the channels may be spooled and hours long.
+    const PIECE: usize = 60 * 16_000;
+    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+    let mut energy = vec![0.0f64; channels.len()];
+    let mut difference = vec![vec![0.0f64; channels.len()]; channels.len()];
+    for start in (0..len).step_by(PIECE) {
+        let pieces = channels
+            .iter()
+            .map(|c| c.read_range(start..(start + PIECE).min(len)))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, a) in pieces.iter().enumerate() {
+            energy[i] += a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+            for (j, b) in pieces.iter().enumerate().take(i) {
+                difference[i][j] += a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| f64::from(x - y).powi(2))
+                    .sum::<f64>();
+            }
+        }
+    }
     let mut kept: Vec<usize> = Vec::new();
-    for (index, channel) in channels.iter().enumerate() {
-        let copies = kept.iter().any(|&k| {
-            let difference: f64 = channel
-                .iter()
-                .zip(&channels[k])
-                .map(|(a, b)| f64::from(a - b).powi(2))
-                .sum();
-            difference <= 1e-3 * energy(&channels[k]).max(energy(channel))
-        });
+    for index in 0..channels.len() {
+        let copies = kept
+            .iter()
+            .any(|&k| difference[index][k] <= 1e-3 * energy[k].max(energy[index]));
         if !copies {
             kept.push(index);
         }
     }
-    kept
+    Ok(kept)
 }
 
 /// One transcript of the transcripts of single channels: every segment and word labelled with
@@ -296,8 +313,8 @@ mod tests {
         let voice: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.1).sin()).collect();
         let other: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).cos()).collect();
         let nearly: Vec<f32> = voice.iter().map(|x| x * 0.999).collect();
-        assert_eq!(distinct_channels(&[voice.clone(), nearly]), [0]);
-        assert_eq!(distinct_channels(&[voice, other]), [0, 1]);
+        assert_eq!(distinct_channels(&[&voice, &nearly]).unwrap(), [0]);
+        assert_eq!(distinct_channels(&[&voice, &other]).unwrap(), [0, 1]);
     }
 
     #[test]

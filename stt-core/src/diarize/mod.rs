@@ -17,7 +17,7 @@ mod labels;
 
 use std::path::Path;
 
-use crate::audio::SAMPLE_RATE;
+use crate::audio::{SAMPLE_RATE, SampleSource};
 use crate::model::{CancelToken, LoadOptions, SPEAKER_FEATURE_BINS, SpeakerModel};
 use crate::store::{self, ModelKind, SPEAKER_MODEL};
 use crate::vad::{SpeechSpan, VadOptions};
@@ -119,7 +119,7 @@ impl Diarizer {
     /// speakers, 0 to estimate it.
     pub fn turns(
         &mut self,
-        samples: &[f32],
+        samples: &dyn SampleSource,
         speech: &[SpeechSpan],
         speakers: usize,
         cancel: &CancelToken,
@@ -140,7 +140,7 @@ impl Diarizer {
 
     fn embed(
         &mut self,
-        samples: &[f32],
+        samples: &dyn SampleSource,
         windows: &[Window],
         cancel: &CancelToken,
     ) -> Result<Vec<Vec<f32>>> {
@@ -155,8 +155,8 @@ impl Diarizer {
                 cancel.check()?;
                 let mut input = Vec::new();
                 for &i in batch {
-                    let window = &samples[windows[i].start..windows[i].end];
-                    input.extend(mean_normalized(self.fbank.compute(window)));
+                    let window = samples.read_range(windows[i].start..windows[i].end)?;
+                    input.extend(mean_normalized(self.fbank.compute(&window)));
                 }
                 let frames = input.len() / batch.len() / SPEAKER_FEATURE_BINS;
                 let out = self.model.embed(&input, batch.len(), frames)?;

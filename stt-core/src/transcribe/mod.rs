@@ -11,13 +11,17 @@ mod words;
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
 use hallucination::{SkipTo, WindowSpan, skip_hallucinated_silence};
 use segments::{WindowTokens, last_word_end, restore_times, seek_clips, split_segments};
 use words::DecodedWindow;
 
-use crate::audio::{self, Audio};
-use crate::decode::{LanguageDetection, ModelLimits, PromptTokens, WindowTask, detect_language};
+use crate::audio::{self, AudioInput, DecodeOptions, SampleSource};
+use crate::decode::{
+    LanguageDetection, ModelLimits, PromptTokens, WindowTask, detect_language, prompt_head,
+    prompt_tail,
+};
 use crate::mel::{FRAME_SECONDS, MelExtractor, N_FRAMES, N_SAMPLES};
 use crate::model::{CancelToken, LoadOptions, ModelFiles, WhisperModel};
 use crate::options::TranscribeOptions;
@@ -59,7 +63,8 @@ pub struct Transcriber {
     name: String,
     model: WhisperModel,
     tokenizer: WhisperTokenizer,
-    mel: MelExtractor,
+    /// Shared with the windows of a transcription, which borrow it while the model runs.
+    mel: Arc<MelExtractor>,
     load_options: LoadOptions,
     /// Loaded on first use: a caller that never filters never needs the model installed.
     vad: Option<SileroVad>,
@@ -81,7 +86,7 @@ impl Transcriber {
             model.to_string()
         };
         let model = WhisperModel::load(&files, options)?;
-        let mel = MelExtractor::new(model.config.n_mels);
+        let mel = Arc::new(MelExtractor::new(model.config.n_mels));
         Ok(Self {
             name: model_name,
             model,
@@ -103,16 +108,25 @@ impl Transcriber {
         self.model.device()
     }
 
+    /// Decodes a file (spooled to disk when long, see [`audio::spool_file`]) and transcribes it.
     pub fn transcribe_file(
         &mut self,
         path: &Path,
         options: &TranscribeOptions,
     ) -> Result<Transcript> {
-        let audio = audio::load_file_with_channels(path, options.needs_channels())?;
+        let decoding = DecodeOptions {
+            keep_channels: options.needs_channels(),
+            ..DecodeOptions::spooled()
+        };
+        let audio = audio::spool_file(path, &decoding)?;
         self.transcribe(&audio, options)
     }
 
-    pub fn transcribe(&mut self, audio: &Audio, options: &TranscribeOptions) -> Result<Transcript> {
+    pub fn transcribe(
+        &mut self,
+        audio: &dyn AudioInput,
+        options: &TranscribeOptions,
+    ) -> Result<Transcript> {
         let cancel = CancelToken::new();
         self.transcribe_with_progress(audio, options, &cancel, &mut |_| ControlFlow::Continue(()))
     }
@@ -121,7 +135,7 @@ impl Transcriber {
     /// (from another thread) or the callback can stop it.
     pub fn transcribe_with_progress(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         options: &TranscribeOptions,
         cancel: &CancelToken,
         on_progress: &mut OnProgress<'_>,
@@ -133,7 +147,7 @@ impl Transcriber {
             return self.transcribe_diarized(audio, options, on_progress);
         }
         let probabilities = match filters_speech(options) {
-            true => Some(self.vad()?.speech_probabilities(&audio.samples)?),
+            true => Some(self.vad()?.speech_probabilities(audio.samples())?),
             false => None,
         };
         self.transcribe_speech(audio, probabilities.as_deref(), options, on_progress)
@@ -142,20 +156,22 @@ impl Transcriber {
     /// Transcribes `audio`, only where `probabilities` find speech when the options filter.
     fn transcribe_speech(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         probabilities: Option<&[f32]>,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
         let speech = probabilities
             .filter(|_| filters_speech(options))
-            .map(|p| SpeechAudio::from_probabilities(&audio.samples, p, &options.vad_parameters));
-        let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
+            .map(|p| SpeechAudio::from_probabilities(audio.samples(), p, &options.vad_parameters));
+        let samples = speech
+            .as_ref()
+            .map_or(audio.samples(), |s| s as &dyn SampleSource);
         let speech_map = speech.as_ref().map(|s| &s.map);
         let mut transcript = self.decode_samples(samples, speech_map, options, on_progress)?;
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
-        transcript.warnings = audio.warnings.clone();
+        transcript.warnings = audio.warnings().to_vec();
         Ok(transcript)
     }
 
@@ -163,7 +179,7 @@ impl Transcriber {
     /// with the probability of every language. English-only models cannot tell.
     pub fn detect_language(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         options: &TranscribeOptions,
         cancel: &CancelToken,
     ) -> Result<LanguageDetection> {
@@ -172,19 +188,21 @@ impl Transcriber {
         let speech = if filters_speech(options) {
             Some(
                 self.vad()?
-                    .filter(&audio.samples, &options.vad_parameters)?,
+                    .filter(audio.samples(), &options.vad_parameters)?,
             )
         } else {
             None
         };
-        let samples = speech.as_ref().map_or(&audio.samples, |s| &s.samples);
+        let samples = speech
+            .as_ref()
+            .map_or(audio.samples(), |s| s as &dyn SampleSource);
         if samples.is_empty() {
             return Err(Error::EmptyAudio(
                 "no speech to detect the language from".into(),
             ));
         }
-        let first_window = &samples[..samples.len().min(N_SAMPLES)];
-        let mel = self.mel.compute(first_window, N_SAMPLES);
+        let first_window = samples.read_range(0..N_SAMPLES)?;
+        let mel = self.mel.compute(&first_window, N_SAMPLES);
         let frames = mel.n_frames.saturating_sub(N_FRAMES).clamp(1, N_FRAMES);
         let features = self.model.encode(mel.window(0, frames))?;
         let mut decoder = self.model.decoder(&features);
@@ -226,18 +244,18 @@ impl Transcriber {
 
     /// The window task of `options`: their texts as tokens, the model's limits.
     fn window_task(&self, options: &TranscribeOptions) -> Result<WindowTask> {
-        let text = |text: &Option<String>| -> Result<Vec<u32>> {
+        let text = |text: &Option<String>, cut: fn(&str) -> &str| -> Result<Vec<u32>> {
             match text {
                 Some(text) if !text.trim().is_empty() => {
-                    self.tokenizer.encode(&format!(" {}", text.trim()))
+                    self.tokenizer.encode(&format!(" {}", cut(text).trim()))
                 }
                 _ => Ok(Vec::new()),
             }
         };
         let prompts = PromptTokens {
-            initial_prompt: text(&options.initial_prompt)?,
-            hotwords: text(&options.hotwords)?,
-            prefix: text(&options.prefix)?,
+            initial_prompt: text(&options.initial_prompt, prompt_tail)?,
+            hotwords: text(&options.hotwords, prompt_head)?,
+            prefix: text(&options.prefix, prompt_head)?,
             blank: self.tokenizer.encode(" ").unwrap_or_default(),
         };
         let limits = ModelLimits {
@@ -256,12 +274,14 @@ impl Transcriber {
     /// original audio when they are its speech only.
     fn decode_samples(
         &mut self,
-        samples: &[f32],
+        samples: &dyn SampleSource,
         speech_map: Option<&SpeechMap>,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
-        let mel = self.mel.compute(samples, N_SAMPLES);
+        // Windows are computed as the loop reaches them: memory does not grow with length.
+        let extractor = Arc::clone(&self.mel);
+        let mel = extractor.windows(samples, N_SAMPLES)?;
         let content_frames = mel.n_frames.saturating_sub(N_FRAMES);
         let content_seconds = content_frames as f64 * FRAME_SECONDS;
         let task = self.window_task(options)?;
@@ -299,7 +319,7 @@ impl Transcriber {
             let previous_seek = seek;
             let segment_frames = N_FRAMES.min(content_frames - seek).min(clip_end - seek);
             let time_offset = seek as f64 * FRAME_SECONDS;
-            let features = self.model.encode(mel.window(seek, segment_frames))?;
+            let features = self.model.encode(mel.window(seek, segment_frames)?)?;
 
             let language = match &mut language {
                 Some(language) => language,

@@ -3,7 +3,7 @@
 //! once the whole recording is done, so they are handed over at the end.
 
 use super::{OnProgress, Progress, Transcriber};
-use crate::audio::Audio;
+use crate::audio::{AudioInput, SampleSource};
 use crate::diarize::{self, Diarizer};
 use crate::options::TranscribeOptions;
 use crate::transcript::Transcript;
@@ -13,7 +13,7 @@ impl Transcriber {
     /// Transcribes and labels speakers; `options` are normalised and ask for diarization.
     pub(super) fn transcribe_diarized(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
@@ -36,11 +36,11 @@ impl Transcriber {
     /// audio for decoding).
     fn transcribe_voices(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
-        let probabilities = self.vad()?.speech_probabilities(&audio.samples)?;
+        let probabilities = self.vad()?.speech_probabilities(audio.samples())?;
         let mut held_back = |p: Progress<'_>| {
             on_progress(Progress {
                 new_segments: &[],
@@ -51,7 +51,7 @@ impl Transcriber {
             self.transcribe_speech(audio, Some(&probabilities), options, &mut held_back)?;
         let spans = crate::vad::speech_timestamps(
             &probabilities,
-            audio.samples.len(),
+            audio.samples().len(),
             &diarize::speech_options(),
         );
         let diarizer = match self.diarizer.take() {
@@ -60,7 +60,7 @@ impl Transcriber {
         };
         let cancel = self.model.cancel_token().clone();
         let turns = self.diarizer.insert(diarizer).turns(
-            &audio.samples,
+            audio.samples(),
             &spans,
             options.speakers,
             &cancel,
@@ -74,16 +74,17 @@ impl Transcriber {
     /// repeat another (a mono recording stored as stereo) are skipped.
     fn transcribe_channels(
         &mut self,
-        audio: &Audio,
+        audio: &dyn AudioInput,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
     ) -> Result<Transcript> {
-        if audio.channels.len() < 2 {
-            return Err(Error::InvalidOption(format!(
+        let all_channels = audio.channels();
+        if all_channels.len() < 2 {
+            return Err(Error::InvalidOption(
                 "diarize_by_channel needs audio with two or more channels, decoded with them \
-                 kept; this audio has {}",
-                audio.source_channels.max(1)
-            )));
+                 kept; this audio has one"
+                    .into(),
+            ));
         }
         let per_channel = TranscribeOptions {
             diarize: false,
@@ -91,16 +92,13 @@ impl Transcriber {
             ..options.clone()
         };
         let cancel = self.model.cancel_token().clone();
-        let channels = diarize::distinct_channels(&audio.channels);
+        let channels = diarize::distinct_channels(&all_channels)?;
         let whole = audio.duration() * channels.len() as f64;
         let mut parts = Vec::with_capacity(channels.len());
         for (done, &channel) in channels.iter().enumerate() {
-            let channel_audio = Audio {
-                samples: audio.channels[channel].clone(),
-                source_sample_rate: audio.source_sample_rate,
-                source_channels: 1,
-                warnings: audio.warnings.clone(),
-                channels: Vec::new(),
+            let channel_audio = Channel {
+                samples: all_channels[channel],
+                warnings: audio.warnings(),
             };
             let before = done as f64 * audio.duration();
             let transcript =
@@ -119,5 +117,25 @@ impl Transcriber {
             parts.push((channel, transcript));
         }
         Ok(diarize::merge_channels(parts))
+    }
+}
+
+/// One channel of a recording, transcribed on its own.
+struct Channel<'a> {
+    samples: &'a dyn SampleSource,
+    warnings: &'a [String],
+}
+
+impl AudioInput for Channel<'_> {
+    fn samples(&self) -> &dyn SampleSource {
+        self.samples
+    }
+
+    fn channels(&self) -> Vec<&dyn SampleSource> {
+        Vec::new()
+    }
+
+    fn warnings(&self) -> &[String] {
+        self.warnings
     }
 }

@@ -1,6 +1,6 @@
 //! Voice activity detection as faster-whisper's `vad_filter` does it (faster-whisper 1.2.1,
 //! `vad.py`): Silero VAD gives a speech probability per 32 ms frame, [`speech_timestamps`]
-//! turns them into spans of speech, [`collect_speech`] joins the spans' audio for
+//! turns them into spans of speech, [`SpeechAudio`] reads the spans' audio joined for
 //! transcription, and [`SpeechMap`] maps times in the joined audio back to the recording.
 //! The pure span arithmetic is in `spans`.
 
@@ -8,15 +8,21 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audio::SAMPLE_RATE;
+use crate::audio::{SAMPLE_RATE, SampleSource};
 use crate::model::{CONTEXT_SAMPLES, SileroModel, SileroState};
 use crate::store::{self, ModelKind, VAD_MODEL};
 use crate::{Error, LoadOptions, Result};
 
 mod spans;
+mod speech;
 
 pub use crate::model::FRAME_SAMPLES;
-pub use spans::{SpeechMap, collect_speech, speech_timestamps};
+pub use spans::{SpeechMap, speech_timestamps};
+pub use speech::SpeechAudio;
+
+/// Frames classified per chunk of audio (about 30 s): the memory of
+/// [`SileroVad::speech_probabilities`] is this, whatever the length of the audio.
+const CHUNK_FRAMES: usize = 30 * SAMPLE_RATE as usize / FRAME_SAMPLES;
 
 /// The detector's file inside its model directory (`$STT_HOME/models/silero-vad`).
 pub const MODEL_FILE: &str = "silero_vad.onnx";
@@ -119,20 +125,15 @@ impl SileroVad {
         Self::load(&dir.join(MODEL_FILE), options)
     }
 
-    /// One speech probability per [`FRAME_SAMPLES`] of 16 kHz `samples`, framed as
+    /// One speech probability per [`FRAME_SAMPLES`] of 16 kHz `source`, framed as
     /// faster-whisper frames them: zeros are added past the end up to a whole number of
     /// frames (a whole frame of them when the length already is one), so there are
-    /// `samples.len() / FRAME_SAMPLES + 1` probabilities.
-    pub fn speech_probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>> {
-        let frames = samples.len() / FRAME_SAMPLES + 1;
-        // Zeros as the first frame's context, then the audio and its padding.
-        let mut padded = vec![0.0; CONTEXT_SAMPLES + frames * FRAME_SAMPLES];
-        padded[CONTEXT_SAMPLES..CONTEXT_SAMPLES + samples.len()].copy_from_slice(samples);
-        // faster-whisper clears the first frame's context through a view of the audio, which
-        // also zeroes the end of the last frame; done here too so the probabilities agree.
-        let end = padded.len();
-        padded[end - CONTEXT_SAMPLES..].fill(0.0);
-        self.model.frame_probabilities(&padded)
+    /// `source.len() / FRAME_SAMPLES + 1` probabilities. The audio is read a chunk at a time.
+    pub fn speech_probabilities(&mut self, source: &dyn SampleSource) -> Result<Vec<f32>> {
+        let mut state = SileroState::default();
+        in_chunks(source, CHUNK_FRAMES, |input| {
+            self.model.continue_frames(input, &mut state)
+        })
     }
 
     /// Probabilities of the frames completed by `samples`, audio that arrives in pieces: the
@@ -156,16 +157,54 @@ impl SileroVad {
         self.model.continue_frames(&input, &mut stream.state)
     }
 
-    /// faster-whisper's `vad_filter`: finds the speech in `samples` and joins it.
-    pub fn filter(&mut self, samples: &[f32], options: &VadOptions) -> Result<SpeechAudio> {
+    /// faster-whisper's `vad_filter`: finds the speech in `source`, to be read joined.
+    pub fn filter<'a>(
+        &mut self,
+        source: &'a dyn SampleSource,
+        options: &VadOptions,
+    ) -> Result<SpeechAudio<'a>> {
         options.validate()?;
-        let probabilities = self.speech_probabilities(samples)?;
+        let probabilities = self.speech_probabilities(source)?;
         Ok(SpeechAudio::from_probabilities(
-            samples,
+            source,
             &probabilities,
             options,
         ))
     }
+}
+
+/// Runs `classify` (the model from a carried state) over faster-whisper's framing of `source`,
+/// `chunk_frames` frames at a time, each chunk after the [`CONTEXT_SAMPLES`] its first frame
+/// sees, and joins the probabilities.
+fn in_chunks(
+    source: &dyn SampleSource,
+    chunk_frames: usize,
+    mut classify: impl FnMut(&[f32]) -> Result<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    let frames = source.len() / FRAME_SAMPLES + 1;
+    // faster-whisper clears the first frame's context through a view of the padded audio,
+    // which also zeroes its last CONTEXT_SAMPLES; cut here too so the probabilities agree.
+    let audio_end = source.len().min(frames * FRAME_SAMPLES - CONTEXT_SAMPLES);
+    let mut probabilities = Vec::with_capacity(frames);
+    // Zeros as the first frame's context.
+    let mut input = vec![0.0; CONTEXT_SAMPLES];
+    for first in (0..frames).step_by(chunk_frames) {
+        let start = first * FRAME_SAMPLES;
+        let end = frames.min(first + chunk_frames) * FRAME_SAMPLES;
+        // Past `audio_end` the new samples stay zero: the padding.
+        input.resize(CONTEXT_SAMPLES + end - start, 0.0);
+        let read_end = end.min(audio_end);
+        if start < read_end {
+            source.read(
+                start,
+                &mut input[CONTEXT_SAMPLES..CONTEXT_SAMPLES + read_end - start],
+            )?;
+        }
+        probabilities.extend(classify(&input)?);
+        // The chunk's last samples are the next one's context.
+        input.drain(..input.len() - CONTEXT_SAMPLES);
+    }
+    Ok(probabilities)
 }
 
 /// Where the detector is in audio that arrives in pieces: its state, the context of the next
@@ -187,40 +226,75 @@ impl Default for VadStream {
     }
 }
 
-/// Audio with everything but speech removed, and the way back to the original times.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpeechAudio {
-    /// The samples of the spans, one after the other.
-    pub samples: Vec<f32>,
-    /// Where the speech is in the original audio.
-    pub spans: Vec<SpeechSpan>,
-    pub map: SpeechMap,
-}
-
-impl SpeechAudio {
-    /// The speech of `samples` given their [`SileroVad::speech_probabilities`].
-    pub fn from_probabilities(
-        samples: &[f32],
-        probabilities: &[f32],
-        options: &VadOptions,
-    ) -> Self {
-        let spans = speech_timestamps(probabilities, samples.len(), options);
-        Self {
-            samples: collect_speech(samples, &spans),
-            map: SpeechMap::new(&spans),
-            spans,
-        }
-    }
-
-    /// Seconds of audio left (faster-whisper's `duration_after_vad`).
-    pub fn duration(&self) -> f64 {
-        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The framing as it was done on the whole audio at once (faster-whisper's): the context
+    /// of the first frame, then every frame, as one buffer.
+    fn whole_buffer(samples: &[f32]) -> Vec<f32> {
+        let frames = samples.len() / FRAME_SAMPLES + 1;
+        let mut padded = vec![0.0; CONTEXT_SAMPLES + frames * FRAME_SAMPLES];
+        padded[CONTEXT_SAMPLES..CONTEXT_SAMPLES + samples.len()].copy_from_slice(samples);
+        let end = padded.len();
+        padded[end - CONTEXT_SAMPLES..].fill(0.0);
+        padded
+    }
+
+    /// What the model sees of each frame, its context included.
+    fn windows(input: &[f32]) -> Vec<Vec<f32>> {
+        input
+            .windows(CONTEXT_SAMPLES + FRAME_SAMPLES)
+            .step_by(FRAME_SAMPLES)
+            .map(<[f32]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn chunks_frame_the_audio_as_the_whole_buffer_did() {
+        let frame = FRAME_SAMPLES;
+        // Lengths around whole frames, into the zeroed end of the last frame (past
+        // frame - CONTEXT_SAMPLES), and around chunk boundaries.
+        let lengths = [
+            0,
+            1,
+            frame - CONTEXT_SAMPLES - 1,
+            frame - CONTEXT_SAMPLES,
+            frame - CONTEXT_SAMPLES + 1,
+            frame - 1,
+            frame,
+            frame + 1,
+            3 * frame - 1,
+            3 * frame,
+            3 * frame + 460,
+            6 * frame,
+            7 * frame + 100,
+            7 * frame + 500,
+        ];
+        for length in lengths {
+            // Distinct non-zero samples, so a misplaced or missing zero shows.
+            let samples: Vec<f32> = (1..=length).map(|i| i as f32).collect();
+            let expected = windows(&whole_buffer(&samples));
+            assert_eq!(expected.len(), length / frame + 1);
+            for chunk_frames in [1, 2, 3, 4, CHUNK_FRAMES] {
+                let mut seen = Vec::new();
+                let probabilities = in_chunks(&samples, chunk_frames, |input| {
+                    assert_eq!((input.len() - CONTEXT_SAMPLES) % frame, 0);
+                    let frames = windows(input);
+                    assert!(frames.len() <= chunk_frames);
+                    let count = frames.len();
+                    seen.extend(frames);
+                    Ok(vec![0.5; count])
+                })
+                .unwrap();
+                assert_eq!(probabilities.len(), expected.len());
+                assert!(
+                    seen == expected,
+                    "{length} samples in chunks of {chunk_frames} frames"
+                );
+            }
+        }
+    }
 
     #[test]
     fn defaults_are_faster_whispers() {

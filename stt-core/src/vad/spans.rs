@@ -1,5 +1,5 @@
-//! Speech probabilities to spans (faster-whisper's `get_speech_timestamps`), the spans' audio
-//! joined, and times in it mapped back to the recording: pure functions of their inputs.
+//! Speech probabilities to spans (faster-whisper's `get_speech_timestamps`), and times in the
+//! spans' joined audio mapped back to the recording: pure functions of their inputs.
 
 use super::{FRAME_SAMPLES, SpeechSpan, VadOptions};
 use crate::audio::SAMPLE_RATE;
@@ -132,20 +132,6 @@ pub fn speech_timestamps(
         }
     }
     spans
-}
-
-/// The samples of `spans`, one after the other: faster-whisper's `collect_chunks` without a
-/// maximum duration, as `WhisperModel.transcribe` calls it. Spans reaching past the audio
-/// are cut at its end.
-pub fn collect_speech(samples: &[f32], spans: &[SpeechSpan]) -> Vec<f32> {
-    spans
-        .iter()
-        .flat_map(|span| {
-            let end = span.end.min(samples.len());
-            &samples[span.start.min(end)..end]
-        })
-        .copied()
-        .collect()
 }
 
 /// Maps a time in the joined speech audio back to the original recording, as faster-whisper's
@@ -379,19 +365,6 @@ mod tests {
             spans(&probabilities, &options),
             [(0, 31 * FRAME), (32 * FRAME, 53 * FRAME)]
         );
-    }
-
-    #[test]
-    fn collect_speech_joins_spans_and_cuts_at_the_end() {
-        let samples: Vec<f32> = (0..10).map(|i| i as f32).collect();
-        let spans = [
-            SpeechSpan { start: 1, end: 3 },
-            SpeechSpan { start: 6, end: 8 },
-            SpeechSpan { start: 9, end: 20 },
-        ];
-        assert_eq!(collect_speech(&samples, &spans), [1.0, 2.0, 6.0, 7.0, 9.0]);
-        assert!(collect_speech(&samples, &[]).is_empty());
-        assert!(collect_speech(&[], &spans).is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{Datelike, TimeZone, Utc};
 
 use super::config::ServeConfig;
 use super::error::{ApiError, MB};
-use super::storage::db::{ApiKey, Db, Plan, hex};
+use super::storage::db::{ApiKey, Db, Plan, credits, hex};
 
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -33,6 +33,14 @@ impl Caller {
             Caller::Anonymous(_) => config.anonymous_max_upload_mb * MB,
         };
         own.min(config.max_upload_bytes())
+    }
+
+    /// Minutes a month, when the caller has a quota.
+    pub fn monthly_minutes(&self) -> Option<u64> {
+        match self {
+            Caller::Key(key) => key.monthly_minutes,
+            Caller::Anonymous(_) => None,
+        }
     }
 
     fn concurrency(&self, config: &ServeConfig) -> u32 {
@@ -127,6 +135,7 @@ pub fn admit(
     db: &Db,
     config: &ServeConfig,
     in_flight: &Arc<InFlight>,
+    reservations: &Reservations,
     caller: &Caller,
 ) -> Result<Admission, ApiError> {
     let subject = caller.subject();
@@ -156,20 +165,21 @@ pub fn admit(
         Caller::Key(key) => match key.monthly_minutes {
             None => None,
             Some(quota) => {
-                let month_start = Utc
-                    .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-                    .single()
-                    .unwrap_or(now);
-                let (_, used) = db
-                    .usage_since(&subject, month_start.timestamp())
-                    .map_err(ApiError::internal)?;
-                if used >= quota {
+                let used = month_usage(db, &subject)?;
+                let held = reservations.held(&subject);
+                if used + held >= quota {
+                    let held = match held {
+                        0 => String::new(),
+                        _ => format!(" and {held} held by requests in progress"),
+                    };
                     return Err(ApiError::new(
                         StatusCode::PAYMENT_REQUIRED,
-                        format!("No credits remaining: {used} of {quota} minutes used this month"),
+                        format!(
+                            "No credits remaining: {used} of {quota} minutes used this month{held}"
+                        ),
                     ));
                 }
-                Some(quota - used)
+                Some(quota - used - held)
             }
         },
     };
@@ -193,6 +203,90 @@ pub fn admit(
         },
         budget_minutes,
     })
+}
+
+/// Credits used by `subject` since the start of the month (UTC).
+fn month_usage(db: &Db, subject: &str) -> Result<u64, ApiError> {
+    let now = Utc::now();
+    let month_start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let (_, used) = db
+        .usage_since(subject, month_start.timestamp())
+        .map_err(ApiError::internal)?;
+    Ok(used)
+}
+
+/// Minutes held by transcriptions in progress, per subject: a quota is checked against usage
+/// plus these, so that no number of requests at once can spend more than it.
+#[derive(Default)]
+pub struct Reservations(Mutex<HashMap<String, u64>>);
+
+/// Minutes held until the work is done and its usage recorded (drop it after recording).
+pub struct Reservation {
+    reservations: Arc<Reservations>,
+    subject: String,
+    pub minutes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut held = self
+            .reservations
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(minutes) = held.get_mut(&self.subject) {
+            *minutes = minutes.saturating_sub(self.minutes);
+            if *minutes == 0 {
+                held.remove(&self.subject);
+            }
+        }
+    }
+}
+
+impl Reservations {
+    fn held(&self, subject: &str) -> u64 {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.get(subject).copied().unwrap_or(0)
+    }
+
+    /// Holds, out of `quota` minutes a month, the minutes of audio lasting `seconds` (all
+    /// that remain when its length is not known before decoding); 402 when they do not.
+    pub fn reserve(
+        self: &Arc<Self>,
+        db: &Db,
+        subject: &str,
+        quota: u64,
+        seconds: Option<f64>,
+    ) -> Result<Reservation, ApiError> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let used = month_usage(db, subject)?;
+        let others = held.get(subject).copied().unwrap_or(0);
+        let free = quota.saturating_sub(used + others);
+        let wanted = seconds.map_or(free, credits);
+        if free == 0 || wanted > free {
+            let held = match others {
+                0 => String::new(),
+                _ => format!(" ({others} held by requests in progress)"),
+            };
+            let needs = match seconds {
+                Some(_) => format!("this audio needs {wanted} minutes"),
+                None => "this audio needs at least 1 minute".to_string(),
+            };
+            return Err(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                format!("not enough credits: {needs}, {free} remain{held}"),
+            ));
+        }
+        *held.entry(subject.to_string()).or_default() += wanted;
+        Ok(Reservation {
+            reservations: Arc::clone(self),
+            subject: subject.to_string(),
+            minutes: wanted,
+        })
+    }
 }
 
 /// Makes a key: the raw secret is returned once and only its hash is stored. Limits not

@@ -63,6 +63,10 @@ pub struct ServeConfig {
     /// Largest upload or download of any caller, in MB.
     #[arg(long, env = "STT_MAX_UPLOAD_MB", default_value_t = 2048)]
     pub max_upload_mb: u64,
+    /// Longest audio accepted, in seconds; longer files are refused (413) before decoding
+    /// when their container announces the length, else where decoding reaches it.
+    #[arg(long, env = "STT_MAX_DURATION", default_value_t = 4 * 3600)]
+    pub max_duration: u64,
     /// Operator key for `/v1/keys` (key management over HTTP is off without it).
     #[arg(long, env = "STT_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -72,6 +76,10 @@ pub struct ServeConfig {
     /// Seconds allowed for downloading a `url` job's audio.
     #[arg(long, env = "STT_URL_TIMEOUT", default_value_t = 600)]
     pub url_timeout: u64,
+    /// Seconds a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, env = "STT_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
     /// Seconds job results and uploads are kept after creation.
     #[arg(long, env = "STT_RESULT_TTL", default_value_t = 3600)]
     pub result_ttl: u64,
@@ -107,6 +115,10 @@ impl ServeConfig {
         self.max_upload_mb * MB
     }
 
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout.max(1))
+    }
+
     pub fn url_timeout(&self) -> Duration {
         Duration::from_secs(self.url_timeout)
     }
@@ -140,7 +152,9 @@ impl fmt::Display for ServeConfig {
         writeln!(f, "  data           {}", self.data_dir().display())?;
         writeln!(f, "  anonymous      {anonymous}")?;
         writeln!(f, "  max upload     {} MB", self.max_upload_mb)?;
+        writeln!(f, "  max duration   {} s", self.max_duration)?;
         writeln!(f, "  private urls   {}", allowed(self.allow_private_urls))?;
+        writeln!(f, "  header timeout {} s", self.header_timeout)?;
         writeln!(f, "  strict models  {}", self.strict_models)?;
         writeln!(f, "  aliases        {}", self.aliases.join(", "))?;
         writeln!(

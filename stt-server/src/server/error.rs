@@ -75,6 +75,7 @@ impl From<stt_core::Error> for ApiError {
             | ErrorKind::CorruptAudio
             | ErrorKind::InvalidOption
             | ErrorKind::ModelNotFound => StatusCode::BAD_REQUEST,
+            ErrorKind::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RuntimeNotFound | ErrorKind::Runtime | ErrorKind::InvalidModel => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

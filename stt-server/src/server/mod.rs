@@ -8,14 +8,14 @@
 mod auth;
 mod catalog;
 pub mod config;
+mod connection;
 mod error;
 mod fetch;
 mod handlers;
-mod request;
+pub(crate) mod request;
 mod storage;
 mod workers;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ pub struct AppState {
     pub streams: StreamPool,
     pub catalog: Catalog,
     pub in_flight: Arc<auth::InFlight>,
+    pub reservations: Arc<auth::Reservations>,
     /// Synchronous uploads, deleted when answered (and at start).
     pub tmp_dir: PathBuf,
     /// Audio of asynchronous jobs, deleted with the job.
@@ -46,6 +47,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Holds the minutes `audio` needs of `subject`'s monthly quota (when it has one) until the
+    /// reservation is dropped, after its usage is recorded.
+    pub async fn reserve(
+        &self,
+        subject: &str,
+        quota: Option<u64>,
+        audio: &std::path::Path,
+    ) -> Result<Option<auth::Reservation>, error::ApiError> {
+        let Some(quota) = quota else {
+            return Ok(None);
+        };
+        let path = audio.to_path_buf();
+        let seconds =
+            tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
+                .await
+                .unwrap_or(None);
+        self.reservations
+            .reserve(&self.db, subject, quota, seconds)
+            .map(Some)
+    }
+
     pub fn fetch_policy(&self, max_bytes: u64) -> FetchPolicy {
         FetchPolicy {
             allow_private: self.config.allow_private_urls,
@@ -141,18 +163,18 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         streams,
         catalog,
         in_flight: Arc::default(),
+        reservations: Arc::default(),
         tmp_dir,
         uploads_dir,
         jobs_ready: tokio::sync::Notify::new(),
     });
     workers::jobs::spawn(&state);
-    let app = handlers::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let header_timeout = state.config.header_timeout();
+    let app = handlers::router(state);
     // Tests and scripts wait for this line (standard output) to know the port.
     println!("stt: listening on http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    connection::serve(listener, app, header_timeout, shutdown_signal()).await;
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish answered requests; jobs still running stay

@@ -15,7 +15,7 @@ use crate::server::AppState;
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
 use crate::server::fetch;
-use crate::server::request::{form_fields, json_fields, read_upload, resolve_model};
+use crate::server::request::{form_fields, json_fields, read_json, read_upload, resolve_model};
 use crate::server::storage::db::{Job, JobStatus, now_unix};
 
 /// `POST /v1/stt/create` (section 3): a JSON body with a `url`, or a form with an `audio` part.
@@ -43,9 +43,7 @@ pub async fn create_job(
         };
         (model, options, None, Some(upload))
     } else {
-        let Json(body) = Json::<Value>::from_request(request, &state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {}", e.body_text())))?;
+        let body: Value = read_json(request).await?;
         if !body.is_object() {
             return Err(ApiError::bad_request("the JSON body must be an object"));
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::server::AppState;
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
+use crate::server::request::read_json;
 use crate::server::storage::db::Plan;
 
 #[derive(Deserialize)]
@@ -29,11 +30,10 @@ pub struct NewKey {
 pub async fn create_key(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+    request: Request,
 ) -> Result<Response> {
     auth::authenticate_admin(&state.config, &headers)?;
-    let Json(spec) =
-        body.map_err(|e| ApiError::bad_request(format!("invalid JSON body: {}", e.body_text())))?;
+    let spec: NewKey = read_json(request).await?;
     let (key, raw) = auth::create_key(
         &state.db,
         spec.name,

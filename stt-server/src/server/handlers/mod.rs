@@ -64,7 +64,13 @@ fn admit(
     peer: SocketAddr,
 ) -> Result<(Caller, auth::Admission)> {
     let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip())?;
-    let admission = auth::admit(&state.db, &state.config, &state.in_flight, &caller)?;
+    let admission = auth::admit(
+        &state.db,
+        &state.config,
+        &state.in_flight,
+        &state.reservations,
+        &caller,
+    )?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -80,22 +86,27 @@ fn admit(
 async fn run_now(
     state: &AppState,
     caller: &Caller,
-    admission: &auth::Admission,
     model: &str,
     upload: &TempFile,
     options: TranscribeOptions,
 ) -> Result<Transcript> {
+    let subject = caller.subject();
+    let reservation = state
+        .reserve(&subject, caller.monthly_minutes(), upload.path())
+        .await?;
     let request = Transcription {
         model: model.to_string(),
         audio: upload.path().to_path_buf(),
         options,
-        budget_minutes: admission.budget_minutes,
+        budget_minutes: reservation.as_ref().map(|r| r.minutes),
+        max_seconds: state.config.max_duration as f64,
     };
     let transcript = state.workers.try_run(request).await?;
     state
         .db
-        .record_usage(&caller.subject(), now_unix(), transcript.duration)
+        .record_usage(&subject, now_unix(), transcript.duration)
         .map_err(ApiError::internal)?;
+    drop(reservation);
     Ok(transcript)
 }
 

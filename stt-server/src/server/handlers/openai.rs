@@ -31,7 +31,8 @@ pub async fn openai(
         "translations" => Task::Translate,
         _ => return Err(ApiError::not_found("no such endpoint")),
     };
-    let (caller, admission) = admit(&state, &headers, peer)?;
+    // The admission holds the caller's request slot until the answer.
+    let (caller, _admission) = admit(&state, &headers, peer)?;
     let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = fields
@@ -57,7 +58,7 @@ pub async fn openai(
     let mut options = fields.options(&state, &model, task)?;
     // OpenAI times words only when asked; segments stay the same either way.
     options.word_timestamps = with_words;
-    let transcript = run_now(&state, &caller, &admission, &model, &upload, options).await?;
+    let transcript = run_now(&state, &caller, &model, &upload, options).await?;
     let response = match format.as_str() {
         "json" => Json(json!({"text": transcript.text})).into_response(),
         "verbose_json" => Json(formats::to_openai_verbose_json(

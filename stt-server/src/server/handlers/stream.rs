@@ -92,8 +92,14 @@ fn admit(
             ),
         )
     })?;
-    let admission =
-        auth::admit(&state.db, &state.config, &state.in_flight, &caller).map_err(refused)?;
+    let admission = auth::admit(
+        &state.db,
+        &state.config,
+        &state.in_flight,
+        &state.reservations,
+        &caller,
+    )
+    .map_err(refused)?;
     Ok(Admitted {
         caller,
         admission,
@@ -181,6 +187,7 @@ async fn configure(
                 ),
             ));
         }
+        Ok(Some(Err(error))) if too_large(&error) => return Err(too_large_refusal()),
         Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ok(None),
         Ok(Some(Ok(message))) => message,
     };
@@ -254,6 +261,7 @@ impl StreamConnection {
                             close_code::POLICY,
                             format!("no audio for {} s", IDLE_TIMEOUT.as_secs()),
                         ),
+                        Ok(Some(Err(error))) if too_large(&error) => too_large_refusal(),
                         Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ending::Gone,
                         Ok(Some(Ok(Message::Binary(bytes)))) => match self.accept(&bytes) {
                             Ok(()) => continue,
@@ -413,6 +421,22 @@ fn stop_action(text: &str) -> Result<(), Refusal> {
             format!("{expected}; got a JSON message without an action"),
         )),
     }
+}
+
+/// Whether a receive failed on a message over [`MAX_MESSAGE_BYTES`] (the WebSocket library's
+/// capacity error, which it reports only as text).
+fn too_large(error: &axum::Error) -> bool {
+    error.to_string().contains("Message too long")
+}
+
+fn too_large_refusal() -> Refusal {
+    Refusal::new(
+        close_code::SIZE,
+        format!(
+            "a message is larger than {} MB: send the audio in pieces (100 ms is 3200 bytes)",
+            MAX_MESSAGE_BYTES >> 20
+        ),
+    )
 }
 
 async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {

@@ -22,7 +22,8 @@ pub async fn transcribe(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
-    let (caller, admission) = admit(&state, &headers, peer)?;
+    // The admission holds the caller's request slot until the answer.
+    let (caller, _admission) = admit(&state, &headers, peer)?;
     let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = match fields.get("response_format").as_deref() {
@@ -38,7 +39,7 @@ pub async fn transcribe(
     };
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let options = fields.labelled_options(&state, &model)?;
-    let transcript = run_now(&state, &caller, &admission, &model, &upload, options).await?;
+    let transcript = run_now(&state, &caller, &model, &upload, options).await?;
     let response = match format {
         Format::Json => Json(formats::to_api_json(&transcript)).into_response(),
         _ => subtitles_or_text(&transcript, format),

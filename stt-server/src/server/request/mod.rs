@@ -5,8 +5,10 @@
 
 pub mod upload;
 
-use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stt_core::{Task, TranscribeOptions};
 
@@ -142,6 +144,25 @@ pub fn json_fields(body: &Value) -> Fields<'_> {
         Value::Null => None,
         other => Some(other.to_string()),
     }))
+}
+
+/// Largest JSON body (a job's URL and options, a key's limits).
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Reads a JSON body, no further than [`MAX_JSON_BYTES`] whatever it declares (or, chunked,
+/// does not).
+pub async fn read_json<T: DeserializeOwned>(request: Request) -> Result<T> {
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON_BYTES)
+        .await
+        .map_err(|e| match e.to_string().contains("length limit") {
+            true => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the JSON body is larger than {} kB", MAX_JSON_BYTES / 1024),
+            ),
+            false => ApiError::bad_request(format!("cannot read the body: {e}")),
+        })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 pub fn resolve_model(state: &AppState, requested: Option<&str>) -> Result<String> {

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
+use axum::http::StatusCode;
 use tokio::io::AsyncWriteExt;
 
 use crate::server::error::ApiError;
@@ -13,6 +15,26 @@ use crate::server::error::ApiError;
 /// Longest text field accepted (prompts included).
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 const MAX_FIELDS: usize = 64;
+/// An upload that sends nothing for this long is given up (408), freeing its slot.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The next part, or the next piece of one, within [`IDLE_TIMEOUT`].
+async fn within_idle<T>(
+    next: impl Future<Output = Result<T, MultipartError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(IDLE_TIMEOUT, next)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the upload stalled: nothing arrived for {} s",
+                    IDLE_TIMEOUT.as_secs()
+                ),
+            )
+        })?
+        .map_err(malformed)
+}
 
 /// A file removed when dropped unless [`TempFile::keep`] moved it elsewhere.
 pub struct TempFile {
@@ -78,7 +100,7 @@ pub async fn read_form(
         fields: HashMap::new(),
     };
     let mut field_count = 0;
-    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+    while let Some(mut field) = within_idle(multipart.next_field()).await? {
         let name = field.name().unwrap_or_default().to_string();
         if file_fields.contains(&name.as_str()) {
             if form.file.is_some() {
@@ -90,7 +112,7 @@ pub async fn read_form(
             let mut out = tokio::fs::File::create(file.path())
                 .await
                 .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            while let Some(chunk) = within_idle(field.chunk()).await? {
                 file.bytes += chunk.len() as u64;
                 if file.bytes > max_bytes {
                     return Err(ApiError::too_large(max_bytes));
@@ -110,7 +132,7 @@ pub async fn read_form(
             return Err(ApiError::bad_request("too many form fields"));
         }
         let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        while let Some(chunk) = within_idle(field.chunk()).await? {
             value.extend_from_slice(&chunk);
             if value.len() > MAX_FIELD_BYTES {
                 return Err(ApiError::bad_request(format!(

@@ -253,6 +253,17 @@ impl Db {
         })
     }
 
+    pub fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"),
+                [id],
+                key_from_row,
+            )
+            .optional()
+        })
+    }
+
     /// Whether a key with this id existed (revoking twice is not an error).
     pub fn revoke_key(&self, id: &str) -> DbResult<bool> {
         self.with(|c| c.execute("UPDATE keys SET revoked = 1 WHERE id = ?1", [id]))

@@ -68,19 +68,31 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
     }
     let options = TranscribeOptions::from_json(&job.options)
         .map_err(|e| ApiError::internal(format!("stored options unreadable: {e}")))?;
+    // The quota is the key's as it is now (a job may wait); none when it had none.
+    let quota = match (job.budget_minutes, job.subject.strip_prefix("key:")) {
+        (Some(_), Some(id)) => state
+            .db
+            .key_by_id(id)
+            .map_err(ApiError::internal)?
+            .and_then(|key| key.monthly_minutes),
+        _ => None,
+    };
+    let reservation = state.reserve(&job.subject, quota, &audio).await?;
     let transcript = state
         .workers
         .run(Transcription {
             model: job.model.clone(),
             audio,
             options,
-            budget_minutes: job.budget_minutes,
+            budget_minutes: reservation.as_ref().map(|r| r.minutes),
+            max_seconds: state.config.max_duration as f64,
         })
         .await?;
     state
         .db
         .record_usage(&job.subject, now_unix(), transcript.duration)
         .map_err(ApiError::internal)?;
+    drop(reservation);
     let metadata = DeepgramMetadata {
         request_id: job.id.clone(),
         created: job.created.clone(),

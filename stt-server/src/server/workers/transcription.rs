@@ -5,20 +5,24 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
-use stt_core::{Device, LoadOptions, TranscribeOptions, Transcript};
+use axum::http::StatusCode;
+use stt_core::audio::DecodeOptions;
+use stt_core::{Device, ErrorKind, LoadOptions, TranscribeOptions, Transcript};
 use tokio::sync::oneshot;
 
 use super::{Models, start_workers};
 use crate::server::error::ApiError;
-use crate::server::storage::db::credits;
 
 /// One transcription to run.
 pub struct Transcription {
     pub model: String,
     pub audio: PathBuf,
     pub options: TranscribeOptions,
-    /// Minutes the caller may still spend; longer audio is refused before decoding.
+    /// Minutes reserved for the caller; longer audio is refused, before decoding when the
+    /// container says its length.
     pub budget_minutes: Option<u64>,
+    /// The server's longest audio (`--max-duration`).
+    pub max_seconds: f64,
 }
 
 struct Work {
@@ -109,16 +113,23 @@ fn run_work(work: Work, models: &mut Models) {
 }
 
 fn transcribe(work: &Transcription, models: &mut Models) -> Result<Transcript, ApiError> {
-    let audio =
-        stt_core::audio::load_file_with_channels(&work.audio, work.options.needs_channels())?;
-    if let Some(budget) = work.budget_minutes {
-        let needed = credits(audio.duration());
-        if needed > budget {
-            return Err(ApiError::new(
-                axum::http::StatusCode::PAYMENT_REQUIRED,
-                format!("not enough credits: this audio needs {needed} minutes, {budget} remain"),
-            ));
+    // The caller's reserved minutes bound the decoding, as does the server's longest audio.
+    let budget_seconds = work.budget_minutes.map(|minutes| minutes as f64 * 60.0);
+    let decoding = DecodeOptions {
+        keep_channels: work.options.needs_channels(),
+        max_seconds: Some(budget_seconds.map_or(work.max_seconds, |b| b.min(work.max_seconds))),
+        ..DecodeOptions::spooled()
+    };
+    let audio = stt_core::audio::spool_file(&work.audio, &decoding).map_err(|error| {
+        match (error.kind(), work.budget_minutes) {
+            (ErrorKind::TooLong, Some(budget)) if budget_seconds < Some(work.max_seconds) => {
+                ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    format!("not enough credits ({budget} minutes remain): {error}"),
+                )
+            }
+            _ => error.into(),
         }
-    }
+    })?;
     Ok(models.get(&work.model)?.transcribe(&audio, &work.options)?)
 }
