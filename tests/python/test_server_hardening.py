@@ -177,6 +177,13 @@ def test_unparseable_requests_get_json_errors(server):
     assert '"error"' in too_large, too_large
 
 
+def test_extractor_rejections_are_json_errors(server):
+    response = requests.get(server.url("/v1/languages?model=%ff%fe"), timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    assert response.json()["error"], response.text
+
+
 def test_a_60_kb_prompt_keeps_its_end_and_costs_what_a_short_one_does(server):
     key = server.create_key(plan="paid")["key"]
     prompt = " ".join(["harbour violet quantum zebra"] * 2200)[:60000] + " He could wait."

@@ -177,6 +177,27 @@ def test_a_message_over_4_mb_is_refused_with_1009_after_a_flush(server, key, jfk
     assert "fellow" in text, received
 
 
+def test_a_stream_holds_the_minutes_it_uses_and_stops_at_the_quota(server):
+    """A 1-minute key: 70 s of audio are refused at the minute, and a request made while the
+    stream holds that minute is 402 (the stream and the request cannot both spend it)."""
+    limited = server.create_key(plan="free", minutes=1, concurrency=2)["key"]
+    ws = open_stream(server, limited)
+    assert json.loads(ws.recv(timeout=TIMEOUT)) == {"status": "ready"}
+    send_audio(ws, b"\x00\x00" * 16000 * 10)
+    held = requests.post(server.url("/v1/transcribe"), headers={"Authorization": f"Bearer {limited}"},
+                         files={"file": ("a.flac", fixture_path("jfk.flac").read_bytes())},
+                         timeout=TIMEOUT)
+    assert held.status_code == 402, held.text
+    try:
+        send_audio(ws, b"\x00\x00" * 16000 * 60)
+    except ConnectionClosed:
+        pass
+    received = messages(ws)
+    errors = [m for m in received if "error" in m]
+    assert errors and "no credits left" in errors[0]["error"], received
+    assert ws.close_code == 1008, ws.close_code
+
+
 def test_unknown_action_and_non_json_text(server, key):
     for text, fragment in [('{"action": "pause"}', 'unknown action "pause"'),
                            ('{"language": "fr"}', "without an action")]:

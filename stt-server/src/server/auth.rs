@@ -246,6 +246,22 @@ impl Drop for Reservation {
     }
 }
 
+impl Reservation {
+    /// Holds `minutes` more of `quota` for work that grows as it runs (a live stream); `false`
+    /// when they are not there.
+    pub fn extend(&mut self, db: &Db, quota: u64, minutes: u64) -> Result<bool, ApiError> {
+        let mut held = self.reservations.0.lock().unwrap_or_else(|e| e.into_inner());
+        let used = month_usage(db, &self.subject)?;
+        let all_held = held.get(&self.subject).copied().unwrap_or(0);
+        if used + all_held + minutes > quota {
+            return Ok(false);
+        }
+        *held.entry(self.subject.clone()).or_default() += minutes;
+        self.minutes += minutes;
+        Ok(true)
+    }
+}
+
 impl Reservations {
     fn held(&self, subject: &str) -> u64 {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());

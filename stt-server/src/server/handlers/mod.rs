@@ -53,7 +53,30 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "method not allowed on this endpoint (transcription endpoints take POST)",
             )
         })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Every error body is `{"error": "..."}`, the rejections of axum's extractors (a query that
+/// is not UTF-8, say) included: their text becomes the message.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let message = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        false => text,
+    };
+    ApiError::new(status, message).into_response()
 }
 
 /// Authenticates and admits the caller, refusing a declared body over their upload limit

@@ -20,10 +20,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
 use crate::server::AppState;
-use crate::server::auth::{self, Admission, Caller};
+use crate::server::auth::{self, Admission, Caller, Reservation};
 use crate::server::error::ApiError;
 use crate::server::request::{json_fields, resolve_model};
-use crate::server::storage::db::now_unix;
+use crate::server::storage::db::{credits, now_unix};
 use crate::server::workers::stream::{MAX_STEP_SAMPLES, StepResult, joined};
 
 /// Time allowed for the config message after the connection opens.
@@ -63,7 +63,8 @@ pub async fn stream(
 
 struct Admitted {
     caller: Caller,
-    admission: Admission,
+    /// Holds the caller's request slot while the stream runs.
+    _admission: Admission,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -102,7 +103,7 @@ fn admit(
     .map_err(refused)?;
     Ok(Admitted {
         caller,
-        admission,
+        _admission: admission,
         _slot: slot,
     })
 }
@@ -134,6 +135,22 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     {
         return;
     }
+    // Minutes are held as the audio comes, so streams and requests at once share the quota.
+    let quota = match admitted.caller.monthly_minutes() {
+        Some(quota) => match state.reservations.reserve(
+            &state.db,
+            &admitted.caller.subject(),
+            quota,
+            Some(0.0),
+        ) {
+            Ok(reservation) => Some((quota, reservation)),
+            Err(e) => {
+                return close_with_error(&mut socket, Refusal::new(close_code::POLICY, e.message))
+                    .await;
+            }
+        },
+        None => None,
+    };
     let mut stream = StreamConnection {
         state: Arc::clone(state),
         socket,
@@ -142,15 +159,13 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
         pending: Vec::new(),
         odd_byte: None,
         received_samples: 0,
-        budget_samples: admitted
-            .admission
-            .budget_minutes
-            .map(|minutes| minutes.saturating_mul(60 * 16_000) as usize),
+        quota,
     };
     let ending = stream.serve().await;
     let StreamConnection {
         mut socket,
         received_samples,
+        quota,
         ..
     } = stream;
     let seconds = received_samples as f64 / 16_000.0;
@@ -161,6 +176,8 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     {
         eprintln!("stt: cannot record the usage of a stream ({seconds:.1} s): {e}");
     }
+    // Recorded: the minutes held for the stream go back.
+    drop(quota);
     match ending {
         Ending::Gone => {}
         Ending::Finished => {
@@ -243,7 +260,8 @@ struct StreamConnection {
     /// The first byte of a sample split between two messages.
     odd_byte: Option<u8>,
     received_samples: usize,
-    budget_samples: Option<usize>,
+    /// The caller's monthly minutes and those held for this stream, which grow with its audio.
+    quota: Option<(u64, Reservation)>,
 }
 
 impl StreamConnection {
@@ -381,14 +399,21 @@ impl StreamConnection {
         samples.extend(pairs.map(|pair| i16::from_le_bytes([pair[0], pair[1]])));
         let mut accepted = samples.len();
         let mut refusal = None;
-        if let Some(budget) = self.budget_samples {
-            let left = budget.saturating_sub(self.received_samples);
-            if accepted > left {
-                accepted = left;
-                refusal = Some(Refusal::new(
-                    close_code::POLICY,
-                    "no credits left: this stream used the minutes that remained this month",
-                ));
+        if let Some((quota, reservation)) = &mut self.quota {
+            let reserved = reservation.minutes as usize * 60 * 16_000;
+            let wanted = self.received_samples + accepted;
+            if wanted > reserved {
+                let more = credits(wanted as f64 / 16_000.0) - reservation.minutes;
+                if !reservation
+                    .extend(&self.state.db, *quota, more)
+                    .unwrap_or(false)
+                {
+                    accepted = reserved.saturating_sub(self.received_samples);
+                    refusal = Some(Refusal::new(
+                        close_code::POLICY,
+                        "no credits left: this stream used the minutes that remained this month",
+                    ));
+                }
             }
         }
         self.received_samples += accepted;
