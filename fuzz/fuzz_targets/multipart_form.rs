@@ -4,4 +4,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| stt_server::fuzzing::multipart_form(data));
+fuzz_target!(|data: &[u8]| {
+    stt_server::fuzzing::multipart_form(data);
+});

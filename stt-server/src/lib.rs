@@ -15,8 +15,9 @@ pub mod fuzzing {
 
     use crate::server::request::upload::read_form;
 
-    /// Largest file part kept; past it `read_form` must refuse the upload.
-    const MAX_FILE_BYTES: u64 = 64 * 1024;
+    /// Largest file part kept; past it `read_form` must refuse the upload (413). Small, so that
+    /// inputs of the fuzzer's sizes reach it.
+    const MAX_FILE_BYTES: u64 = 16 * 1024;
     /// The part names the handlers take the audio from.
     const FILE_FIELDS: &[&str] = &["audio", "file"];
     /// `content-type` headers; the first input byte picks one (the rest is the body).
@@ -47,12 +48,26 @@ pub mod fuzzing {
         })
     }
 
+    /// What `read_form` made of a body.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Outcome {
+        /// Not taken as a multipart request (axum's extractor refused it).
+        NotMultipart,
+        /// `read_form` refused it with this status.
+        Refused(u16),
+        /// Read: the size of the file part, if any, and the `model` field.
+        Read {
+            file_bytes: Option<u64>,
+            model: Option<String>,
+        },
+    }
+
     /// Reads `data[1..]` as a `multipart/form-data` body (`data[0]` picks the boundary) with
     /// `read_form`, as the upload handlers do. Refusing the body is fine; a panic or a hang is a
     /// finding, and so is an accepted file over the limit or a temporary file left behind.
-    pub fn multipart_form(data: &[u8]) {
+    pub fn multipart_form(data: &[u8]) -> Outcome {
         let Some((&selector, body)) = data.split_first() else {
-            return;
+            return Outcome::NotMultipart;
         };
         let content_type = CONTENT_TYPES[usize::from(selector) % CONTENT_TYPES.len()];
         let request = Request::builder()
@@ -62,28 +77,106 @@ pub mod fuzzing {
             .body(Body::from(body.to_vec()))
             .expect("request");
         let dir = upload_dir();
-        runtime().block_on(async {
+        let outcome = runtime().block_on(async {
             let Ok(multipart) = Multipart::from_request(request, &()).await else {
-                return;
+                return Outcome::NotMultipart;
             };
-            if let Ok(form) = read_form(multipart, FILE_FIELDS, dir, MAX_FILE_BYTES).await {
-                for name in ["model", "language", "response_format", "prompt"] {
-                    let _ = form.text(name);
-                }
-                let _ = form.all("timestamp_granularities[]");
-                if let Some(file) = &form.file {
-                    assert!(
-                        file.bytes <= MAX_FILE_BYTES,
-                        "file part over the limit kept"
-                    );
-                    let on_disk = std::fs::metadata(file.path()).expect("upload file").len();
-                    assert_eq!(on_disk, file.bytes, "upload size differs from the file");
-                }
+            let form = match read_form(multipart, FILE_FIELDS, dir, MAX_FILE_BYTES).await {
+                Ok(form) => form,
+                Err(error) => return Outcome::Refused(error.status.as_u16()),
+            };
+            for name in ["language", "response_format", "prompt"] {
+                let _ = form.text(name);
+            }
+            let _ = form.all("timestamp_granularities[]");
+            if let Some(file) = &form.file {
+                assert!(
+                    file.bytes <= MAX_FILE_BYTES,
+                    "file part over the limit kept"
+                );
+                let on_disk = std::fs::metadata(file.path()).expect("upload file").len();
+                assert_eq!(on_disk, file.bytes, "upload size differs from the file");
+            }
+            Outcome::Read {
+                file_bytes: form.file.as_ref().map(|file| file.bytes),
+                model: form.text("model").map(str::to_string),
             }
         });
         let left = std::fs::read_dir(dir)
             .expect("fuzz upload directory")
             .count();
         assert_eq!(left, 0, "read_form left {left} temporary file(s) behind");
+        outcome
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A body for `CONTENT_TYPES[0]` (boundary `X`): `(name, filename, value)` parts.
+        fn body(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+            let mut out = vec![0];
+            for (name, filename, value) in parts {
+                out.extend_from_slice(b"--X\r\nContent-Disposition: form-data; name=\"");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'"');
+                if let Some(filename) = filename {
+                    out.extend_from_slice(format!("; filename=\"{filename}\"").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n\r\n");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"--X--\r\n");
+            out
+        }
+
+        #[test]
+        fn reads_a_file_and_fields() {
+            let data = body(&[
+                ("file", Some("a.wav"), b"RIFF0000WAVE"),
+                ("model", None, b"base"),
+            ]);
+            assert_eq!(
+                multipart_form(&data),
+                Outcome::Read {
+                    file_bytes: Some(12),
+                    model: Some("base".into())
+                }
+            );
+        }
+
+        #[test]
+        fn every_boundary_variant_parses() {
+            for (selector, content_type) in CONTENT_TYPES.iter().enumerate() {
+                let boundary = content_type.rsplit("boundary=").next().unwrap();
+                let boundary = boundary.trim_matches('"');
+                let data = body(&[("audio", Some("a.wav"), b"1234")]);
+                let data = String::from_utf8(data[1..].to_vec())
+                    .unwrap()
+                    .replace("--X", &format!("--{boundary}"));
+                let mut input = vec![selector as u8];
+                input.extend_from_slice(data.as_bytes());
+                assert_eq!(
+                    multipart_form(&input),
+                    Outcome::Read {
+                        file_bytes: Some(4),
+                        model: None
+                    },
+                    "{content_type}"
+                );
+            }
+        }
+
+        #[test]
+        fn refuses_what_read_form_refuses() {
+            let big = vec![b'a'; MAX_FILE_BYTES as usize + 1];
+            let too_large = body(&[("file", Some("a.wav"), &big)]);
+            assert_eq!(multipart_form(&too_large), Outcome::Refused(413));
+            let two = body(&[("file", Some("a"), b"1"), ("audio", Some("b"), b"2")]);
+            assert_eq!(multipart_form(&two), Outcome::Refused(400));
+            let not_utf8 = body(&[("prompt", None, b"\xff\xfe")]);
+            assert_eq!(multipart_form(&not_utf8), Outcome::Refused(400));
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use stt_core::audio::AudioInput;
 use stt_core::formats::{self, Format};
 use stt_core::{
     CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store,

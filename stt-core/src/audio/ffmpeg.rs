@@ -61,6 +61,8 @@ pub(super) fn decode(
     command
         .args(["-hide_banner", "-v", "error"])
         .args(["-protocol_whitelist", "pipe", "-format_whitelist", DEMUXERS])
+        // One decoding thread: audio needs no more, and thread stacks count against the limit.
+        .args(["-threads", "1"])
         .args(["-i", "pipe:0"])
         .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1"])
         .args(["-c:a", "pcm_f32le", "-f", "wav", "-"])
@@ -210,8 +212,9 @@ impl Watchdog {
 
 #[cfg(unix)]
 fn kill(pid: u32) {
-    // SAFETY: sends a signal; the process is ours and not yet waited for (the watchdog is
-    // stopped before `wait` returns to the caller... or fires while ffmpeg still runs).
+    // SAFETY: only sends a signal. It goes to ffmpeg: the watchdog fires at the deadline while
+    // ffmpeg runs and is stopped right after `wait` reaps it (only that instant could see a
+    // reused pid).
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGKILL);
     }

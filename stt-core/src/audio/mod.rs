@@ -109,11 +109,6 @@ pub struct SpooledAudio {
 }
 
 impl SpooledAudio {
-    /// Length in seconds.
-    pub fn duration(&self) -> f64 {
-        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
-    }
-
     /// All of it in memory.
     pub fn into_audio(self) -> Result<Audio> {
         Ok(Audio {

@@ -250,7 +250,11 @@ impl Reservation {
     /// Holds `minutes` more of `quota` for work that grows as it runs (a live stream); `false`
     /// when they are not there.
     pub fn extend(&mut self, db: &Db, quota: u64, minutes: u64) -> Result<bool, ApiError> {
-        let mut held = self.reservations.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self
+            .reservations
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let used = month_usage(db, &self.subject)?;
         let all_held = held.get(&self.subject).copied().unwrap_or(0);
         if used + all_held + minutes > quota {

@@ -22,6 +22,10 @@ use tokio::task::JoinHandle;
 use crate::server::AppState;
 use crate::server::auth::{self, Admission, Caller, Reservation};
 use crate::server::error::ApiError;
+use crate::server::request::stream::{
+    CONFIG_EXAMPLE, MAX_MESSAGE_BYTES, PcmJoiner, Refusal, close_reason, config_object,
+    not_a_config, stop_action, too_large, too_large_refusal,
+};
 use crate::server::request::{json_fields, resolve_model};
 use crate::server::storage::db::{credits, now_unix};
 use crate::server::workers::stream::{MAX_STEP_SAMPLES, StepResult, joined};
@@ -32,8 +36,6 @@ const CONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a closing stream waits for the client's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest WebSocket message (10 s of PCM is 320 kB).
-const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 /// `GET /v1/stream`.
 pub async fn stream(
@@ -108,21 +110,6 @@ fn admit(
     })
 }
 
-/// Why a stream ended early: what the client is told and the close code.
-struct Refusal {
-    code: u16,
-    message: String,
-}
-
-impl Refusal {
-    fn new(code: u16, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
 async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     let (model, session) = match configure(state, &mut socket).await {
         Ok(Some(configured)) => configured,
@@ -157,7 +144,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
         model,
         session: Some(session),
         pending: Vec::new(),
-        odd_byte: None,
+        pcm: PcmJoiner::default(),
         received_samples: 0,
         quota,
     };
@@ -193,13 +180,13 @@ async fn configure(
     state: &Arc<AppState>,
     socket: &mut WebSocket,
 ) -> Result<Option<(String, StreamSession)>, Refusal> {
-    let example = r#"{"language": "en", "model": "base"}"#;
     let message = match tokio::time::timeout(CONFIG_TIMEOUT, socket.recv()).await {
         Err(_) => {
             return Err(Refusal::new(
                 close_code::POLICY,
                 format!(
-                    "no config within {} s: send a JSON text message such as {example} first",
+                    "no config within {} s: send a JSON text message such as {CONFIG_EXAMPLE} \
+                     first",
                     CONFIG_TIMEOUT.as_secs()
                 ),
             ));
@@ -208,24 +195,10 @@ async fn configure(
         Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ok(None),
         Ok(Some(Ok(message))) => message,
     };
-    let text = match message {
-        Message::Text(text) => text,
-        _ => {
-            return Err(Refusal::new(
-                close_code::UNSUPPORTED,
-                format!("the first message must be the JSON config, such as {example}, as text"),
-            ));
-        }
+    let Message::Text(text) = message else {
+        return Err(not_a_config());
     };
-    let config: Value = serde_json::from_str(&text)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| {
-            Refusal::new(
-                close_code::INVALID,
-                format!("the config must be a JSON object such as {example}"),
-            )
-        })?;
+    let config = config_object(&text)?;
     let invalid = |e: ApiError| Refusal::new(close_code::INVALID, e.message);
     let fields = json_fields(&config);
     let model = resolve_model(state, fields.get("model").as_deref()).map_err(invalid)?;
@@ -257,8 +230,8 @@ struct StreamConnection {
     session: Option<StreamSession>,
     /// Audio received and not yet given to a step.
     pending: Vec<f32>,
-    /// The first byte of a sample split between two messages.
-    odd_byte: Option<u8>,
+    /// Joins samples split between two messages.
+    pcm: PcmJoiner,
     received_samples: usize,
     /// The caller's monthly minutes and those held for this stream, which grow with its audio.
     quota: Option<(u64, Reservation)>,
@@ -380,23 +353,7 @@ impl StreamConnection {
 
     /// Adds a binary message's PCM (s16le) to the pending audio.
     fn accept(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
-        let mut bytes = bytes;
-        let mut samples = Vec::with_capacity(bytes.len() / 2 + 1);
-        // Any size is allowed, so a sample may be split between two messages.
-        if let Some(first) = self.odd_byte.take() {
-            match bytes.split_first() {
-                Some((&second, rest)) => {
-                    samples.push(i16::from_le_bytes([first, second]));
-                    bytes = rest;
-                }
-                None => self.odd_byte = Some(first),
-            }
-        }
-        let pairs = bytes.chunks_exact(2);
-        if let [last] = pairs.remainder() {
-            self.odd_byte = Some(*last);
-        }
-        samples.extend(pairs.map(|pair| i16::from_le_bytes([pair[0], pair[1]])));
+        let samples = self.pcm.samples(bytes);
         let mut accepted = samples.len();
         let mut refusal = None;
         if let Some((quota, reservation)) = &mut self.quota {
@@ -424,44 +381,6 @@ impl StreamConnection {
         );
         refusal.map_or(Ok(()), Err)
     }
-}
-
-/// The one text message of the audio phase: `{"action": "stop"}`.
-fn stop_action(text: &str) -> Result<(), Refusal> {
-    let expected = r#"expected binary PCM audio (s16le, 16 kHz, mono) or {"action": "stop"}"#;
-    let value: Value = serde_json::from_str(text).map_err(|_| {
-        Refusal::new(
-            close_code::UNSUPPORTED,
-            format!("{expected}; got a text message that is not JSON"),
-        )
-    })?;
-    match value.get("action").and_then(Value::as_str) {
-        Some("stop") => Ok(()),
-        Some(other) => Err(Refusal::new(
-            close_code::INVALID,
-            format!("unknown action {other:?}; {expected}"),
-        )),
-        None => Err(Refusal::new(
-            close_code::UNSUPPORTED,
-            format!("{expected}; got a JSON message without an action"),
-        )),
-    }
-}
-
-/// Whether a receive failed on a message over [`MAX_MESSAGE_BYTES`] (the WebSocket library's
-/// capacity error, which it reports only as text).
-fn too_large(error: &axum::Error) -> bool {
-    error.to_string().contains("Message too long")
-}
-
-fn too_large_refusal() -> Refusal {
-    Refusal::new(
-        close_code::SIZE,
-        format!(
-            "a message is larger than {} MB: send the audio in pieces (100 ms is 3200 bytes)",
-            MAX_MESSAGE_BYTES >> 20
-        ),
-    )
 }
 
 async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
@@ -495,29 +414,4 @@ async fn close_with_error(socket: &mut WebSocket, refusal: Refusal) {
     let _ = send_json(socket, &json!({"error": refusal.message})).await;
     // The message went in full above; the close frame carries what fits.
     close(socket, refusal.code, close_reason(&refusal.message)).await;
-}
-
-/// The longest start of `message` that fits a close frame's reason: 123 bytes (a control
-/// frame's 125 less the code), cut between characters so it stays UTF-8.
-fn close_reason(message: &str) -> &str {
-    const MAX_REASON_BYTES: usize = 123;
-    let mut end = message.len().min(MAX_REASON_BYTES);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::close_reason;
-
-    #[test]
-    fn close_reasons_fit_a_control_frame_and_stay_utf8() {
-        assert_eq!(close_reason("short"), "short");
-        let accented = "é".repeat(200);
-        assert_eq!(close_reason(&accented), "é".repeat(61));
-        let ascii = "a".repeat(300);
-        assert_eq!(close_reason(&ascii).len(), 123);
-    }
 }
