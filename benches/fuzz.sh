@@ -182,7 +182,9 @@ for target in "${SELECTED[@]}"; do
   if [[ -n $new ]]; then
     found=1
     line+=", FINDINGS: $(echo "$new" | xargs -n1 basename | tr '\n' ' ')"
-    grep -m1 -E 'panicked at|ERROR: (AddressSanitizer|libFuzzer)' "$log_file" >&2 || true
+    # What stopped it: a panic (audio_bytes prints its own header) or a sanitizer/libFuzzer error.
+    grep -m1 -A1 -E "^==== (panic out of|load_bytes returned)|^thread '.*' panicked at" "$log_file" >&2 ||
+      grep -m1 -E 'ERROR: (AddressSanitizer|libFuzzer)' "$log_file" >&2 || true
   else
     line+=", no crash/timeout/oom"
   fi

@@ -112,9 +112,11 @@ impl Sink {
                 clock(limit)
             )));
         }
-        let interleaved = &interleaved[..frames * self.channels];
+        // Damaged or hostile float data: NaN, infinities and values past full scale would
+        // make the resampler's FFT fail; decoders of integer formats clip there anyway.
+        let interleaved = clean(&interleaved[..frames * self.channels]);
         if self.channels == 1 {
-            return self.mono.push(interleaved);
+            return self.mono.push(&interleaved);
         }
         let scale = 1.0 / self.channels as f32;
         self.mixed.clear();
@@ -201,7 +203,8 @@ impl Lane {
     }
 }
 
-/// Lossy decoders and the resampler can overshoot full scale slightly; damage can give NaN.
+/// Samples within full scale, NaN and infinities silenced: the resampler's input, and its
+/// output (it can overshoot slightly).
 fn clean(samples: &[f32]) -> Vec<f32> {
     samples
         .iter()
