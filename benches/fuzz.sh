@@ -34,6 +34,7 @@ set -euo pipefail
 TARGETS_TABLE="
 audio_bytes     262144
 multipart_form  81920
+stream_messages 65536
 "
 
 cd "$(dirname "$0")/.."

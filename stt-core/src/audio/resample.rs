@@ -38,7 +38,9 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 /// Resamples mono `samples` recorded at `rate` Hz to [`SAMPLE_RATE`] (16 kHz).
 ///
 /// The output is time-aligned with the input (the resampler's delay is trimmed) and holds
-/// `ceil(samples.len() * 16000 / rate)` samples. Input already at 16 kHz is returned unchanged.
+/// `ceil(samples.len() * 16000 / rate)` samples. Samples past full scale are clipped to
+/// `[-1, 1]` and NaN or infinite ones silenced, at any rate (16 kHz input is otherwise returned
+/// as it is).
 ///
 /// # Errors
 /// [`Error::InvalidOption`] if `rate` is 0 or above 2 MHz; [`Error::CorruptAudio`] if the
@@ -49,19 +51,32 @@ pub fn resample_to_16k(samples: &[f32], rate: u32) -> Result<Vec<f32>> {
             "cannot resample audio from a sample rate of {rate} Hz"
         )));
     }
-    resample(samples, rate).map_err(Error::CorruptAudio)
-}
-
-/// [`resample_to_16k`] with the error as a bare message, for callers that add context.
-pub(super) fn resample(samples: &[f32], rate: u32) -> std::result::Result<Vec<f32>, String> {
+    let samples = clean(samples);
     if rate == SAMPLE_RATE || samples.is_empty() {
-        return Ok(samples.to_vec());
+        return Ok(samples);
     }
     let mut out = Vec::new();
-    let mut resampler = StreamResampler::new(rate)?;
-    resampler.push(samples, &mut |piece| out.extend_from_slice(piece))?;
-    resampler.finish(&mut |piece| out.extend_from_slice(piece))?;
+    let mut resampler = StreamResampler::new(rate).map_err(Error::CorruptAudio)?;
+    resampler
+        .push(&samples, &mut |piece| out.extend_from_slice(piece))
+        .and_then(|()| resampler.finish(&mut |piece| out.extend_from_slice(piece)))
+        .map_err(Error::CorruptAudio)?;
     Ok(out)
+}
+
+/// Samples within full scale, NaN and infinities silenced: what the resampler takes (its FFT
+/// fails on them) and what it gives (it can overshoot slightly).
+pub(super) fn clean(samples: &[f32]) -> Vec<f32> {
+    samples
+        .iter()
+        .map(|s| {
+            if s.is_finite() {
+                s.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// Resamples mono audio that arrives in pieces, to the same output as rubato's `process_all`

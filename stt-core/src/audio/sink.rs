@@ -2,7 +2,7 @@
 //! kept), resampled to 16 kHz, cleaned and spooled, with the input checked against the
 //! limits of [`DecodeOptions`] before and while it is decoded.
 
-use super::resample::StreamResampler;
+use super::resample::{StreamResampler, clean};
 use super::spool::{Samples, SpoolWriter};
 use super::{DecodeOptions, SAMPLE_RATE};
 use crate::{Error, Result};
@@ -201,19 +201,4 @@ impl Lane {
         }
         self.spool.finish()
     }
-}
-
-/// Samples within full scale, NaN and infinities silenced: the resampler's input, and its
-/// output (it can overshoot slightly).
-fn clean(samples: &[f32]) -> Vec<f32> {
-    samples
-        .iter()
-        .map(|s| {
-            if s.is_finite() {
-                s.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
