@@ -11,6 +11,9 @@ use crate::{Error, Result};
 /// resample to gigabytes); above, no recorder samples.
 pub const SPEECH_SAMPLE_RATES: std::ops::RangeInclusive<u32> = 4_000..=768_000;
 
+/// Channels kept apart at most (each costs a resampler and a spool).
+const MAX_KEPT_CHANNELS: usize = 32;
+
 /// Refuses a sample rate outside [`SPEECH_SAMPLE_RATES`] or a declared length over the limit,
 /// before anything is decoded.
 pub(super) fn check_declared(
@@ -63,11 +66,18 @@ pub(super) struct Sink {
 impl Sink {
     pub(super) fn new(rate: u32, channels: usize, options: &DecodeOptions) -> Result<Self> {
         check_declared(rate, None, options)?;
-        let lane = || Lane::new(rate, options.memory_samples);
-        let split = match options.keep_channels && channels > 1 {
-            true => (0..channels).map(|_| lane()).collect::<Result<_>>()?,
-            false => Vec::new(),
+        let kept = match options.keep_channels && channels > 1 {
+            true => channels,
+            false => 0,
         };
+        if kept > MAX_KEPT_CHANNELS {
+            return Err(Error::UnsupportedFormat(format!(
+                "{channels} channels cannot be kept apart (at most {MAX_KEPT_CHANNELS})"
+            )));
+        }
+        // The lanes share the memory allowance, so keeping channels does not multiply it.
+        let lane = || Lane::new(rate, options.memory_samples / (kept + 1));
+        let split = (0..kept).map(|_| lane()).collect::<Result<_>>()?;
         Ok(Self {
             rate,
             channels: channels.max(1),
