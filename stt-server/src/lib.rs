@@ -109,6 +109,72 @@ pub mod fuzzing {
         outcome
     }
 
+    /// The `/v1/stream` message layer on a conversation cut from `data`: messages separated
+    /// by `0xFF 0xFE`, each text when its first byte is even. The first is the config (also
+    /// through the engine's own option parser); then binary messages are PCM and text ones
+    /// must be the stop action. Panics if samples are lost or a close reason does not fit.
+    pub fn stream_messages(data: &[u8]) {
+        use crate::server::request::json_fields;
+        use crate::server::request::stream::{PcmJoiner, close_reason, config_object, stop_action};
+
+        let check_reason = |message: &str| {
+            let reason = close_reason(message);
+            assert!(reason.len() <= 123 && message.starts_with(reason));
+        };
+        let mut messages = data
+            .split(|&b| b == 0xFF)
+            .map(|m| m.strip_prefix(&[0xFE]).unwrap_or(m));
+        let Some(first) = messages.next() else { return };
+        let text = |m: &[u8]| {
+            std::str::from_utf8(m.get(1..).unwrap_or_default())
+                .ok()
+                .map(str::to_string)
+        };
+        if let Some(config) = text(first) {
+            match config_object(&config) {
+                Ok(value) => {
+                    let fields = json_fields(&value);
+                    for name in [
+                        "model",
+                        "language",
+                        "task",
+                        "prompt",
+                        "temperature",
+                        "beam_size",
+                        "vad",
+                        "diarize",
+                        "speakers",
+                    ] {
+                        let _ = fields.get(name);
+                    }
+                    if let Ok(options) = stt_core::TranscribeOptions::from_json(&config) {
+                        let _ = options.normalized();
+                    }
+                }
+                Err(refusal) => check_reason(&refusal.message),
+            }
+        }
+        let mut pcm = PcmJoiner::default();
+        let (mut bytes, mut samples) = (0, 0);
+        for message in messages {
+            match message.first() {
+                Some(kind) if kind % 2 == 0 => {
+                    if let Some(text) = text(message)
+                        && let Err(refusal) = stop_action(&text)
+                    {
+                        check_reason(&refusal.message);
+                    }
+                }
+                _ => {
+                    let body = message.get(1..).unwrap_or_default();
+                    bytes += body.len();
+                    samples += pcm.samples(body).len();
+                    assert_eq!(samples, bytes / 2, "a sample was lost or made up");
+                }
+            }
+        }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -177,72 +243,6 @@ pub mod fuzzing {
             assert_eq!(multipart_form(&two), Outcome::Refused(400));
             let not_utf8 = body(&[("prompt", None, b"\xff\xfe")]);
             assert_eq!(multipart_form(&not_utf8), Outcome::Refused(400));
-        }
-    }
-
-    /// The `/v1/stream` message layer on a conversation cut from `data`: messages separated
-    /// by `0xFF 0xFE`, each text when its first byte is even. The first is the config (also
-    /// through the engine's own option parser); then binary messages are PCM and text ones
-    /// must be the stop action. Panics if samples are lost or a close reason does not fit.
-    pub fn stream_messages(data: &[u8]) {
-        use crate::server::request::json_fields;
-        use crate::server::request::stream::{PcmJoiner, close_reason, config_object, stop_action};
-
-        let check_reason = |message: &str| {
-            let reason = close_reason(message);
-            assert!(reason.len() <= 123 && message.starts_with(reason));
-        };
-        let mut messages = data
-            .split(|&b| b == 0xFF)
-            .map(|m| m.strip_prefix(&[0xFE]).unwrap_or(m));
-        let Some(first) = messages.next() else { return };
-        let text = |m: &[u8]| {
-            std::str::from_utf8(m.get(1..).unwrap_or_default())
-                .ok()
-                .map(str::to_string)
-        };
-        if let Some(config) = text(first) {
-            match config_object(&config) {
-                Ok(value) => {
-                    let fields = json_fields(&value);
-                    for name in [
-                        "model",
-                        "language",
-                        "task",
-                        "prompt",
-                        "temperature",
-                        "beam_size",
-                        "vad",
-                        "diarize",
-                        "speakers",
-                    ] {
-                        let _ = fields.get(name);
-                    }
-                    if let Ok(options) = stt_core::TranscribeOptions::from_json(&config) {
-                        let _ = options.normalized();
-                    }
-                }
-                Err(refusal) => check_reason(&refusal.message),
-            }
-        }
-        let mut pcm = PcmJoiner::default();
-        let (mut bytes, mut samples) = (0, 0);
-        for message in messages {
-            match message.first() {
-                Some(kind) if kind % 2 == 0 => {
-                    if let Some(text) = text(message)
-                        && let Err(refusal) = stop_action(&text)
-                    {
-                        check_reason(&refusal.message);
-                    }
-                }
-                _ => {
-                    let body = message.get(1..).unwrap_or_default();
-                    bytes += body.len();
-                    samples += pcm.samples(body).len();
-                    assert_eq!(samples, bytes / 2, "a sample was lost or made up");
-                }
-            }
         }
     }
 }
