@@ -8,6 +8,7 @@ pub mod server;
 pub mod fuzzing {
     use std::path::PathBuf;
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use axum::body::Body;
     use axum::extract::{FromRequest, Multipart};
@@ -38,14 +39,14 @@ pub mod fuzzing {
         })
     }
 
-    fn upload_dir() -> &'static PathBuf {
-        static DIR: OnceLock<PathBuf> = OnceLock::new();
-        DIR.get_or_init(|| {
-            let dir =
-                std::env::temp_dir().join(format!("stt-fuzz-multipart-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("fuzz upload directory");
-            dir
-        })
+    /// A new empty directory for one call's uploads (calls may run at once, in tests).
+    fn upload_dir() -> PathBuf {
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("stt-fuzz-multipart-{}-{call}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("fuzz upload directory");
+        dir
     }
 
     /// What `read_form` made of a body.
@@ -81,7 +82,7 @@ pub mod fuzzing {
             let Ok(multipart) = Multipart::from_request(request, &()).await else {
                 return Outcome::NotMultipart;
             };
-            let form = match read_form(multipart, FILE_FIELDS, dir, MAX_FILE_BYTES).await {
+            let form = match read_form(multipart, FILE_FIELDS, &dir, MAX_FILE_BYTES).await {
                 Ok(form) => form,
                 Err(error) => return Outcome::Refused(error.status.as_u16()),
             };
@@ -102,9 +103,10 @@ pub mod fuzzing {
                 model: form.text("model").map(str::to_string),
             }
         });
-        let left = std::fs::read_dir(dir)
+        let left = std::fs::read_dir(&dir)
             .expect("fuzz upload directory")
             .count();
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(left, 0, "read_form left {left} temporary file(s) behind");
         outcome
     }
