@@ -10,9 +10,10 @@ source scripts/env.sh
 venv="$STT_HOME/venv"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# Debian packages: ffmpeg (formats symphonia cannot read, test media), cmake (builds libopus).
+# Debian packages: ffmpeg (formats symphonia cannot read, test media), cmake (builds libopus),
+# postgresql (the shared database of the tests and the scale benchmark, started by them).
 missing=()
-for pkg in ffmpeg cmake; do
+for pkg in ffmpeg cmake postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

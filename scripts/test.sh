@@ -29,10 +29,24 @@ lint() {
   cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 }
 
+# The server's contract again on PostgreSQL: the storage tests and the server's pytest files,
+# each server with its own database on one throwaway PostgreSQL on loopback.
+on_postgres() (
+  dir=$(mktemp -d /tmp/stt-postgres.XXXXXX)
+  trap 'scripts/postgres.sh stop "$dir"; rm -rf "$dir"' EXIT
+  url=$(scripts/postgres.sh start "$dir")
+  STT_TEST_DATABASE=$url cargo nextest run --release --no-fail-fast --status-level fail \
+    -p stt-server -E 'test(/storage::/)'
+  STT_TEST_DATABASE=$url "$STT_PYTHON" -m pytest -q tests/python/test_server.py \
+    tests/python/test_server_hardening.py tests/python/test_stream.py \
+    tests/python/test_server_restart.py
+)
+
 stage "set-up" scripts/setup.sh
 stage "fmt, clippy" lint
 stage "Rust tests (nextest)" cargo nextest run --release --no-fail-fast --status-level fail \
   --final-status-level slow
 stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q tests/python
+stage "server on PostgreSQL" on_postgres
 stage "Python SDK (wheel, pytest)" scripts/test_python_sdk.sh
 stage "Node SDK (npm pack, node --test)" scripts/test_node_sdk.sh

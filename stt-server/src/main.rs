@@ -43,6 +43,9 @@ enum Command {
         /// The server's data directory [default: $STT_HOME/server].
         #[arg(long, env = "STT_DATA_DIR", global = true)]
         data_dir: Option<PathBuf>,
+        /// The server's PostgreSQL database (`postgres://...`), when it has one.
+        #[arg(long, env = "STT_DATABASE", global = true)]
+        database: Option<String>,
     },
 }
 
@@ -217,9 +220,18 @@ fn run(command: Command) -> Result<(), String> {
         Command::Serve(config) => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?
             .block_on(server::serve(*config)),
-        Command::Keys { command, data_dir } => {
+        Command::Keys {
+            command,
+            data_dir,
+            database,
+        } => {
             let dir = data_dir.unwrap_or_else(|| store::stt_home().join("server"));
-            keys(&server::db::Db::open(&dir)?, command)
+            tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?
+                .block_on(async {
+                    let db = server::db::Db::open(database.as_deref(), &dir).await?;
+                    keys(&db, command).await
+                })
         }
         Command::Models {
             command: ModelsCommand::List,
@@ -244,7 +256,7 @@ fn run(command: Command) -> Result<(), String> {
     }
 }
 
-fn keys(db: &server::db::Db, command: KeysCommand) -> Result<(), String> {
+async fn keys(db: &server::db::Db, command: KeysCommand) -> Result<(), String> {
     match command {
         KeysCommand::Create {
             name,
@@ -255,20 +267,20 @@ fn keys(db: &server::db::Db, command: KeysCommand) -> Result<(), String> {
         } => {
             let plan = parse_choice(&plan, "plan")?;
             let (key, raw) =
-                server::create_key(db, name, plan, minutes, concurrency, max_upload_mb)?;
+                server::create_key(db, name, plan, minutes, concurrency, max_upload_mb).await?;
             let mut json = serde_json::to_value(key).map_err(|e| e.to_string())?;
             json["key"] = serde_json::Value::String(raw);
             println!("{json}");
         }
         KeysCommand::List => {
-            for key in db.keys()? {
+            for key in db.keys().await? {
                 println!(
                     "{}",
                     serde_json::to_string(&key).map_err(|e| e.to_string())?
                 );
             }
         }
-        KeysCommand::Revoke { id } => match db.revoke_key(&id)? {
+        KeysCommand::Revoke { id } => match db.revoke_key(&id).await? {
             true => println!("revoked {id}"),
             false => return Err(format!("no key {id:?}")),
         },

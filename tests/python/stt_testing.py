@@ -8,6 +8,7 @@ or scripts/setup.sh). Only the standard library and pytest are used.
 """
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -67,18 +68,38 @@ def fixture_path(name):
     return path
 
 
+def test_database(data_dir):
+    """With `STT_TEST_DATABASE` (a PostgreSQL server's URL, set by scripts/test.sh for the
+    second pass of the server tests), the database of the server on `data_dir`: created on
+    first use, the same one for a server restarted on that directory. None otherwise."""
+    base = os.environ.get("STT_TEST_DATABASE")
+    if not base:
+        return None
+    name = "stt_" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    exists = subprocess.run(["psql", base, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    if exists.stdout.strip() != "1":
+        subprocess.run(["psql", base, "-qc", f"CREATE DATABASE {name}"], capture_output=True,
+                       text=True, timeout=60, check=True)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
 class Server:
-    """One `stt serve` process on a free loopback port, with its own data directory."""
+    """One `stt serve` process on a free loopback port, with its own data directory (and its
+    own PostgreSQL database when the tests run against one: `test_database`)."""
 
     def __init__(self, data_dir, flags):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        database = test_database(self.data_dir)
+        self.store_flags = ["--data-dir", str(self.data_dir)]
+        if database:
+            self.store_flags += ["--database", database]
         self.flags = list(flags)
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
         # Appended to, so that a server restarted on the same directory keeps the first log.
         self._stderr = open(self.stderr_path, "a")
-        command = [str(stt_binary()), "serve", "--port", "0", "--data-dir", str(self.data_dir),
-                   *self.flags]
+        command = [str(stt_binary()), "serve", "--port", "0", *self.store_flags, *self.flags]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
             text=True,
@@ -128,7 +149,7 @@ class Server:
     def create_key(self, **options):
         """`stt keys create` on this server's data directory; returns its JSON (`id`, `key`,
         limits). Options: plan, minutes, concurrency, max_upload_mb, name."""
-        command = [str(stt_binary()), "keys", "create", "--data-dir", str(self.data_dir)]
+        command = [str(stt_binary()), "keys", "create", *self.store_flags]
         for name, value in options.items():
             command += [f"--{name.replace('_', '-')}", str(value)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -138,7 +159,7 @@ class Server:
         return created
 
     def revoke_key(self, key_id):
-        command = [str(stt_binary()), "keys", "revoke", key_id, "--data-dir", str(self.data_dir)]
+        command = [str(stt_binary()), "keys", "revoke", key_id, *self.store_flags]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, f"{command} failed: {done.stderr}"
 

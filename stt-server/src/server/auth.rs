@@ -1,9 +1,7 @@
 //! Who is calling (a key, or an anonymous IP where allowed) and whether they may start one
 //! more transcription: daily count, monthly minutes, uploads and requests at once.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{Datelike, TimeZone, Utc};
@@ -11,6 +9,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use super::config::ServeConfig;
 use super::error::{ApiError, MB};
 use super::storage::db::{ApiKey, Db, Plan, credits, hex};
+use super::storage::holds::SubjectLock;
 
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -68,14 +67,14 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-pub fn authenticate(
+pub async fn authenticate(
     db: &Db,
     config: &ServeConfig,
     headers: &HeaderMap,
     peer: IpAddr,
 ) -> Result<Caller, ApiError> {
     match bearer(headers)? {
-        Some(raw) => match db.key_by_raw(raw).map_err(ApiError::internal)? {
+        Some(raw) => match db.key_by_raw(raw).await.map_err(ApiError::internal)? {
             Some(key) if key.revoked => Err(ApiError::unauthorized("this API key was revoked")),
             Some(key) => Ok(Caller::Key(key)),
             None => Err(ApiError::unauthorized("invalid API key")),
@@ -103,51 +102,65 @@ pub fn authenticate_admin(config: &ServeConfig, headers: &HeaderMap) -> Result<(
     }
 }
 
-/// Requests in progress per subject.
-#[derive(Default)]
-pub struct InFlight(Mutex<HashMap<String, u32>>);
-
-/// A request slot; the count goes down when it is dropped.
-pub struct Slot {
-    in_flight: Arc<InFlight>,
-    subject: String,
+/// A row of `holds` (a request slot, or minutes): deleted when this is dropped; renewed
+/// meanwhile by the server's heartbeat (`AppState::node`), so it expires if the server dies.
+pub struct Hold {
+    db: Db,
+    id: String,
+    runtime: tokio::runtime::Handle,
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut counts = self.in_flight.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = counts.get_mut(&self.subject) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.subject);
-            }
+impl Hold {
+    fn new(db: &Db, id: String) -> Self {
+        Self {
+            db: db.clone(),
+            id,
+            runtime: tokio::runtime::Handle::current(),
         }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let (db, id) = (self.db.clone(), std::mem::take(&mut self.id));
+        self.runtime.spawn(async move {
+            if let Err(error) = db.release_hold(&id).await {
+                eprintln!("stt: cannot release hold {id} (it will expire): {error}");
+            }
+        });
     }
 }
 
 /// Leave to start a transcription: the slot it occupies and the minutes it may use.
 pub struct Admission {
-    _slot: Slot,
+    _slot: Hold,
     pub budget_minutes: Option<u64>,
 }
 
-pub fn admit(
+/// Checks `caller`'s limits (daily count when anonymous, monthly minutes, requests at once,
+/// counted across every server on the database) and takes a request slot.
+pub async fn admit(
     db: &Db,
     config: &ServeConfig,
-    in_flight: &Arc<InFlight>,
-    reservations: &Reservations,
+    node: &str,
     caller: &Caller,
 ) -> Result<Admission, ApiError> {
     let subject = caller.subject();
     let now = Utc::now();
+    let mut lock = db
+        .lock_subject(&subject)
+        .await
+        .map_err(ApiError::internal)?;
+    let (running, held) = lock.held().await.map_err(ApiError::internal)?;
     let budget_minutes = match caller {
         Caller::Anonymous(_) => {
             let day_start = Utc
                 .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
                 .single()
                 .unwrap_or(now);
-            let (count, _) = db
-                .usage_since(&subject, day_start.timestamp())
+            let (count, _) = lock
+                .usage_since(day_start.timestamp())
+                .await
                 .map_err(ApiError::internal)?;
             if count >= u64::from(config.anonymous_daily) {
                 let tomorrow = day_start + chrono::Duration::days(1);
@@ -165,8 +178,7 @@ pub fn admit(
         Caller::Key(key) => match key.monthly_minutes {
             None => None,
             Some(quota) => {
-                let used = month_usage(db, &subject)?;
-                let held = reservations.held(&subject);
+                let used = month_usage(&mut lock).await?;
                 if used + held >= quota {
                     let held = match held {
                         0 => String::new(),
@@ -184,9 +196,7 @@ pub fn admit(
         },
     };
 
-    let unfinished_jobs = db.unfinished_jobs(&subject).map_err(ApiError::internal)?;
-    let mut counts = in_flight.0.lock().unwrap_or_else(|e| e.into_inner());
-    let running = counts.get(&subject).copied().unwrap_or(0);
+    let unfinished_jobs = lock.unfinished_jobs().await.map_err(ApiError::internal)?;
     let limit = caller.concurrency(config);
     if running + unfinished_jobs >= limit {
         return Err(ApiError::new(
@@ -195,95 +205,50 @@ pub fn admit(
         )
         .retry_after(5));
     }
-    *counts.entry(subject.clone()).or_default() += 1;
+    let id = lock.hold(node, 1, 0).await.map_err(ApiError::internal)?;
+    lock.commit().await.map_err(ApiError::internal)?;
     Ok(Admission {
-        _slot: Slot {
-            in_flight: Arc::clone(in_flight),
-            subject,
-        },
+        _slot: Hold::new(db, id),
         budget_minutes,
     })
 }
 
-/// Credits used by `subject` since the start of the month (UTC).
-fn month_usage(db: &Db, subject: &str) -> Result<u64, ApiError> {
+/// Credits used since the start of the month (UTC).
+async fn month_usage(lock: &mut SubjectLock) -> Result<u64, ApiError> {
     let now = Utc::now();
     let month_start = Utc
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(now);
-    let (_, used) = db
-        .usage_since(subject, month_start.timestamp())
+    let (_, used) = lock
+        .usage_since(month_start.timestamp())
+        .await
         .map_err(ApiError::internal)?;
     Ok(used)
 }
 
-/// Minutes held by transcriptions in progress, per subject: a quota is checked against usage
-/// plus these, so that no number of requests at once can spend more than it.
-#[derive(Default)]
-pub struct Reservations(Mutex<HashMap<String, u64>>);
-
-/// Minutes held until the work is done and its usage recorded (drop it after recording).
+/// Minutes held until the work is done and its usage recorded (drop it after recording): a
+/// quota is checked against usage plus every hold, so no number of requests at once, on any
+/// number of servers, can spend more than it.
 pub struct Reservation {
-    reservations: Arc<Reservations>,
+    hold: Hold,
     subject: String,
     pub minutes: u64,
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        let mut held = self
-            .reservations
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(minutes) = held.get_mut(&self.subject) {
-            *minutes = minutes.saturating_sub(self.minutes);
-            if *minutes == 0 {
-                held.remove(&self.subject);
-            }
-        }
-    }
-}
-
 impl Reservation {
-    /// Holds `minutes` more of `quota` for work that grows as it runs (a live stream); `false`
-    /// when they are not there.
-    pub fn extend(&mut self, db: &Db, quota: u64, minutes: u64) -> Result<bool, ApiError> {
-        let mut held = self
-            .reservations
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let used = month_usage(db, &self.subject)?;
-        let all_held = held.get(&self.subject).copied().unwrap_or(0);
-        if used + all_held + minutes > quota {
-            return Ok(false);
-        }
-        *held.entry(self.subject.clone()).or_default() += minutes;
-        self.minutes += minutes;
-        Ok(true)
-    }
-}
-
-impl Reservations {
-    fn held(&self, subject: &str) -> u64 {
-        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.get(subject).copied().unwrap_or(0)
-    }
-
     /// Holds, out of `quota` minutes a month, the minutes of audio lasting `seconds` (all
     /// that remain when its length is not known before decoding); 402 when they do not.
-    pub fn reserve(
-        self: &Arc<Self>,
+    pub async fn take(
         db: &Db,
+        node: &str,
         subject: &str,
         quota: u64,
         seconds: Option<f64>,
-    ) -> Result<Reservation, ApiError> {
-        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let used = month_usage(db, subject)?;
-        let others = held.get(subject).copied().unwrap_or(0);
+    ) -> Result<Self, ApiError> {
+        let mut lock = db.lock_subject(subject).await.map_err(ApiError::internal)?;
+        let used = month_usage(&mut lock).await?;
+        let (_, others) = lock.held().await.map_err(ApiError::internal)?;
         let free = quota.saturating_sub(used + others);
         let wanted = seconds.map_or(free, credits);
         if free == 0 || wanted > free {
@@ -300,18 +265,43 @@ impl Reservations {
                 format!("not enough credits: {needs}, {free} remain{held}"),
             ));
         }
-        *held.entry(subject.to_string()).or_default() += wanted;
-        Ok(Reservation {
-            reservations: Arc::clone(self),
+        let id = lock
+            .hold(node, 0, wanted)
+            .await
+            .map_err(ApiError::internal)?;
+        lock.commit().await.map_err(ApiError::internal)?;
+        Ok(Self {
+            hold: Hold::new(db, id),
             subject: subject.to_string(),
             minutes: wanted,
         })
+    }
+
+    /// Holds `minutes` more of `quota` for work that grows as it runs (a live stream); `false`
+    /// when they are not there.
+    pub async fn extend(&mut self, quota: u64, minutes: u64) -> Result<bool, ApiError> {
+        let db = &self.hold.db;
+        let mut lock = db
+            .lock_subject(&self.subject)
+            .await
+            .map_err(ApiError::internal)?;
+        let used = month_usage(&mut lock).await?;
+        let (_, all_held) = lock.held().await.map_err(ApiError::internal)?;
+        if used + all_held + minutes > quota {
+            return Ok(false);
+        }
+        lock.add_minutes(&self.hold.id, minutes)
+            .await
+            .map_err(ApiError::internal)?;
+        lock.commit().await.map_err(ApiError::internal)?;
+        self.minutes += minutes;
+        Ok(true)
     }
 }
 
 /// Makes a key: the raw secret is returned once and only its hash is stored. Limits not
 /// given come from the plan.
-pub fn create_key(
+pub async fn create_key(
     db: &Db,
     name: String,
     plan: Plan,
@@ -333,6 +323,6 @@ pub fn create_key(
         created: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         revoked: false,
     };
-    db.insert_key(&key, &raw)?;
+    db.insert_key(&key, &raw).await?;
     Ok((key, raw))
 }

@@ -48,6 +48,11 @@ pub struct ServeConfig {
     /// Database, uploads and job results [default: $STT_HOME/server].
     #[arg(long, env = "STT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database (`postgres://user:password@host:port/name`) for keys, jobs, usage
+    /// and limits, shared by every server and worker that names it [default: SQLite in the
+    /// data directory].
+    #[arg(long, env = "STT_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
     /// Accept requests without a key, limited per client IP.
     #[arg(long, env = "STT_ANONYMOUS")]
     pub anonymous: bool,
@@ -150,6 +155,11 @@ impl fmt::Display for ServeConfig {
             self.threads_per_stream_worker()
         )?;
         writeln!(f, "  data           {}", self.data_dir().display())?;
+        let database = match &self.database {
+            Some(url) => without_password(url),
+            None => "SQLite in the data directory".into(),
+        };
+        writeln!(f, "  database       {database}")?;
         writeln!(f, "  anonymous      {anonymous}")?;
         writeln!(f, "  max upload     {} MB", self.max_upload_mb)?;
         writeln!(f, "  max duration   {} s", self.max_duration)?;
@@ -166,6 +176,18 @@ impl fmt::Display for ServeConfig {
             }
         )?;
         write!(f, "  results kept   {} s", self.result_ttl)
+    }
+}
+
+/// A database URL fit to print: the password replaced.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(unreadable URL)".into(),
     }
 }
 

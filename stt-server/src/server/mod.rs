@@ -28,25 +28,26 @@ pub use storage::db;
 use storage::db::Db;
 use workers::{StreamPool, TranscriptionWorkers};
 
-/// Stops a job may be running at before it is failed rather than run again.
-const MAX_JOB_ATTEMPTS: u32 = 2;
-
 pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
     pub workers: TranscriptionWorkers,
     pub streams: StreamPool,
     pub catalog: Catalog,
-    pub in_flight: Arc<auth::InFlight>,
-    pub reservations: Arc<auth::Reservations>,
+    /// This server's name on the holds it keeps in the database, and on the jobs it leases.
+    pub node: String,
     /// Synchronous uploads, deleted when answered (and at start).
     pub tmp_dir: PathBuf,
     /// Audio of asynchronous jobs, deleted with the job.
     pub uploads_dir: PathBuf,
-    pub jobs_ready: tokio::sync::Notify,
 }
 
 impl AppState {
+    /// Checks `caller`'s limits and takes a request slot (`auth::admit`).
+    pub async fn admit(&self, caller: &auth::Caller) -> Result<auth::Admission, error::ApiError> {
+        auth::admit(&self.db, &self.config, &self.node, caller).await
+    }
+
     /// Holds the minutes `audio` needs of `subject`'s monthly quota (when it has one) until the
     /// reservation is dropped, after its usage is recorded.
     pub async fn reserve(
@@ -63,8 +64,8 @@ impl AppState {
             tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
                 .await
                 .unwrap_or(None);
-        self.reservations
-            .reserve(&self.db, subject, quota, seconds)
+        auth::Reservation::take(&self.db, &self.node, subject, quota, seconds)
+            .await
             .map(Some)
     }
 
@@ -98,7 +99,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     );
 
     let data_dir = config.data_dir();
-    let db = Db::open(&data_dir)?;
+    let db = Db::open(config.database.as_deref(), &data_dir).await?;
     let tmp_dir = data_dir.join("tmp");
     let uploads_dir = data_dir.join("uploads");
     // Synchronous uploads left by a crash were never answered: nothing to keep.
@@ -107,12 +108,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let (requeued, failed) = db.requeue_active_jobs(MAX_JOB_ATTEMPTS)?;
-    if requeued + failed > 0 {
-        eprintln!(
-            "  resumed        {requeued} jobs interrupted by the last stop ({failed} failed)"
-        );
+    if !db.is_shared() {
+        // The one server is the only worker: what it held at its last stop is free at once.
+        let resumed = db.expire_leases().await?;
+        if resumed > 0 {
+            eprintln!("  resumed        {resumed} jobs interrupted by the last stop");
+        }
     }
+    db.spawn_listener();
 
     let device: stt_core::Device = config
         .device
@@ -162,11 +165,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         workers,
         streams,
         catalog,
-        in_flight: Arc::default(),
-        reservations: Arc::default(),
+        node: uuid::Uuid::new_v4().to_string(),
         tmp_dir,
         uploads_dir,
-        jobs_ready: tokio::sync::Notify::new(),
     });
     workers::jobs::spawn(&state);
     let header_timeout = state.config.header_timeout();

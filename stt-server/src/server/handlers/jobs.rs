@@ -16,7 +16,8 @@ use crate::server::auth;
 use crate::server::error::{ApiError, Result};
 use crate::server::fetch;
 use crate::server::request::{form_fields, json_fields, read_json, read_upload, resolve_model};
-use crate::server::storage::db::{Job, JobStatus, now_unix};
+use crate::server::storage::db::now_unix;
+use crate::server::storage::jobs::{Job, JobKind, JobStatus};
 
 /// `POST /v1/stt/create` (section 3): a JSON body with a `url`, or a form with an `audio` part.
 pub async fn create_job(
@@ -25,7 +26,7 @@ pub async fn create_job(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response> {
-    let (caller, admission) = admit(&state, &headers, peer)?;
+    let (caller, admission) = admit(&state, &headers, peer).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -67,9 +68,19 @@ pub async fn create_job(
             .keep(&audio_path)
             .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
     }
+    let audio_seconds = match url {
+        Some(_) => None,
+        None => {
+            let path = audio_path.clone();
+            tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
+                .await
+                .unwrap_or(None)
+        }
+    };
     let now = chrono::Utc::now();
     let job = Job {
         id: id.clone(),
+        kind: JobKind::Async,
         subject: caller.subject(),
         status: JobStatus::Waiting,
         model,
@@ -80,16 +91,16 @@ pub async fn create_job(
         url,
         budget_minutes: admission.budget_minutes,
         max_bytes: caller.max_upload_bytes(&state.config),
+        audio_seconds,
         created_unix: now.timestamp(),
         created: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         result: None,
         error: None,
     };
-    if let Err(error) = state.db.insert_job(&job) {
+    if let Err(error) = state.db.insert_job(&job).await {
         let _ = std::fs::remove_file(&audio_path);
         return Err(ApiError::internal(error));
     }
-    state.jobs_ready.notify_one();
     Ok((StatusCode::CREATED, Json(json!({"generation_id": id}))).into_response())
 }
 
@@ -101,7 +112,7 @@ pub async fn get_job(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip())?;
+    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip()).await?;
     let gone = || {
         ApiError::not_found(format!(
             "no generation {id:?} (results are kept {} s)",
@@ -111,6 +122,7 @@ pub async fn get_job(
     let job = state
         .db
         .job(&id)
+        .await
         .map_err(ApiError::internal)?
         .ok_or_else(gone)?;
     let expired = job.created_unix + state.config.result_ttl as i64 <= now_unix();

@@ -42,6 +42,7 @@ pub async fn create_key(
         spec.concurrency,
         spec.max_upload_mb,
     )
+    .await
     .map_err(ApiError::internal)?;
     let mut body = serde_json::to_value(key).map_err(|e| ApiError::internal(e.to_string()))?;
     body["key"] = Value::String(raw);
@@ -54,7 +55,7 @@ pub async fn list_keys(
     headers: HeaderMap,
 ) -> Result<Json<Value>> {
     auth::authenticate_admin(&state.config, &headers)?;
-    let keys = state.db.keys().map_err(ApiError::internal)?;
+    let keys = state.db.keys().await.map_err(ApiError::internal)?;
     Ok(Json(json!({"keys": keys})))
 }
 
@@ -65,7 +66,7 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     auth::authenticate_admin(&state.config, &headers)?;
-    match state.db.revoke_key(&id).map_err(ApiError::internal)? {
+    match state.db.revoke_key(&id).await.map_err(ApiError::internal)? {
         true => Ok(Json(json!({"id": id, "revoked": true}))),
         false => Err(ApiError::not_found(format!("no key {id:?}"))),
     }

@@ -81,19 +81,13 @@ async fn json_errors(response: Response) -> Response {
 
 /// Authenticates and admits the caller, refusing a declared body over their upload limit
 /// before reading it.
-fn admit(
+async fn admit(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<(Caller, auth::Admission)> {
-    let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip())?;
-    let admission = auth::admit(
-        &state.db,
-        &state.config,
-        &state.in_flight,
-        &state.reservations,
-        &caller,
-    )?;
+    let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip()).await?;
+    let admission = state.admit(&caller).await?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -128,6 +122,7 @@ async fn run_now(
     state
         .db
         .record_usage(&subject, now_unix(), transcript.duration)
+        .await
         .map_err(ApiError::internal)?;
     drop(reservation);
     Ok(transcript)

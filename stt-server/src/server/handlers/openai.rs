@@ -32,7 +32,7 @@ pub async fn openai(
         _ => return Err(ApiError::not_found("no such endpoint")),
     };
     // The admission holds the caller's request slot until the answer.
-    let (caller, _admission) = admit(&state, &headers, peer)?;
+    let (caller, _admission) = admit(&state, &headers, peer).await?;
     let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = fields

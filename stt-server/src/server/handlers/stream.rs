@@ -52,7 +52,7 @@ pub async fn stream(
         .into_response();
     };
     // The refusal is sent over the socket too: browsers cannot read an HTTP error body.
-    let admitted = admit(&state, &headers, &query, peer);
+    let admitted = admit(&state, &headers, &query, peer).await;
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |mut socket| async move {
@@ -70,7 +70,7 @@ struct Admitted {
     _slot: OwnedSemaphorePermit,
 }
 
-fn admit(
+async fn admit(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
@@ -84,8 +84,9 @@ fn admit(
         headers.insert(axum::http::header::AUTHORIZATION, value);
     }
     let refused = |e: ApiError| Refusal::new(close_code::POLICY, e.message);
-    let caller =
-        auth::authenticate(&state.db, &state.config, &headers, peer.ip()).map_err(refused)?;
+    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip())
+        .await
+        .map_err(refused)?;
     let slot = state.streams.try_slot().ok_or_else(|| {
         Refusal::new(
             close_code::AGAIN,
@@ -95,14 +96,7 @@ fn admit(
             ),
         )
     })?;
-    let admission = auth::admit(
-        &state.db,
-        &state.config,
-        &state.in_flight,
-        &state.reservations,
-        &caller,
-    )
-    .map_err(refused)?;
+    let admission = state.admit(&caller).await.map_err(refused)?;
     Ok(Admitted {
         caller,
         _admission: admission,
@@ -124,12 +118,15 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
     }
     // Minutes are held as the audio comes, so streams and requests at once share the quota.
     let quota = match admitted.caller.monthly_minutes() {
-        Some(quota) => match state.reservations.reserve(
+        Some(quota) => match auth::Reservation::take(
             &state.db,
+            &state.node,
             &admitted.caller.subject(),
             quota,
             Some(0.0),
-        ) {
+        )
+        .await
+        {
             Ok(reservation) => Some((quota, reservation)),
             Err(e) => {
                 return close_with_error(&mut socket, Refusal::new(close_code::POLICY, e.message))
@@ -160,6 +157,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
         && let Err(e) = state
             .db
             .record_usage(&admitted.caller.subject(), now_unix(), seconds)
+            .await
     {
         eprintln!("stt: cannot record the usage of a stream ({seconds:.1} s): {e}");
     }
@@ -254,7 +252,7 @@ impl StreamConnection {
                         ),
                         Ok(Some(Err(error))) if too_large(&error) => too_large_refusal(),
                         Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Ending::Gone,
-                        Ok(Some(Ok(Message::Binary(bytes)))) => match self.accept(&bytes) {
+                        Ok(Some(Ok(Message::Binary(bytes)))) => match self.accept(&bytes).await {
                             Ok(()) => continue,
                             Err(refusal) => refusal,
                         },
@@ -352,7 +350,7 @@ impl StreamConnection {
     }
 
     /// Adds a binary message's PCM (s16le) to the pending audio.
-    fn accept(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+    async fn accept(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
         let samples = self.pcm.samples(bytes);
         let mut accepted = samples.len();
         let mut refusal = None;
@@ -361,10 +359,7 @@ impl StreamConnection {
             let wanted = self.received_samples + accepted;
             if wanted > reserved {
                 let more = credits(wanted as f64 / 16_000.0) - reservation.minutes;
-                if !reservation
-                    .extend(&self.state.db, *quota, more)
-                    .unwrap_or(false)
-                {
+                if !reservation.extend(*quota, more).await.unwrap_or(false) {
                     accepted = reserved.saturating_sub(self.received_samples);
                     refusal = Some(Refusal::new(
                         close_code::POLICY,

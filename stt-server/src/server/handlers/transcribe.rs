@@ -23,7 +23,7 @@ pub async fn transcribe(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     // The admission holds the caller's request slot until the answer.
-    let (caller, _admission) = admit(&state, &headers, peer)?;
+    let (caller, _admission) = admit(&state, &headers, peer).await?;
     let (form, upload) = read_upload(&state, multipart, &caller, &["file"]).await?;
     let fields = form_fields(&form);
     let format = match fields.get("response_format").as_deref() {

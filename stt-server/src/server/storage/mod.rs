@@ -1,4 +1,9 @@
-//! Where the server keeps its state between requests and restarts. `db` is the embedded
-//! SQLite store; another backend (PostgreSQL) would sit beside it with the same calls.
+//! Where the server keeps its state between requests and restarts: one interface (`db`,
+//! `jobs`, `holds`, `events`) over two SQL engines (`sql`: SQLite embedded, PostgreSQL shared
+//! by many servers).
 
 pub mod db;
+pub mod events;
+pub mod holds;
+pub mod jobs;
+mod sql;

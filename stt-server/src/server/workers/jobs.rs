@@ -1,7 +1,8 @@
-//! Asynchronous jobs: runners take waiting jobs from the database, fetch `url` audio, run the
-//! transcription workers and store the Deepgram-shaped result; a sweeper deletes results and
-//! audio after their lifetime. State lives in SQLite, so a restart picks up where a crash
-//! stopped.
+//! Jobs: runners lease waiting jobs from the database (as many as there are transcription
+//! workers, so no server claims more than it can run), fetch `url` audio, run the
+//! transcription workers, renew the lease meanwhile, and store the result; a sweeper deletes
+//! results and audio after their lifetime. State lives in the database, so a job whose
+//! server died is taken over by another, or by the same one after a restart.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,9 +13,11 @@ use stt_core::formats::{DeepgramMetadata, to_deepgram};
 
 use super::Transcription;
 use crate::server::AppState;
+use crate::server::auth::Reservation;
 use crate::server::error::ApiError;
 use crate::server::fetch;
-use crate::server::storage::db::{Job, now_unix};
+use crate::server::storage::db::now_unix;
+use crate::server::storage::jobs::Job;
 
 /// Starts one runner per transcription worker (more would only wait in the workers' queue,
 /// where synchronous requests need room) and the sweeper.
@@ -25,19 +28,37 @@ pub fn spawn(state: &Arc<AppState>) {
     tokio::spawn(sweeper(Arc::clone(state)));
 }
 
+/// How long a lease lasts without renewal, and how often it is renewed.
+const LEASE_SECONDS: i64 = 30;
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+
 async fn runner(state: Arc<AppState>) {
     loop {
-        match state.db.claim_job() {
+        match state.db.claim_job(&state.node, LEASE_SECONDS).await {
             Ok(Some(job)) => {
-                let outcome = run(&state, &job).await.map_err(|e| e.message);
-                if let Err(error) = state.db.finish_job(&job.id, outcome) {
+                let (outcome, reservation) = tokio::select! {
+                    outcome = run(&state, &job) => match outcome {
+                        Ok((result, seconds, reservation)) => (Ok((result, seconds)), reservation),
+                        Err(error) => (Err(error.message), None),
+                    },
+                    lost = keep_lease(&state, &job.id) => {
+                        eprintln!("stt: job {}: {lost}; left to the worker that has it", job.id);
+                        continue;
+                    }
+                };
+                if let Err(error) = state.db.finish_job(&job.id, &state.node, outcome).await {
                     eprintln!("stt: job {}: {error}", job.id);
                 }
+                // Recorded with the result: the minutes held for it go back.
+                drop(reservation);
             }
             Ok(None) => {
-                // Woken by a new job, or polling in case one came from elsewhere.
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), state.jobs_ready.notified()).await;
+                // Woken by a new job, or polling in case a notification was lost.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    state.db.events.jobs_waiting.notified(),
+                )
+                .await;
             }
             Err(error) => {
                 eprintln!("stt: cannot read jobs: {error}");
@@ -47,7 +68,21 @@ async fn runner(state: Arc<AppState>) {
     }
 }
 
-async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
+/// Renews the lease on job `id` until it is lost (returns why); runs beside the job.
+async fn keep_lease(state: &AppState, id: &str) -> String {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        match state.db.renew_lease(id, &state.node, LEASE_SECONDS).await {
+            Ok(true) => {}
+            Ok(false) => return "its lease passed to another worker".into(),
+            // The database may come back before the lease runs out.
+            Err(error) => eprintln!("stt: job {id}: cannot renew its lease: {error}"),
+        }
+    }
+}
+
+/// Runs a job: its result, the seconds of audio to charge, and the minutes held for them.
+async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reservation>), ApiError> {
     let audio = match (&job.audio_path, &job.url) {
         (Some(path), _) => PathBuf::from(path),
         (None, Some(url)) => {
@@ -58,6 +93,7 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
             state
                 .db
                 .set_audio_path(&job.id, &path.to_string_lossy())
+                .await
                 .map_err(ApiError::internal)?;
             path
         }
@@ -73,6 +109,7 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
         (Some(_), Some(id)) => state
             .db
             .key_by_id(id)
+            .await
             .map_err(ApiError::internal)?
             .and_then(|key| key.monthly_minutes),
         _ => None,
@@ -88,22 +125,23 @@ async fn run(state: &AppState, job: &Job) -> Result<String, ApiError> {
             max_seconds: state.config.max_duration as f64,
         })
         .await?;
-    state
-        .db
-        .record_usage(&job.subject, now_unix(), transcript.duration)
-        .map_err(ApiError::internal)?;
-    drop(reservation);
     let metadata = DeepgramMetadata {
         request_id: job.id.clone(),
         created: job.created.clone(),
     };
-    Ok(to_deepgram(&transcript, &metadata).to_string())
+    let result = to_deepgram(&transcript, &metadata).to_string();
+    Ok((result, transcript.duration, reservation))
 }
 
+/// Every 20 s: renews this server's holds (they expire a minute after it dies), deletes the
+/// jobs and audio past their lifetime.
 async fn sweeper(state: Arc<AppState>) {
     loop {
+        if let Err(error) = state.db.renew_holds(&state.node).await {
+            eprintln!("stt: cannot renew this server's holds: {error}");
+        }
         let cutoff = now_unix() - state.config.result_ttl as i64;
-        match state.db.delete_jobs_before(cutoff) {
+        match state.db.delete_jobs_before(cutoff).await {
             Ok(paths) => {
                 for path in paths {
                     let _ = std::fs::remove_file(path);
@@ -111,6 +149,6 @@ async fn sweeper(state: Arc<AppState>) {
             }
             Err(error) => eprintln!("stt: cannot delete old jobs: {error}"),
         }
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
     }
 }
