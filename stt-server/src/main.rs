@@ -36,6 +36,9 @@ enum Command {
     },
     /// Run the HTTP service (shared/spec/API.md).
     Serve(Box<server::config::ServeConfig>),
+    /// Run only the engine: take jobs from the shared queue (--database, --storage); the
+    /// port serves health and metrics only.
+    Worker(Box<server::config::ServeConfig>),
     /// Create, list and revoke the server's API keys.
     Keys {
         #[command(subcommand)]
@@ -220,6 +223,12 @@ fn run(command: Command) -> Result<(), String> {
         Command::Serve(config) => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?
             .block_on(server::serve(*config)),
+        Command::Worker(mut config) => {
+            config.role = server::config::Role::Worker;
+            tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?
+                .block_on(server::serve(*config))
+        }
         Command::Keys {
             command,
             data_dir,

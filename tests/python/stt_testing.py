@@ -88,10 +88,10 @@ class Server:
     """One `stt serve` process on a free loopback port, with its own data directory (and its
     own PostgreSQL database when the tests run against one: `test_database`)."""
 
-    def __init__(self, data_dir, flags):
+    def __init__(self, data_dir, flags, command="serve", database=None, env=None, wrapper=()):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        database = test_database(self.data_dir)
+        database = database or test_database(self.data_dir)
         self.store_flags = ["--data-dir", str(self.data_dir)]
         if database:
             self.store_flags += ["--database", database]
@@ -99,10 +99,13 @@ class Server:
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
         # Appended to, so that a server restarted on the same directory keeps the first log.
         self._stderr = open(self.stderr_path, "a")
-        command = [str(stt_binary()), "serve", "--port", "0", *self.store_flags, *self.flags]
+        self.command = command
+        self.wrapper = list(wrapper)
+        argv = [*self.wrapper, str(stt_binary()), command, "--port", "0", *self.store_flags,
+                *self.flags]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-            text=True,
+            argv, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
+            text=True, env={**os.environ, **(env or {})},
         )
         self.base = self._wait_for_listening()
         # Keep draining standard output so that the server never blocks on a full pipe.
@@ -126,7 +129,7 @@ class Server:
             self.process.wait()
             why = ("exited with status %d" % self.process.returncode
                    if not reader.is_alive() else f"did not listen within {START_TIMEOUT_S} s")
-            pytest.fail(f"`stt serve {' '.join(self.flags)}` {why}; stderr:\n{self.stderr()}",
+            pytest.fail(f"`stt {self.command} {' '.join(self.flags)}` {why}; stderr:\n{self.stderr()}",
                         pytrace=False)
         return found["base"]
 

@@ -75,8 +75,9 @@ def test_jobs_accepted_before_a_crash_are_finished_after_restart(tmp_path, fixtu
             assert body["status"] == "completed", body
             transcript = body["result"]["results"]["channels"][0]["alternatives"][0]["transcript"]
             assert "your country" in transcript.lower(), transcript
-        # The interrupted download is fetched again, and the uploads of ended jobs stay until
-        # their results expire.
-        assert (uploads / ids[3]).is_file()
+        # The uploads of ended jobs stay until their results expire; a `url` job's download
+        # (fetched again after the crash) is deleted once transcribed.
+        assert (uploads / ids[0]).is_file()
+        assert not list((data_dir / "tmp").iterdir())
     finally:
         server.stop()

@@ -6,8 +6,22 @@ use std::time::Duration;
 
 use super::error::MB;
 
+/// What a server does: everything (one machine), only the API (requests go to the shared
+/// queue; live streams run here), or only the engine (`stt worker`: jobs from the queue).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    All,
+    Api,
+    Worker,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeConfig {
+    /// all: API and engine in one process; api: accept requests and queue them for the
+    /// workers (needs --database; live streams still run here). `stt worker` is the third
+    /// role.
+    #[arg(long, env = "STT_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
     /// Address to listen on.
     #[arg(long, env = "STT_HOST", default_value = "127.0.0.1")]
     pub host: String,
@@ -53,6 +67,11 @@ pub struct ServeConfig {
     /// data directory].
     #[arg(long, env = "STT_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
+    /// Where queued audio waits for a worker: s3://bucket/prefix (endpoint, region and
+    /// credentials from AWS_ENDPOINT, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, ...) or
+    /// file:///dir shared by every node [default: the data directory's uploads/].
+    #[arg(long, env = "STT_STORAGE")]
+    pub storage: Option<String>,
     /// Accept requests without a key, limited per client IP.
     #[arg(long, env = "STT_ANONYMOUS")]
     pub anonymous: bool,
@@ -91,6 +110,18 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// Settings that cannot work together, told at start.
+    pub fn check(&self) -> Result<(), String> {
+        if self.role != Role::All && self.database.is_none() {
+            return Err(format!(
+                "--role {:?} shares its work through a database: give --database postgres://...",
+                self.role
+            )
+            .to_lowercase());
+        }
+        Ok(())
+    }
+
     pub fn workers(&self) -> usize {
         self.workers.unwrap_or_else(|| (cores() / 2).max(1))
     }
@@ -139,6 +170,7 @@ impl fmt::Display for ServeConfig {
             ),
             false => "refused".into(),
         };
+        writeln!(f, "  role           {:?}", self.role)?;
         writeln!(f, "  address        {}:{}", self.host, self.port)?;
         writeln!(
             f,

@@ -12,6 +12,7 @@ mod connection;
 mod error;
 mod fetch;
 mod handlers;
+mod metrics;
 pub(crate) mod request;
 mod storage;
 mod workers;
@@ -21,8 +22,9 @@ use std::sync::Arc;
 
 pub use auth::create_key;
 use catalog::Catalog;
-use config::ServeConfig;
+use config::{Role, ServeConfig};
 use fetch::FetchPolicy;
+use storage::audio::AudioStore;
 /// `stt keys` opens the store without a server.
 pub use storage::db;
 use storage::db::Db;
@@ -31,15 +33,18 @@ use workers::{StreamPool, TranscriptionWorkers};
 pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
-    pub workers: TranscriptionWorkers,
-    pub streams: StreamPool,
+    /// This node's transcription workers (none on an API node: it queues for `stt worker`s).
+    pub workers: Option<TranscriptionWorkers>,
+    /// Live streams (none on a worker node).
+    pub streams: Option<StreamPool>,
     pub catalog: Catalog,
     /// This server's name on the holds it keeps in the database, and on the jobs it leases.
     pub node: String,
-    /// Synchronous uploads, deleted when answered (and at start).
+    /// Synchronous uploads and downloaded audio, deleted when done (and at start).
     pub tmp_dir: PathBuf,
-    /// Audio of asynchronous jobs, deleted with the job.
-    pub uploads_dir: PathBuf,
+    /// Audio of queued jobs, deleted with the job.
+    pub audio: AudioStore,
+    pub responses: metrics::Responses,
 }
 
 impl AppState {
@@ -80,6 +85,7 @@ impl AppState {
 }
 
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    config.check()?;
     let catalog = Catalog::load(
         config.model.as_deref(),
         &config.aliases,
@@ -101,13 +107,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let data_dir = config.data_dir();
     let db = Db::open(config.database.as_deref(), &data_dir).await?;
     let tmp_dir = data_dir.join("tmp");
-    let uploads_dir = data_dir.join("uploads");
     // Synchronous uploads left by a crash were never answered: nothing to keep.
     let _ = std::fs::remove_dir_all(&tmp_dir);
-    for dir in [&tmp_dir, &uploads_dir] {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    std::fs::create_dir_all(&tmp_dir)
+        .map_err(|e| format!("cannot create {}: {e}", tmp_dir.display()))?;
+    let audio = AudioStore::open(config.storage.as_deref(), &data_dir.join("uploads"))?;
+    eprintln!("  audio storage  {audio}");
     if !db.is_shared() {
         // The one server is the only worker: what it held at its last stop is free at once.
         let resumed = db.expire_leases().await?;
@@ -126,33 +131,41 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         device,
         ..stt_core::LoadOptions::default()
     };
-    let (worker_count, queue, worker_load) = (
-        config.workers(),
-        config.queue,
-        load(config.threads_per_worker()),
-    );
-    let default_model = catalog.default.clone();
-    let workers = tokio::task::spawn_blocking(move || {
-        TranscriptionWorkers::start(worker_count, queue, &worker_load, &default_model)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    let (stream_workers, stream_threads, max_streams) = (
-        config.stream_workers.max(1),
-        config.threads_per_stream_worker(),
-        config.max_streams(),
-    );
-    let default_model = catalog.default.clone();
-    let streams = tokio::task::spawn_blocking(move || {
-        StreamPool::start(
-            stream_workers,
-            &load(stream_threads),
-            max_streams,
-            &default_model,
-        )
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let workers = match config.role {
+        Role::Api => None,
+        Role::All | Role::Worker => {
+            let (count, queue, worker_load) = (
+                config.workers(),
+                config.queue,
+                load(config.threads_per_worker()),
+            );
+            let default_model = catalog.default.clone();
+            let started = tokio::task::spawn_blocking(move || {
+                TranscriptionWorkers::start(count, queue, &worker_load, &default_model)
+            });
+            Some(started.await.map_err(|e| e.to_string())??)
+        }
+    };
+    let streams = match config.role {
+        Role::Worker => None,
+        Role::All | Role::Api => {
+            let (stream_workers, stream_threads, max_streams) = (
+                config.stream_workers.max(1),
+                config.threads_per_stream_worker(),
+                config.max_streams(),
+            );
+            let default_model = catalog.default.clone();
+            let started = tokio::task::spawn_blocking(move || {
+                StreamPool::start(
+                    stream_workers,
+                    &load(stream_threads),
+                    max_streams,
+                    &default_model,
+                )
+            });
+            Some(started.await.map_err(|e| e.to_string())??)
+        }
+    };
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -167,11 +180,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         catalog,
         node: uuid::Uuid::new_v4().to_string(),
         tmp_dir,
-        uploads_dir,
+        audio,
+        responses: metrics::Responses::default(),
     });
     workers::jobs::spawn(&state);
     let header_timeout = state.config.header_timeout();
-    let app = handlers::router(state);
+    let app = match state.config.role {
+        Role::Worker => handlers::operations_router(state),
+        Role::All | Role::Api => handlers::router(state),
+    };
     // Tests and scripts wait for this line (standard output) to know the port.
     println!("stt: listening on http://{address}");
     connection::serve(listener, app, header_timeout, shutdown_signal()).await;

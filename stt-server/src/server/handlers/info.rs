@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::AppState;
-use crate::server::catalog;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::resolve_model;
+use crate::server::{catalog, metrics};
 
 /// `GET /v1/models` (section 5).
 pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -55,7 +57,12 @@ pub async fn languages(
 
 /// `GET /health` (section 5): the execution provider the workers really use, and its GPU.
 pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let (provider, gpu) = match state.workers.device {
+    // An API node runs no transcription workers: it reports none.
+    let (device, workers) = match &state.workers {
+        Some(workers) => (Some(workers.device), workers.count),
+        None => (None, 0),
+    };
+    let (provider, gpu) = match device.unwrap_or(stt_core::Device::Cpu) {
         stt_core::Device::Cuda(index) => ("cuda", Some(gpu_description(index).await)),
         _ => ("cpu", None),
     };
@@ -67,10 +74,40 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "gpu_name": name,
         "gpu_memory_mb": memory_mb,
         "execution_provider": provider,
-        "device": state.workers.device.to_string(),
-        "workers": state.workers.count,
+        "device": device.map(|device| device.to_string()),
+        "workers": workers,
+        "role": format!("{:?}", state.config.role).to_lowercase(),
         "default_model": state.catalog.default,
     }))
+}
+
+/// `GET /metrics`: Prometheus' text format.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let body = metrics::render(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /livez`: the process answers.
+pub async fn live() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers (models were loaded before the port opened); 503
+/// otherwise, so a load balancer sends no traffic here.
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Value>> {
+    state
+        .db
+        .queue_stats()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")))?;
+    Ok(Json(json!({"status": "ready"})))
 }
 
 /// Name and memory (MB) of NVIDIA GPU `index` as `nvidia-smi` reports them; `None` when it

@@ -62,20 +62,22 @@ pub async fn create_job(
         (model, options, Some(url), None)
     };
 
-    let audio_path = state.uploads_dir.join(&id);
-    if let Some(upload) = upload {
-        upload
-            .keep(&audio_path)
-            .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-    }
-    let audio_seconds = match url {
-        Some(_) => None,
-        None => {
-            let path = audio_path.clone();
-            tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
+    // The length (for the queue's metrics) is read before the upload leaves for storage.
+    let (audio_path, audio_seconds) = match upload {
+        Some(upload) => {
+            let path = upload.path().to_path_buf();
+            let seconds =
+                tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
+                    .await
+                    .unwrap_or(None);
+            let stored = state
+                .audio
+                .put(&id, upload.path())
                 .await
-                .unwrap_or(None)
+                .map_err(ApiError::internal)?;
+            (Some(stored), seconds)
         }
+        None => (None, None),
     };
     let now = chrono::Utc::now();
     let job = Job {
@@ -85,9 +87,7 @@ pub async fn create_job(
         status: JobStatus::Waiting,
         model,
         options: serde_json::to_string(&options).map_err(|e| ApiError::internal(e.to_string()))?,
-        audio_path: url
-            .is_none()
-            .then(|| audio_path.to_string_lossy().into_owned()),
+        audio_path: audio_path.clone(),
         url,
         budget_minutes: admission.budget_minutes,
         max_bytes: caller.max_upload_bytes(&state.config),
@@ -98,7 +98,9 @@ pub async fn create_job(
         error: None,
     };
     if let Err(error) = state.db.insert_job(&job).await {
-        let _ = std::fs::remove_file(&audio_path);
+        if let Some(stored) = &audio_path {
+            state.audio.delete(stored).await;
+        }
         return Err(ApiError::internal(error));
     }
     Ok((StatusCode::CREATED, Json(json!({"generation_id": id}))).into_response())

@@ -41,6 +41,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/languages", routing::get(info::languages))
         .route("/v1/stream", routing::get(stream::stream))
         .route("/health", routing::get(info::health))
+        .route("/metrics", routing::get(info::metrics))
+        .route("/livez", routing::get(info::live))
+        .route("/readyz", routing::get(info::ready))
         .route(
             "/v1/keys",
             routing::get(keys::list_keys).post(keys::create_key),
@@ -54,7 +57,36 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            count_response,
+        ))
         .with_state(state)
+}
+
+/// A worker node's port (`stt worker`): health and metrics only.
+pub fn operations_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", routing::get(info::health))
+        .route("/metrics", routing::get(info::metrics))
+        .route("/livez", routing::get(info::live))
+        .route("/readyz", routing::get(info::ready))
+        .fallback(|| async {
+            ApiError::not_found("a worker serves only /health, /metrics, /livez and /readyz")
+        })
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            count_response,
+        ))
+        .with_state(state)
+}
+
+async fn count_response(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    response: Response,
+) -> Response {
+    state.responses.count(response.status().as_u16());
+    response
 }
 
 /// Every error body is `{"error": "..."}`, the rejections of axum's extractors (a query that
@@ -101,7 +133,7 @@ async fn admit(
 
 /// Runs a synchronous transcription of an upload and charges it.
 async fn run_now(
-    state: &AppState,
+    state: &Arc<AppState>,
     caller: &Caller,
     model: &str,
     upload: &TempFile,
@@ -118,12 +150,19 @@ async fn run_now(
         budget_minutes: reservation.as_ref().map(|r| r.minutes),
         max_seconds: state.config.max_duration as f64,
     };
-    let transcript = state.workers.try_run(request).await?;
-    state
-        .db
-        .record_usage(&subject, now_unix(), transcript.duration)
-        .await
-        .map_err(ApiError::internal)?;
+    let transcript = match &state.workers {
+        Some(workers) => {
+            let transcript = workers.try_run(request).await?;
+            state
+                .db
+                .record_usage(&subject, now_unix(), transcript.duration)
+                .await
+                .map_err(ApiError::internal)?;
+            transcript
+        }
+        // An API node: a worker runs it, and records the usage with the result.
+        None => super::workers::queued::run(state, &subject, request).await?,
+    };
     drop(reservation);
     Ok(transcript)
 }

@@ -87,12 +87,18 @@ async fn admit(
     let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip())
         .await
         .map_err(refused)?;
-    let slot = state.streams.try_slot().ok_or_else(|| {
+    let Some(streams) = &state.streams else {
+        return Err(Refusal::new(
+            close_code::ERROR,
+            "this node runs no live streams",
+        ));
+    };
+    let slot = streams.try_slot().ok_or_else(|| {
         Refusal::new(
             close_code::AGAIN,
             format!(
                 "the server is at its limit of {} live streams; try again later",
-                state.streams.max_streams
+                streams.max_streams
             ),
         )
     })?;
@@ -290,7 +296,10 @@ impl StreamConnection {
         let audio: Vec<f32> = self.pending.drain(..take).collect();
         let (state, model) = (Arc::clone(&self.state), self.model.clone());
         Some(tokio::spawn(async move {
-            state.streams.step(&model, session, audio, finish).await
+            match &state.streams {
+                Some(streams) => streams.step(&model, session, audio, finish).await,
+                None => Err("this node runs no live streams".into()),
+            }
         }))
     }
 

@@ -50,13 +50,6 @@ impl TempFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// Moves the file to `destination` and stops tracking it.
-    pub fn keep(self, destination: &Path) -> std::io::Result<()> {
-        std::fs::rename(&self.path, destination)?;
-        std::mem::forget(self);
-        Ok(())
-    }
 }
 
 impl Drop for TempFile {

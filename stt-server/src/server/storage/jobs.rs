@@ -244,12 +244,11 @@ impl Db {
             .await
     }
 
-    pub async fn set_audio_path(&self, id: &str, path: &str) -> DbResult<()> {
+    /// Deletes job `id` whatever its state (a queued synchronous request, answered or
+    /// abandoned): a worker running it then finds its lease gone and stores nothing.
+    pub async fn delete_job(&self, id: &str) -> DbResult<()> {
         self.engine
-            .execute(
-                "UPDATE jobs SET audio_path = $2 WHERE id = $1",
-                params![id, path],
-            )
+            .execute("DELETE FROM jobs WHERE id = $1", params![id])
             .await
             .map(drop)
     }

@@ -1,7 +1,8 @@
 //! Where the server keeps its state between requests and restarts: one interface (`db`,
 //! `jobs`, `holds`, `events`) over two SQL engines (`sql`: SQLite embedded, PostgreSQL shared
-//! by many servers).
+//! by many servers), and the audio of queued work (`audio`: a directory or a bucket).
 
+pub mod audio;
 pub mod db;
 pub mod events;
 pub mod holds;

@@ -4,7 +4,6 @@
 //! results and audio after their lifetime. State lives in the database, so a job whose
 //! server died is taken over by another, or by the same one after a restart.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +15,15 @@ use crate::server::AppState;
 use crate::server::auth::Reservation;
 use crate::server::error::ApiError;
 use crate::server::fetch;
+use crate::server::storage::audio::LocalAudio;
 use crate::server::storage::db::now_unix;
-use crate::server::storage::jobs::Job;
+use crate::server::storage::jobs::{Job, JobKind};
 
-/// Starts one runner per transcription worker (more would only wait in the workers' queue,
-/// where synchronous requests need room) and the sweeper.
+/// Starts one runner per transcription worker of this node (more would only wait in the
+/// workers' queue, where synchronous requests need room) and the sweeper.
 pub fn spawn(state: &Arc<AppState>) {
-    for _ in 0..state.workers.count {
+    let runners = state.workers.as_ref().map_or(0, |workers| workers.count);
+    for _ in 0..runners {
         tokio::spawn(runner(Arc::clone(state)));
     }
     tokio::spawn(sweeper(Arc::clone(state)));
@@ -39,7 +40,7 @@ async fn runner(state: Arc<AppState>) {
                 let (outcome, reservation) = tokio::select! {
                     outcome = run(&state, &job) => match outcome {
                         Ok((result, seconds, reservation)) => (Ok((result, seconds)), reservation),
-                        Err(error) => (Err(error.message), None),
+                        Err(error) => (Err(stored_error(&job, error)), None),
                     },
                     lost = keep_lease(&state, &job.id) => {
                         eprintln!("stt: job {}: {lost}; left to the worker that has it", job.id);
@@ -68,6 +69,20 @@ async fn runner(state: Arc<AppState>) {
     }
 }
 
+/// A failure as the job keeps it: the message (`GET /v1/stt/{id}`), or for a queued
+/// synchronous request the status too, for the API node to answer with.
+fn stored_error(job: &Job, error: ApiError) -> String {
+    match job.kind {
+        JobKind::Async => error.message,
+        JobKind::Sync => serde_json::json!({
+            "status": error.status.as_u16(),
+            "error": error.message,
+            "retry_after": error.retry_after,
+        })
+        .to_string(),
+    }
+}
+
 /// Renews the lease on job `id` until it is lost (returns why); runs beside the job.
 async fn keep_lease(state: &AppState, id: &str) -> String {
     loop {
@@ -83,30 +98,38 @@ async fn keep_lease(state: &AppState, id: &str) -> String {
 
 /// Runs a job: its result, the seconds of audio to charge, and the minutes held for them.
 async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reservation>), ApiError> {
+    let Some(workers) = &state.workers else {
+        return Err(ApiError::internal(
+            "this node runs no transcription workers",
+        ));
+    };
     let audio = match (&job.audio_path, &job.url) {
-        (Some(path), _) => PathBuf::from(path),
+        (Some(stored), _) => state
+            .audio
+            .local(stored, &state.tmp_dir)
+            .await
+            .map_err(ApiError::internal)?,
         (None, Some(url)) => {
-            let path = state.uploads_dir.join(&job.id);
+            let local = LocalAudio::scratch(&state.tmp_dir);
             let policy = state.fetch_policy(job.max_bytes);
-            fetch::fetch_to_file(url, &path, &policy).await?;
-            // Recorded only once complete: a crash mid-download downloads again.
-            state
-                .db
-                .set_audio_path(&job.id, &path.to_string_lossy())
-                .await
-                .map_err(ApiError::internal)?;
-            path
+            fetch::fetch_to_file(url, &local.path, &policy).await?;
+            local
         }
         (None, None) => return Err(ApiError::internal("the job has no audio")),
     };
-    if !audio.is_file() {
+    if !audio.path.is_file() {
         return Err(ApiError::internal("the job's audio is missing"));
     }
     let options = TranscribeOptions::from_json(&job.options)
         .map_err(|e| ApiError::internal(format!("stored options unreadable: {e}")))?;
-    // The quota is the key's as it is now (a job may wait); none when it had none.
-    let quota = match (job.budget_minutes, job.subject.strip_prefix("key:")) {
-        (Some(_), Some(id)) => state
+    // A queued synchronous request's minutes are held by the API node that waits for it. An
+    // asynchronous job holds its own, out of the key's quota as it is now (a job may wait).
+    let quota = match (
+        job.kind,
+        job.budget_minutes,
+        job.subject.strip_prefix("key:"),
+    ) {
+        (JobKind::Async, Some(_), Some(id)) => state
             .db
             .key_by_id(id)
             .await
@@ -114,22 +137,32 @@ async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reserva
             .and_then(|key| key.monthly_minutes),
         _ => None,
     };
-    let reservation = state.reserve(&job.subject, quota, &audio).await?;
-    let transcript = state
-        .workers
+    let reservation = state.reserve(&job.subject, quota, &audio.path).await?;
+    let budget_minutes = match job.kind {
+        JobKind::Async => reservation.as_ref().map(|r| r.minutes),
+        JobKind::Sync => job.budget_minutes,
+    };
+    let transcript = workers
         .run(Transcription {
             model: job.model.clone(),
-            audio,
+            audio: audio.path.clone(),
             options,
-            budget_minutes: reservation.as_ref().map(|r| r.minutes),
+            budget_minutes,
             max_seconds: state.config.max_duration as f64,
         })
         .await?;
-    let metadata = DeepgramMetadata {
-        request_id: job.id.clone(),
-        created: job.created.clone(),
+    let result = match job.kind {
+        JobKind::Async => {
+            let metadata = DeepgramMetadata {
+                request_id: job.id.clone(),
+                created: job.created.clone(),
+            };
+            to_deepgram(&transcript, &metadata).to_string()
+        }
+        JobKind::Sync => {
+            serde_json::to_string(&transcript).map_err(|e| ApiError::internal(e.to_string()))?
+        }
     };
-    let result = to_deepgram(&transcript, &metadata).to_string();
     Ok((result, transcript.duration, reservation))
 }
 
@@ -142,9 +175,9 @@ async fn sweeper(state: Arc<AppState>) {
         }
         let cutoff = now_unix() - state.config.result_ttl as i64;
         match state.db.delete_jobs_before(cutoff).await {
-            Ok(paths) => {
-                for path in paths {
-                    let _ = std::fs::remove_file(path);
+            Ok(stored) => {
+                for audio in stored {
+                    state.audio.delete(&audio).await;
                 }
             }
             Err(error) => eprintln!("stt: cannot delete old jobs: {error}"),

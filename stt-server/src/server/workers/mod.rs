@@ -5,9 +5,11 @@
 //! one bounded queue. Inference never runs on the async threads and no lock is held around
 //! it. `transcription` runs files (synchronous requests and jobs), `stream` the steps of live
 //! streams, apart so that a long file never delays a stream; `jobs` feeds stored jobs to the
-//! transcription workers.
+//! transcription workers; `queued` hands an API node's synchronous requests to the workers of
+//! other nodes through the shared queue.
 
 pub mod jobs;
+pub mod queued;
 pub mod stream;
 pub mod transcription;
 

@@ -3,7 +3,10 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::Instant;
 
 use axum::http::StatusCode;
 use stt_core::audio::DecodeOptions;
@@ -12,6 +15,7 @@ use tokio::sync::oneshot;
 
 use super::{Models, start_workers};
 use crate::server::error::ApiError;
+use crate::server::metrics::WorkerStats;
 
 /// One transcription to run.
 pub struct Transcription {
@@ -28,6 +32,7 @@ pub struct Transcription {
 struct Work {
     request: Transcription,
     reply: oneshot::Sender<Result<Transcript, ApiError>>,
+    stats: Arc<WorkerStats>,
 }
 
 pub struct TranscriptionWorkers {
@@ -36,6 +41,7 @@ pub struct TranscriptionWorkers {
     pub count: usize,
     /// Where the workers' models run (what `auto` chose).
     pub device: Device,
+    pub stats: Arc<WorkerStats>,
 }
 
 impl TranscriptionWorkers {
@@ -52,13 +58,14 @@ impl TranscriptionWorkers {
             queue: sender,
             count: workers,
             device,
+            stats: Arc::default(),
         })
     }
 
     /// Queues work if there is room (503 otherwise) and waits for its transcript.
     pub async fn try_run(&self, request: Transcription) -> Result<Transcript, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let work = Work { request, reply };
+        let work = self.work(request, reply);
         match self.queue.try_send(work) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(ApiError::overloaded()),
@@ -71,13 +78,27 @@ impl TranscriptionWorkers {
     /// were accepted already).
     pub async fn run(&self, request: Transcription) -> Result<Transcript, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let work = Work { request, reply };
+        let work = self.work(request, reply);
         let queue = self.queue.clone();
         tokio::task::spawn_blocking(move || queue.send(work).map_err(drop))
             .await
             .map_err(|_| stopped())?
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl TranscriptionWorkers {
+    fn work(
+        &self,
+        request: Transcription,
+        reply: oneshot::Sender<Result<Transcript, ApiError>>,
+    ) -> Work {
+        Work {
+            request,
+            reply,
+            stats: Arc::clone(&self.stats),
+        }
     }
 }
 
@@ -94,6 +115,8 @@ fn run_work(work: Work, models: &mut Models) {
         return; // the client went away while this waited
     }
     let request = &work.request;
+    work.stats.busy.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| transcribe(request, models)))
         .unwrap_or_else(|_| {
             // A model that panicked may be in any state: load it afresh next time.
@@ -109,6 +132,10 @@ fn run_work(work: Work, models: &mut Models) {
                 .replace(&stored, "the audio");
             error
         });
+    work.stats.busy.fetch_sub(1, Ordering::Relaxed);
+    if let Ok(transcript) = &result {
+        work.stats.record(transcript.duration, started.elapsed());
+    }
     let _ = work.reply.send(result);
 }
 
