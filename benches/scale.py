@@ -104,20 +104,23 @@ def mixed_load(cluster, apis, workers, count):
     # Every accepted asynchronous job ends; each completed one has exactly one usage row.
     jobs = [r for r in results if r["mode"] == "async" and r.get("id")]
     db = cluster.postgres
+    subjects = ", ".join(f"'key:{key['id']}'" for key in keys + [small])
+    mine = f"kind = 'async' AND subject IN ({subjects})"
 
     def all_ended():
-        ended = db.sql("SELECT COUNT(*) FROM jobs WHERE kind = 'async' "
+        ended = db.sql(f"SELECT COUNT(*) FROM jobs WHERE {mine} "
                        "AND status IN ('completed', 'failed')", db.url)
         return True if int(ended) >= len(jobs) else None
 
     wait_for(all_ended, TIMEOUT, "the end of every job")
     elapsed = time.monotonic() - started
-    statuses = db.sql("SELECT status, COUNT(*) FROM jobs WHERE kind = 'async' GROUP BY status",
-                      db.url)
-    completed_async = int(db.sql("SELECT COUNT(*) FROM jobs WHERE kind = 'async' "
+    statuses = db.sql(f"SELECT status, COUNT(*) FROM jobs WHERE {mine} GROUP BY status", db.url)
+    failures = db.sql(f"SELECT LEFT(error, 90), COUNT(*) FROM jobs WHERE {mine} "
+                      "AND status = 'failed' GROUP BY 1", db.url)
+    completed_async = int(db.sql(f"SELECT COUNT(*) FROM jobs WHERE {mine} "
                                  "AND status = 'completed'", db.url))
-    async_usage = int(db.sql("SELECT COUNT(*) FROM usage WHERE job_id IN "
-                             "(SELECT id FROM jobs WHERE kind = 'async')", db.url))
+    async_usage = int(db.sql(f"SELECT COUNT(*) FROM usage WHERE job_id IN "
+                             f"(SELECT id FROM jobs WHERE {mine})", db.url))
     sync_ok = sum(1 for r in results if r["mode"] == "sync" and r["status"] == 200)
     small_credits = int(db.sql(f"SELECT COALESCE(SUM(credits), 0) FROM usage "
                                f"WHERE subject = 'key:{small['id']}'", db.url))
@@ -128,6 +131,7 @@ def mixed_load(cluster, apis, workers, count):
         "requests": count, "seconds": round(elapsed, 1), "responses": by_status,
         "async_accepted": len(jobs), "async_jobs_by_status": statuses.replace("\n", ", "),
         "async_completed": completed_async, "async_usage_rows": async_usage,
+        "async_failures": failures.replace("\n", "; "),
         "sync_answered_200": sync_ok, "small_quota_minutes": 5,
         "small_quota_credits_used": small_credits, "events": events,
     }
@@ -204,11 +208,13 @@ def main():
         f"Responses: {mixed['responses']}.",
         f"Async jobs accepted {mixed['async_accepted']}, by status {mixed['async_jobs_by_status']}, "
         f"usage rows {mixed['async_usage_rows']}; sync answered 200: {mixed['sync_answered_200']}.",
+        f"Failed jobs' reasons: {mixed['async_failures'] or 'none'}.",
         f"Small quota: {mixed['small_quota_credits_used']} of {mixed['small_quota_minutes']} "
         "minutes used.", "",
         f"Synchronous request (2 s clip), median of 10: {lat['queued_median']} ms through the "
         f"queue vs {lat['direct_median']} ms on one `--role all` server: "
-        f"{lat['added_by_queue_median']} ms added.",
+        f"{lat['added_by_queue_median']} ms added (fastest: {lat['queued_min']} vs "
+        f"{lat['direct_min']} ms).",
     ]
     (OUT / "scale.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
