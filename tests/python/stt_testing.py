@@ -10,12 +10,15 @@ or scripts/setup.sh). Only the standard library and pytest are used.
 import functools
 import hashlib
 import http.server
+import io
 import json
 import os
 import re
+import struct
 import subprocess
 import threading
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -175,6 +178,17 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self._stderr.close()
+
+
+def wav_bytes(samples, rate=16000):
+    """A 16-bit mono WAV of `samples` (integers) at `rate` Hz."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return buffer.getvalue()
 
 
 def auth(key):

@@ -13,11 +13,9 @@ import os
 import re
 import shutil
 import subprocess
-import struct
 import sys
 import time
 import uuid
-import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import srt
 import webvtt
 from openai import OpenAI
 
-from stt_testing import FIXTURES, Server, auth, fixture_path, wait_until
+from stt_testing import FIXTURES, Server, auth, fixture_path, wait_until, wav_bytes
 
 HERE = Path(__file__).resolve().parent
 ADMIN_KEY = "test-admin-" + uuid.uuid4().hex
@@ -748,16 +746,6 @@ def test_bad_job_requests_are_400(server, key):
     no_audio = requests.post(url, headers=auth(key), files={"model": (None, "whisper-1")},
                              timeout=30)
     assert_error(no_audio, 400, ("missing", "audio"))
-
-
-def wav_bytes(samples, rate=16000):
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return buffer.getvalue()
 
 
 def test_malformed_bodies_are_4xx_with_reasons(server, key):

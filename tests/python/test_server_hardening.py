@@ -2,18 +2,15 @@
 (memory, CPU, credits), ffmpeg asked to open other files, bodies without end, half-sent
 headers, quotas raced by requests at once, prompts of 60 kB."""
 
-import io
 import socket
-import struct
 import subprocess
 import threading
 import time
-import wave
 
 import pytest
 import requests
 
-from stt_testing import auth, fixture_path
+from stt_testing import auth, fixture_path, wav_bytes
 
 TIMEOUT = 180
 SHORT = "en_librispeech_1089-134691-0000.flac"  # 2 s, "HE COULD WAIT NO LONGER"
@@ -31,16 +28,6 @@ def rss_mb(server):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
-
-
-def wav_bytes(samples, rate):
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return buffer.getvalue()
 
 
 def silence_flac(tmp_path, seconds):
