@@ -64,11 +64,7 @@ impl AppState {
         let Some(quota) = quota else {
             return Ok(None);
         };
-        let path = audio.to_path_buf();
-        let seconds =
-            tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
-                .await
-                .unwrap_or(None);
+        let seconds = declared_seconds(audio).await;
         auth::Reservation::take(&self.db, &self.node, subject, quota, seconds)
             .await
             .map(Some)
@@ -82,6 +78,15 @@ impl AppState {
             ..FetchPolicy::default()
         }
     }
+}
+
+/// The length `audio`'s container header announces, read off the async threads; `None` when
+/// it says none.
+pub async fn declared_seconds(audio: &std::path::Path) -> Option<f64> {
+    let path = audio.to_path_buf();
+    tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
+        .await
+        .unwrap_or(None)
 }
 
 pub async fn serve(config: ServeConfig) -> Result<(), String> {

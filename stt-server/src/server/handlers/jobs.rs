@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{admit, with_model};
-use crate::server::AppState;
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
 use crate::server::fetch;
 use crate::server::request::{form_fields, json_fields, read_json, read_upload, resolve_model};
 use crate::server::storage::db::now_unix;
 use crate::server::storage::jobs::{Job, JobKind, JobStatus};
+use crate::server::{AppState, declared_seconds};
 
 /// `POST /v1/stt/create` (section 3): a JSON body with a `url`, or a form with an `audio` part.
 pub async fn create_job(
@@ -65,11 +65,7 @@ pub async fn create_job(
     // The length (for the queue's metrics) is read before the upload leaves for storage.
     let (audio_path, audio_seconds) = match upload {
         Some(upload) => {
-            let path = upload.path().to_path_buf();
-            let seconds =
-                tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
-                    .await
-                    .unwrap_or(None);
+            let seconds = declared_seconds(upload.path()).await;
             let stored = state
                 .audio
                 .put(&id, upload.path())

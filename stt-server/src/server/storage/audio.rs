@@ -85,13 +85,6 @@ impl AudioStore {
         Ok(store)
     }
 
-    fn object(&self, prefix: &str, name: &str) -> ObjectPath {
-        match prefix {
-            "" => ObjectPath::from(name),
-            _ => ObjectPath::from(format!("{prefix}/{name}")),
-        }
-    }
-
     /// Keeps the file at `local` (which is moved, or copied and deleted) as `name`; returns
     /// what the job records to find it again.
     pub async fn put(&self, name: &str, local: &Path) -> Result<String, String> {
@@ -108,7 +101,10 @@ impl AudioStore {
                 Ok(target.to_string_lossy().into_owned())
             }
             Self::Bucket { store, prefix, .. } => {
-                let object = self.object(prefix, name);
+                let object = match prefix.as_str() {
+                    "" => ObjectPath::from(name),
+                    _ => ObjectPath::from(format!("{prefix}/{name}")),
+                };
                 let mut file = tokio::fs::File::open(local)
                     .await
                     .map_err(|e| format!("cannot read the upload: {e}"))?;

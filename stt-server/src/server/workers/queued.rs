@@ -11,9 +11,9 @@ use stt_core::Transcript;
 use tokio::sync::broadcast;
 
 use super::Transcription;
-use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::storage::jobs::{Job, JobKind, JobStatus};
+use crate::server::{AppState, declared_seconds};
 
 /// How long a request may wait for a worker to take it before it is answered 503.
 const WAIT_FOR_A_WORKER: Duration = Duration::from_secs(600);
@@ -51,11 +51,7 @@ pub async fn run(
     request: Transcription,
 ) -> Result<Transcript, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let path = request.audio.clone();
-    let audio_seconds =
-        tokio::task::spawn_blocking(move || stt_core::audio::declared_duration(&path))
-            .await
-            .unwrap_or(None);
+    let audio_seconds = declared_seconds(&request.audio).await;
     let stored = state
         .audio
         .put(&id, &request.audio)
