@@ -1,4 +1,4 @@
-//! `stt`: transcribe files, manage models and keys, and run the HTTP server.
+//! `stt`: transcribe files, manage models, accounts and keys, and run the HTTP server.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -13,6 +13,8 @@ use stt_core::{
     CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store,
 };
 use stt_server::server;
+
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -39,42 +41,20 @@ enum Command {
     /// Run only the engine: take jobs from the shared queue (--database, --storage); the
     /// port serves health and metrics only.
     Worker(Box<server::config::ServeConfig>),
-    /// Create, list and revoke the server's API keys.
+    /// Create, list and revoke API keys.
     Keys {
         #[command(subcommand)]
-        command: KeysCommand,
-        /// The server's data directory [default: $STT_HOME/server].
-        #[arg(long, env = "STT_DATA_DIR", global = true)]
-        data_dir: Option<PathBuf>,
-        /// The server's PostgreSQL database (`postgres://...`), when it has one.
-        #[arg(long, env = "STT_DATABASE", global = true)]
-        database: Option<String>,
+        command: admin::KeysCommand,
+        #[command(flatten)]
+        store: admin::StoreArgs,
     },
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Make a key and print it (as JSON) once; only its hash is stored.
-    Create {
-        #[arg(long, default_value = "")]
-        name: String,
-        /// free (600 min/month, 500 MB, 2 at once) or paid (no monthly limit, 2 GB, 5 at once).
-        #[arg(long, default_value = "free")]
-        plan: String,
-        /// Minutes of audio a month, instead of the plan's.
-        #[arg(long)]
-        minutes: Option<u64>,
-        /// Requests at once, instead of the plan's.
-        #[arg(long)]
-        concurrency: Option<u32>,
-        /// Largest upload in MB, instead of the plan's.
-        #[arg(long)]
-        max_upload_mb: Option<u64>,
+    /// Create, list and change accounts (plan, limits); each key belongs to one.
+    Accounts {
+        #[command(subcommand)]
+        command: admin::AccountsCommand,
+        #[command(flatten)]
+        store: admin::StoreArgs,
     },
-    /// Show the keys (never their secrets).
-    List,
-    /// Revoke a key by id; requests with it get 401 from then on.
-    Revoke { id: String },
 }
 
 #[derive(clap::Args)]
@@ -229,19 +209,8 @@ fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?
                 .block_on(server::serve(*config))
         }
-        Command::Keys {
-            command,
-            data_dir,
-            database,
-        } => {
-            let dir = data_dir.unwrap_or_else(|| store::stt_home().join("server"));
-            tokio::runtime::Runtime::new()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?
-                .block_on(async {
-                    let db = server::db::Db::open(database.as_deref(), &dir).await?;
-                    keys(&db, command).await
-                })
-        }
+        Command::Keys { command, store } => store.run(|db| admin::keys(db, command)),
+        Command::Accounts { command, store } => store.run(|db| admin::accounts(db, command)),
         Command::Models {
             command: ModelsCommand::List,
         } => {
@@ -263,38 +232,6 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-async fn keys(db: &server::db::Db, command: KeysCommand) -> Result<(), String> {
-    match command {
-        KeysCommand::Create {
-            name,
-            plan,
-            minutes,
-            concurrency,
-            max_upload_mb,
-        } => {
-            let plan = parse_choice(&plan, "plan")?;
-            let (key, raw) =
-                server::create_key(db, name, plan, minutes, concurrency, max_upload_mb).await?;
-            let mut json = serde_json::to_value(key).map_err(|e| e.to_string())?;
-            json["key"] = serde_json::Value::String(raw);
-            println!("{json}");
-        }
-        KeysCommand::List => {
-            for key in db.keys().await? {
-                println!(
-                    "{}",
-                    serde_json::to_string(&key).map_err(|e| e.to_string())?
-                );
-            }
-        }
-        KeysCommand::Revoke { id } => match db.revoke_key(&id).await? {
-            true => println!("revoked {id}"),
-            false => return Err(format!("no key {id:?}")),
-        },
-    }
-    Ok(())
 }
 
 /// Parses a lowercase enum name the way the server and bindings do (serde).

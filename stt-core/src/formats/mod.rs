@@ -1,6 +1,10 @@
-//! Output formats: pure functions from a [`Transcript`] to text.
+//! Output formats: pure functions from a [`Transcript`] to text, or to DOCX and PDF documents
+//! with the `documents` feature.
 
+mod csv;
 mod deepgram;
+#[cfg(feature = "documents")]
+mod document;
 mod json;
 mod openai;
 mod subtitles;
@@ -10,7 +14,10 @@ use std::str::FromStr;
 use crate::transcript::Transcript;
 use crate::{Error, Result};
 
+pub use csv::to_csv;
 pub use deepgram::{DeepgramMetadata, to_deepgram};
+#[cfg(feature = "documents")]
+pub use document::{DocumentInfo, Fonts, to_docx, to_pdf};
 pub use json::to_api_json;
 pub use openai::to_openai_verbose_json;
 pub use subtitles::{to_srt, to_vtt};
@@ -26,6 +33,7 @@ pub enum Format {
     Txt,
     Srt,
     Vtt,
+    Csv,
 }
 
 impl FromStr for Format {
@@ -38,8 +46,9 @@ impl FromStr for Format {
             "txt" | "text" => Ok(Format::Txt),
             "srt" => Ok(Format::Srt),
             "vtt" => Ok(Format::Vtt),
+            "csv" => Ok(Format::Csv),
             other => Err(Error::InvalidOption(format!(
-                "unknown format {other:?}; expected json, full_json, txt, srt or vtt"
+                "unknown format {other:?}; expected json, full_json, txt, srt, vtt or csv"
             ))),
         }
     }
@@ -53,6 +62,7 @@ impl Format {
             Format::Txt => "txt",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
+            Format::Csv => "csv",
         }
     }
 }
@@ -72,6 +82,7 @@ pub fn render(transcript: &Transcript, format: Format) -> String {
         Format::Txt => format!("{}\n", transcript.text),
         Format::Srt => to_srt(transcript),
         Format::Vtt => to_vtt(transcript),
+        Format::Csv => to_csv(transcript),
     }
 }
 
@@ -124,6 +135,7 @@ mod tests {
     fn format_names() {
         assert_eq!("SRT".parse::<Format>().unwrap(), Format::Srt);
         assert_eq!("text".parse::<Format>().unwrap(), Format::Txt);
+        assert_eq!("csv".parse::<Format>().unwrap().extension(), "csv");
         assert!(
             "docx"
                 .parse::<Format>()

@@ -8,7 +8,8 @@ use chrono::{Datelike, TimeZone, Utc};
 
 use super::config::ServeConfig;
 use super::error::{ApiError, MB};
-use super::storage::db::{ApiKey, Db, Plan, credits, hex};
+use super::storage::accounts::ApiKey;
+use super::storage::db::{Db, credits};
 use super::storage::holds::SubjectLock;
 
 #[derive(Debug, Clone)]
@@ -18,17 +19,25 @@ pub enum Caller {
 }
 
 impl Caller {
-    /// The name usage and jobs are kept under.
+    /// The name usage, jobs and holds are kept under: the key's account, or the IP.
     pub fn subject(&self) -> String {
         match self {
-            Caller::Key(key) => format!("key:{}", key.id),
+            Caller::Key(key) => account_subject(&key.account_id),
             Caller::Anonymous(ip) => format!("ip:{ip}"),
+        }
+    }
+
+    /// The account whose workspace keeps this caller's transcripts (none when anonymous).
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Caller::Key(key) => Some(&key.account_id),
+            Caller::Anonymous(_) => None,
         }
     }
 
     pub fn max_upload_bytes(&self, config: &ServeConfig) -> u64 {
         let own = match self {
-            Caller::Key(key) => key.max_upload_mb * MB,
+            Caller::Key(key) => key.limits.max_upload_mb * MB,
             Caller::Anonymous(_) => config.anonymous_max_upload_mb * MB,
         };
         own.min(config.max_upload_bytes())
@@ -37,17 +46,21 @@ impl Caller {
     /// Minutes a month, when the caller has a quota.
     pub fn monthly_minutes(&self) -> Option<u64> {
         match self {
-            Caller::Key(key) => key.monthly_minutes,
+            Caller::Key(key) => key.limits.monthly_minutes,
             Caller::Anonymous(_) => None,
         }
     }
 
     fn concurrency(&self, config: &ServeConfig) -> u32 {
         match self {
-            Caller::Key(key) => key.concurrency,
+            Caller::Key(key) => key.limits.concurrency,
             Caller::Anonymous(_) => config.anonymous_concurrency,
         }
     }
+}
+
+pub fn account_subject(account: &str) -> String {
+    format!("account:{account}")
 }
 
 /// The bearer token of a request, if any.
@@ -83,6 +96,30 @@ pub async fn authenticate(
         None => Err(ApiError::unauthorized(
             "missing API key: send `Authorization: Bearer <key>`",
         )),
+    }
+}
+
+/// The key of an account, for the workspace API (`/api/v1/`): anonymous callers have no
+/// workspace, and the operator's admin key belongs to no account.
+pub async fn authenticate_account(
+    db: &Db,
+    config: &ServeConfig,
+    headers: &HeaderMap,
+) -> Result<ApiKey, ApiError> {
+    let Some(raw) = bearer(headers)? else {
+        return Err(ApiError::unauthorized(
+            "missing API key: the workspace API needs `Authorization: Bearer <key>`",
+        ));
+    };
+    if config.admin_key.as_deref() == Some(raw) {
+        return Err(ApiError::unauthorized(
+            "the operator's admin key belongs to no account; use an account's key",
+        ));
+    }
+    match db.key_by_raw(raw).await.map_err(ApiError::internal)? {
+        Some(key) if key.revoked => Err(ApiError::unauthorized("this API key was revoked")),
+        Some(key) => Ok(key),
+        None => Err(ApiError::unauthorized("invalid API key")),
     }
 }
 
@@ -175,7 +212,7 @@ pub async fn admit(
             }
             None
         }
-        Caller::Key(key) => match key.monthly_minutes {
+        Caller::Key(key) => match key.limits.monthly_minutes {
             None => None,
             Some(quota) => {
                 let used = month_usage(&mut lock).await?;
@@ -297,32 +334,4 @@ impl Reservation {
         self.minutes += minutes;
         Ok(true)
     }
-}
-
-/// Makes a key: the raw secret is returned once and only its hash is stored. Limits not
-/// given come from the plan.
-pub async fn create_key(
-    db: &Db,
-    name: String,
-    plan: Plan,
-    monthly_minutes: Option<u64>,
-    concurrency: Option<u32>,
-    max_upload_mb: Option<u64>,
-) -> Result<(ApiKey, String), String> {
-    let (plan_minutes, plan_upload, plan_concurrency) = plan.defaults();
-    let mut secret = [0u8; 24];
-    rand::fill(&mut secret);
-    let raw = format!("stt_{}", hex(&secret));
-    let key = ApiKey {
-        id: format!("key_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        name,
-        plan,
-        monthly_minutes: monthly_minutes.or(plan_minutes),
-        max_upload_mb: max_upload_mb.unwrap_or(plan_upload),
-        concurrency: concurrency.unwrap_or(plan_concurrency).max(1),
-        created: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        revoked: false,
-    };
-    db.insert_key(&key, &raw).await?;
-    Ok((key, raw))
 }

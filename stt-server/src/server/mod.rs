@@ -1,7 +1,7 @@
 //! `stt serve`: the HTTP service of shared/spec/API.md on the engine of `stt-core`.
 //!
-//! `request` reads what callers send, `handlers` answer them, `storage` keeps keys, jobs and
-//! usage, `workers` run the models off the async threads. Dependencies go one way:
+//! `request` reads what callers send, `handlers` answer them, `storage` keeps accounts, keys,
+//! transcripts, jobs and usage, `workers` run the models off the async threads. Dependencies go one way:
 //! handlers → request, workers, storage; workers → storage; the small modules beside them
 //! (`auth`, `catalog`, `config`, `error`, `fetch`) are shared.
 
@@ -20,14 +20,13 @@ mod workers;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use auth::create_key;
 use catalog::Catalog;
 use config::{Role, ServeConfig};
 use fetch::FetchPolicy;
 use storage::audio::AudioStore;
-/// `stt keys` opens the store without a server.
-pub use storage::db;
 use storage::db::Db;
+/// `stt keys` and `stt accounts` open the store without a server.
+pub use storage::{accounts, db};
 use workers::{StreamPool, TranscriptionWorkers};
 
 pub struct AppState {

@@ -10,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{admit, with_model};
+use super::{admit, with_model, with_transcript_id};
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
 use crate::server::fetch;
+use crate::server::request::upload::clean_file_name;
 use crate::server::request::{form_fields, json_fields, read_json, read_upload, resolve_model};
 use crate::server::storage::db::now_unix;
 use crate::server::storage::jobs::{Job, JobKind, JobStatus};
+use crate::server::storage::transcripts::{TranscriptRecord, TranscriptSource};
 use crate::server::{AppState, declared_seconds};
 
 /// `POST /v1/stt/create` (section 3): a JSON body with a `url`, or a form with an `audio` part.
@@ -33,16 +35,16 @@ pub async fn create_job(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let (model, options, url, upload) = if content_type.starts_with("multipart/form-data") {
+    let (model, options, store, url, upload) = if content_type.starts_with("multipart/form-data") {
         let multipart = Multipart::from_request(request, &state).await;
         let (form, upload) = read_upload(&state, multipart, &caller, &["audio", "file"]).await?;
-        let (model, options) = {
+        let (model, options, store) = {
             let fields = form_fields(&form);
             let model = resolve_model(&state, fields.get("model").as_deref())?;
             let options = fields.labelled_options(&state, &model)?;
-            (model, options)
+            (model, options, fields.store()?)
         };
-        (model, options, None, Some(upload))
+        (model, options, store, None, Some(upload))
     } else {
         let body: Value = read_json(request).await?;
         if !body.is_object() {
@@ -59,8 +61,18 @@ pub async fn create_job(
         .await?;
         let model = resolve_model(&state, fields.get("model").as_deref())?;
         let options = fields.labelled_options(&state, &model)?;
-        (model, options, Some(url), None)
+        (model, options, fields.store()?, Some(url), None)
     };
+    // The workspace's record, processing until the job ends.
+    let transcript = caller.account().filter(|_| store).map(|account| {
+        let file_name = match (&upload, &url) {
+            (Some(upload), _) => upload.file_name.clone(),
+            (None, url) => url.as_deref().and_then(url_file_name),
+        };
+        let mut record = TranscriptRecord::new(account, TranscriptSource::Job, file_name, &model);
+        record.job_id = Some(id.clone());
+        record
+    });
 
     // The length (for the queue's metrics) is read before the upload leaves for storage.
     let (audio_path, audio_seconds) = match upload {
@@ -93,13 +105,24 @@ pub async fn create_job(
         result: None,
         error: None,
     };
-    if let Err(error) = state.db.insert_job(&job).await {
+    if let Err(error) = state.db.insert_job(&job, transcript.as_ref()).await {
         if let Some(stored) = &audio_path {
             state.audio.delete(stored).await;
         }
         return Err(ApiError::internal(error));
     }
-    Ok((StatusCode::CREATED, Json(json!({"generation_id": id}))).into_response())
+    let response = (StatusCode::CREATED, Json(json!({"generation_id": id}))).into_response();
+    Ok(with_transcript_id(
+        response,
+        transcript.as_ref().map(|t| t.id.as_str()),
+    ))
+}
+
+/// The last segment of a URL's path, as the name of what it downloads.
+fn url_file_name(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let last = parsed.path_segments()?.next_back()?;
+    clean_file_name(&percent_encoding::percent_decode_str(last).decode_utf8_lossy())
 }
 
 /// `GET /v1/stt/{id}`: only the caller who created a job sees it, and only for the result

@@ -13,13 +13,16 @@ use crate::server::AppState;
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::read_json;
-use crate::server::storage::db::Plan;
+use crate::server::storage::accounts::{Limits, Plan};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     #[serde(default)]
     name: String,
+    /// An existing account to add the key to; without it, a new account of its own with
+    /// the limits below.
+    account: Option<String>,
     plan: Option<Plan>,
     monthly_minutes: Option<u64>,
     concurrency: Option<u32>,
@@ -34,16 +37,18 @@ pub async fn create_key(
 ) -> Result<Response> {
     auth::authenticate_admin(&state.config, &headers)?;
     let spec: NewKey = read_json(request).await?;
-    let (key, raw) = auth::create_key(
-        &state.db,
-        spec.name,
+    let limits = Limits::of_plan(
         spec.plan.unwrap_or(Plan::Free),
         spec.monthly_minutes,
-        spec.concurrency,
         spec.max_upload_mb,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+        spec.concurrency,
+    );
+    let (key, raw) = state
+        .db
+        .create_key(spec.account.as_deref(), spec.name, limits)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no account {:?}", spec.account)))?;
     let mut body = serde_json::to_value(key).map_err(|e| ApiError::internal(e.to_string()))?;
     body["key"] = Value::String(raw);
     Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -1,7 +1,8 @@
 //! The HTTP service of shared/spec/API.md: the router, and what its handlers share. Each
 //! handler parses (`request`), admits the caller (`auth`), queues on the workers and renders
 //! with the core's `formats`. Files by section of the contract: `transcribe` (1), `stream`
-//! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6).
+//! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6), and `workspace` (the seed's REST
+//! API under `/api/v1/`).
 
 mod info;
 mod jobs;
@@ -9,6 +10,7 @@ mod keys;
 mod openai;
 mod stream;
 mod transcribe;
+mod workspace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use super::auth::{self, Caller};
 use super::error::{ApiError, MB, Result};
 use super::request::upload::TempFile;
 use super::storage::db::now_unix;
+use super::storage::transcripts::{TranscriptRecord, TranscriptSource};
 use super::workers::Transcription;
 
 /// Every endpoint. Upload bodies are bounded by the server's largest upload (plus room for
@@ -49,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             routing::get(keys::list_keys).post(keys::create_key),
         )
         .route("/v1/keys/{id}", routing::delete(keys::revoke_key))
+        .merge(workspace::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -165,6 +169,37 @@ async fn run_now(
     };
     drop(reservation);
     Ok(transcript)
+}
+
+/// Keeps a finished transcription in the caller's workspace, unless anonymous or opted out
+/// (`store=false`); the stored transcript's id. A failure to store is logged, not answered:
+/// the caller still gets the transcription they paid for.
+async fn keep(
+    state: &AppState,
+    caller: &Caller,
+    store: bool,
+    source: TranscriptSource,
+    file_name: Option<String>,
+    transcript: &Transcript,
+) -> Option<String> {
+    let account = caller.account().filter(|_| store)?;
+    let record =
+        TranscriptRecord::new(account, source, file_name, &transcript.model).fill(transcript);
+    match state.db.insert_transcript(&record, Some(transcript)).await {
+        Ok(()) => Some(record.id),
+        Err(error) => {
+            eprintln!("stt: cannot keep a transcript of {account}: {error}");
+            None
+        }
+    }
+}
+
+/// Says where the workspace keeps the transcript (`X-Transcript-Id`), when it does.
+fn with_transcript_id(mut response: Response, id: Option<&str>) -> Response {
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert("x-transcript-id", value);
+    }
+    response
 }
 
 /// Names the model that really ran (`X-Model`), whatever alias was asked for.

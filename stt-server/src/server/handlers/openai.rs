@@ -13,10 +13,11 @@ use serde_json::json;
 use stt_core::Task;
 use stt_core::formats::{self, Format};
 
-use super::{admit, run_now, subtitles_or_text, with_model};
+use super::{admit, keep, run_now, subtitles_or_text, with_model, with_transcript_id};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::{form_fields, read_upload, resolve_model};
+use crate::server::storage::transcripts::TranscriptSource;
 
 /// `POST /v1/audio/transcriptions` and `/v1/audio/translations` (section 4).
 pub async fn openai(
@@ -56,9 +57,20 @@ pub async fn openai(
     let with_words = format == "verbose_json" && granularities.iter().any(|g| g == "word");
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let mut options = fields.options(&state, &model, task)?;
+    let store = fields.store()?;
     // OpenAI times words only when asked; segments stay the same either way.
     options.word_timestamps = with_words;
     let transcript = run_now(&state, &caller, &model, &upload, options).await?;
+    let source = TranscriptSource::OpenAi;
+    let kept = keep(
+        &state,
+        &caller,
+        store,
+        source,
+        upload.file_name.clone(),
+        &transcript,
+    )
+    .await;
     let response = match format.as_str() {
         "json" => Json(json!({"text": transcript.text})).into_response(),
         "verbose_json" => Json(formats::to_openai_verbose_json(
@@ -71,5 +83,8 @@ pub async fn openai(
         "vtt" => subtitles_or_text(&transcript, Format::Vtt),
         _ => subtitles_or_text(&transcript, Format::Txt),
     };
-    Ok(with_model(response, &model))
+    Ok(with_transcript_id(
+        with_model(response, &model),
+        kept.as_deref(),
+    ))
 }

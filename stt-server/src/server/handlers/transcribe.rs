@@ -10,10 +10,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use stt_core::formats::{self, Format};
 
-use super::{admit, run_now, subtitles_or_text, with_model};
+use super::{admit, keep, run_now, subtitles_or_text, with_model, with_transcript_id};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::{form_fields, read_upload, resolve_model};
+use crate::server::storage::transcripts::TranscriptSource;
 
 /// `POST /v1/transcribe` (section 1).
 pub async fn transcribe(
@@ -39,10 +40,24 @@ pub async fn transcribe(
     };
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let options = fields.labelled_options(&state, &model)?;
+    let store = fields.store()?;
     let transcript = run_now(&state, &caller, &model, &upload, options).await?;
+    let source = TranscriptSource::Transcribe;
+    let kept = keep(
+        &state,
+        &caller,
+        store,
+        source,
+        upload.file_name.clone(),
+        &transcript,
+    )
+    .await;
     let response = match format {
         Format::Json => Json(formats::to_api_json(&transcript)).into_response(),
         _ => subtitles_or_text(&transcript, format),
     };
-    Ok(with_model(response, &model))
+    Ok(with_transcript_id(
+        with_model(response, &model),
+        kept.as_deref(),
+    ))
 }

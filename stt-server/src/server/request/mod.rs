@@ -5,6 +5,7 @@
 
 pub mod stream;
 pub mod upload;
+pub mod workspace;
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Request};
@@ -48,6 +49,11 @@ impl Fields<'_> {
                 ))),
             })
             .transpose()
+    }
+
+    /// Whether the caller's workspace keeps the transcript (`store`, true unless sent false).
+    pub fn store(&self) -> Result<bool> {
+        Ok(self.flag("store")?.unwrap_or(true))
     }
 
     /// Options for `model`, starting from the core's defaults for `task`.

@@ -40,11 +40,31 @@ async fn within_idle<T>(
 pub struct TempFile {
     path: PathBuf,
     pub bytes: u64,
+    /// The name the client gave the file (its last path component, control characters
+    /// removed, at most `MAX_FILE_NAME_CHARS`).
+    pub file_name: Option<String>,
+}
+
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// What is kept of a client's file name: shown back in listings and documents.
+pub fn clean_file_name(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FILE_NAME_CHARS)
+        .collect();
+    Some(cleaned.trim().to_string()).filter(|name| !name.is_empty())
 }
 
 impl TempFile {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, bytes: 0 }
+        Self {
+            path,
+            bytes: 0,
+            file_name: None,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -102,6 +122,7 @@ pub async fn read_form(
                 )));
             }
             let mut file = TempFile::new(dir.join(uuid::Uuid::new_v4().to_string()));
+            file.file_name = field.file_name().and_then(clean_file_name);
             let mut out = tokio::fs::File::create(file.path())
                 .await
                 .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::events::Events;
-use super::sql::{DbResult, Engine, Row, params};
+use super::sql::{DbResult, Engine, params};
 
 #[derive(Clone)]
 pub struct Db {
@@ -17,43 +17,6 @@ pub struct Db {
     pub events: Arc<Events>,
     /// Where the notification listener connects (PostgreSQL only).
     pub(super) listen: Option<tokio_postgres::Config>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Paid,
-}
-
-impl Plan {
-    /// The seed's limits: (monthly minutes, upload MB, requests at once).
-    pub fn defaults(self) -> (Option<u64>, u64, u32) {
-        match self {
-            Plan::Free => (Some(600), 500, 2),
-            Plan::Paid => (None, 2048, 5),
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Paid => "paid",
-        }
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    pub plan: Plan,
-    /// Minutes of audio a calendar month (UTC); `None` is unlimited.
-    pub monthly_minutes: Option<u64>,
-    pub max_upload_mb: u64,
-    pub concurrency: u32,
-    pub created: String,
-    pub revoked: bool,
 }
 
 /// Seconds since the Unix epoch: the clock of every stored time (jobs, usage, holds).
@@ -101,27 +64,37 @@ const MIGRATIONS: &[&str] = &[
         slots BIGINT NOT NULL, minutes BIGINT NOT NULL, expires_unix BIGINT NOT NULL);
     CREATE INDEX IF NOT EXISTS holds_by_subject ON holds (subject, expires_unix);
     CREATE INDEX IF NOT EXISTS holds_by_node ON holds (node);",
+    // 3: accounts, each key in one (a key made before is an account of its own, under the
+    // key's id, with its limits), and the stored transcripts of the workspace. Usage, jobs
+    // and holds are kept under the account from now on.
+    "CREATE TABLE IF NOT EXISTS accounts (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, email_preferences TEXT NOT NULL,
+        plan TEXT NOT NULL, monthly_minutes BIGINT, max_upload_mb BIGINT NOT NULL,
+        concurrency BIGINT NOT NULL, created TEXT NOT NULL);
+    INSERT INTO accounts (id, name, email, email_preferences, plan, monthly_minutes,
+        max_upload_mb, concurrency, created)
+        SELECT id, name, NULL, '{}', plan, monthly_minutes, max_upload_mb, concurrency, created
+        FROM keys;
+    ALTER TABLE keys ADD COLUMN account_id TEXT;
+    ALTER TABLE keys ADD COLUMN prefix TEXT;
+    UPDATE keys SET account_id = id;
+    ALTER TABLE keys DROP COLUMN plan;
+    ALTER TABLE keys DROP COLUMN monthly_minutes;
+    ALTER TABLE keys DROP COLUMN max_upload_mb;
+    ALTER TABLE keys DROP COLUMN concurrency;
+    CREATE INDEX IF NOT EXISTS keys_by_account ON keys (account_id);
+    UPDATE usage SET subject = 'account:' || substr(subject, 5) WHERE subject LIKE 'key:%';
+    UPDATE jobs SET subject = 'account:' || substr(subject, 5) WHERE subject LIKE 'key:%';
+    UPDATE holds SET subject = 'account:' || substr(subject, 5) WHERE subject LIKE 'key:%';
+    CREATE TABLE IF NOT EXISTS transcripts (
+        id TEXT PRIMARY KEY, account_id TEXT NOT NULL, job_id TEXT, status TEXT NOT NULL,
+        source TEXT NOT NULL, file_name TEXT, language TEXT, duration DOUBLE PRECISION,
+        model TEXT NOT NULL, speakers TEXT NOT NULL, text TEXT NOT NULL,
+        search_text TEXT NOT NULL, body TEXT, error TEXT, created_ms BIGINT NOT NULL,
+        created TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS transcripts_by_account ON transcripts (account_id, created_ms);
+    CREATE INDEX IF NOT EXISTS transcripts_by_job ON transcripts (job_id);",
 ];
-
-const KEY_COLUMNS: &str =
-    "id, name, plan, monthly_minutes, max_upload_mb, concurrency, created, revoked";
-
-fn key_from_row(row: &Row) -> DbResult<ApiKey> {
-    Ok(ApiKey {
-        id: row.text(0)?,
-        name: row.text(1)?,
-        plan: if row.text(2)? == "paid" {
-            Plan::Paid
-        } else {
-            Plan::Free
-        },
-        monthly_minutes: row.opt_int(3)?.map(|m| m.max(0) as u64),
-        max_upload_mb: row.count(4)?,
-        concurrency: row.count(5)?,
-        created: row.text(6)?,
-        revoked: row.int(7)? != 0,
-    })
-}
 
 impl Db {
     /// `database`: a `postgres://` URL, or none for SQLite under `data_dir`. The schema is
@@ -154,53 +127,6 @@ impl Db {
         self.engine.is_postgres()
     }
 
-    pub async fn insert_key(&self, key: &ApiKey, raw: &str) -> DbResult<()> {
-        self.engine
-            .execute(
-                "INSERT INTO keys (id, name, hash, plan, monthly_minutes, max_upload_mb,
-                 concurrency, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                params![
-                    key.id.as_str(),
-                    key.name.as_str(),
-                    hash_key(raw),
-                    key.plan.as_str(),
-                    key.monthly_minutes.map(|m| m as i64),
-                    key.max_upload_mb as i64,
-                    i64::from(key.concurrency),
-                    key.created.as_str()
-                ],
-            )
-            .await
-            .map(drop)
-    }
-
-    pub async fn keys(&self) -> DbResult<Vec<ApiKey>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY created, id");
-        let rows = self.engine.query(&sql, &[]).await?;
-        rows.iter().map(key_from_row).collect()
-    }
-
-    pub async fn key_by_raw(&self, raw: &str) -> DbResult<Option<ApiKey>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE hash = $1");
-        let row = self.engine.query_opt(&sql, params![hash_key(raw)]).await?;
-        row.as_ref().map(key_from_row).transpose()
-    }
-
-    pub async fn key_by_id(&self, id: &str) -> DbResult<Option<ApiKey>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1");
-        let row = self.engine.query_opt(&sql, params![id]).await?;
-        row.as_ref().map(key_from_row).transpose()
-    }
-
-    /// Whether a key with this id existed (revoking twice is not an error).
-    pub async fn revoke_key(&self, id: &str) -> DbResult<bool> {
-        let changed = self
-            .engine
-            .execute("UPDATE keys SET revoked = 1 WHERE id = $1", params![id])
-            .await?;
-        Ok(changed > 0)
-    }
-
     /// Usage of a synchronous request or a stream (jobs record theirs with the result).
     pub async fn record_usage(&self, subject: &str, at_unix: i64, seconds: f64) -> DbResult<()> {
         self.engine
@@ -210,6 +136,26 @@ impl Db {
             )
             .await
             .map(drop)
+    }
+
+    /// (day as days since the epoch, requests, seconds, credits) of `subject` since
+    /// `since_unix`, for the days with any.
+    pub async fn usage_by_day(
+        &self,
+        subject: &str,
+        since_unix: i64,
+    ) -> DbResult<Vec<(i64, u64, f64, u64)>> {
+        let rows = self
+            .engine
+            .query(
+                "SELECT at_unix / 86400, COUNT(*), SUM(seconds), CAST(SUM(credits) AS BIGINT)
+                 FROM usage WHERE subject = $1 AND at_unix >= $2 GROUP BY at_unix / 86400",
+                params![subject, since_unix],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.int(0)?, row.count(1)?, row.real(2)?, row.count(3)?)))
+            .collect()
     }
 
     /// (transcriptions, credits) of `subject` since `since_unix`.
@@ -266,33 +212,58 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn keys_are_stored_hashed_and_usage_is_counted_in_credits() {
+    async fn usage_is_counted_in_credits_and_by_day() {
         let (db, dir) = test_db().await;
-        let key = ApiKey {
-            id: "k1".into(),
-            name: "test".into(),
-            plan: Plan::Free,
-            monthly_minutes: Some(600),
-            max_upload_mb: 500,
-            concurrency: 2,
-            created: "now".into(),
-            revoked: false,
-        };
-        db.insert_key(&key, "stt_secret").await.unwrap();
-        let found = db.key_by_raw("stt_secret").await.unwrap().unwrap();
-        assert_eq!(
-            (found.id.as_str(), found.monthly_minutes),
-            ("k1", Some(600))
-        );
-        assert!(db.key_by_raw("stt_other").await.unwrap().is_none());
-        assert!(db.revoke_key("k1").await.unwrap());
-        assert!(db.key_by_raw("stt_secret").await.unwrap().unwrap().revoked);
-
-        db.record_usage("key:k1", 100, 61.0).await.unwrap();
-        db.record_usage("key:k1", 200, 11.0).await.unwrap();
-        assert_eq!(db.usage_since("key:k1", 0).await.unwrap(), (2, 3));
-        assert_eq!(db.usage_since("key:k1", 150).await.unwrap(), (1, 1));
+        db.record_usage("account:a", 100, 61.0).await.unwrap();
+        db.record_usage("account:a", 200, 11.0).await.unwrap();
+        db.record_usage("account:a", 86_400 + 5, 30.0)
+            .await
+            .unwrap();
+        assert_eq!(db.usage_since("account:a", 0).await.unwrap(), (3, 4));
+        assert_eq!(db.usage_since("account:a", 150).await.unwrap(), (2, 2));
+        let mut days = db.usage_by_day("account:a", 0).await.unwrap();
+        days.sort_by_key(|day| day.0);
+        assert_eq!(days, vec![(0, 2, 72.0, 3), (1, 1, 30.0, 1)]);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn keys_made_before_accounts_become_accounts_of_their_own() {
+        let dir = std::env::temp_dir().join(format!("stt-db-{}", uuid::Uuid::new_v4()));
+        let engine = Engine::open_sqlite(&dir).unwrap();
+        engine.migrate(&MIGRATIONS[..2]).await.unwrap();
+        engine
+            .execute(
+                "INSERT INTO keys (id, name, hash, plan, monthly_minutes, max_upload_mb,
+                 concurrency, created) VALUES ('key_old', 'old', $1, 'free', 50, 100, 1, 'then')",
+                params![hash_key("stt_old")],
+            )
+            .await
+            .unwrap();
+        engine
+            .execute(
+                "INSERT INTO usage (subject, at_unix, seconds, credits) VALUES ('key:key_old', 1, 90.0, 2)",
+                &[],
+            )
+            .await
+            .unwrap();
+        drop(engine);
+
+        let db = Db::open(None, &dir).await.unwrap();
+        let key = db.key_by_raw("stt_old").await.unwrap().unwrap();
+        assert_eq!(key.account_id, "key_old");
+        assert_eq!(
+            (
+                key.limits.monthly_minutes,
+                key.limits.max_upload_mb,
+                key.limits.concurrency
+            ),
+            (Some(50), 100, 1)
+        );
+        let account = db.account("key_old").await.unwrap().unwrap();
+        assert_eq!(account.profile.name, "old");
+        assert_eq!(db.usage_since("account:key_old", 0).await.unwrap(), (1, 2));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]

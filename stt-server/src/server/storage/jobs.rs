@@ -3,8 +3,11 @@
 //! works, and writes the result and the usage once, in one transaction, only while the lease
 //! is its own. A lease that runs out (its worker died) is taken over, up to `MAX_ATTEMPTS`.
 
+use stt_core::Transcript;
+
 use super::db::{Db, credits, now_unix};
 use super::sql::{DbResult, Row, params};
+use super::transcripts::{self, TranscriptRecord};
 
 /// Times a job may be started before it is failed rather than started again: input that
 /// brings a worker down does not bring down the next one.
@@ -88,6 +91,16 @@ pub struct Job {
     pub error: Option<String>,
 }
 
+/// A job's successful outcome.
+pub struct JobResult {
+    /// What the job answers with (`Job::result`).
+    pub body: String,
+    /// Seconds of audio to charge.
+    pub seconds: f64,
+    /// For the workspace, when an asynchronous job's transcript is kept.
+    pub transcript: Option<Transcript>,
+}
+
 /// What `finish_job` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Finished {
@@ -133,34 +146,43 @@ pub struct QueueStats {
 }
 
 impl Db {
-    pub async fn insert_job(&self, job: &Job) -> DbResult<()> {
+    /// Stores `job`, and with it the workspace's record of its transcript when it is kept.
+    pub async fn insert_job(
+        &self,
+        job: &Job,
+        transcript: Option<&TranscriptRecord>,
+    ) -> DbResult<()> {
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS}, queued_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
              $9, $10, $11, $12, $13, $14, $15, $16)"
         );
-        self.engine
-            .execute(
-                &sql,
-                params![
-                    job.id.as_str(),
-                    job.kind.as_str(),
-                    job.subject.as_str(),
-                    job.status.as_str(),
-                    job.model.as_str(),
-                    job.options.as_str(),
-                    job.audio_path.clone(),
-                    job.url.clone(),
-                    job.budget_minutes.map(|m| m as i64),
-                    job.max_bytes as i64,
-                    job.audio_seconds,
-                    job.created_unix,
-                    job.created.as_str(),
-                    job.result.clone(),
-                    job.error.clone(),
-                    chrono::Utc::now().timestamp_millis()
-                ],
-            )
-            .await?;
+        let mut tx = self.engine.begin_locked(&format!("job {}", job.id)).await?;
+        tx.execute(
+            &sql,
+            params![
+                job.id.as_str(),
+                job.kind.as_str(),
+                job.subject.as_str(),
+                job.status.as_str(),
+                job.model.as_str(),
+                job.options.as_str(),
+                job.audio_path.clone(),
+                job.url.clone(),
+                job.budget_minutes.map(|m| m as i64),
+                job.max_bytes as i64,
+                job.audio_seconds,
+                job.created_unix,
+                job.created.as_str(),
+                job.result.clone(),
+                job.error.clone(),
+                chrono::Utc::now().timestamp_millis()
+            ],
+        )
+        .await?;
+        if let Some(record) = transcript {
+            transcripts::insert(&mut tx, record, None).await?;
+        }
+        tx.commit().await?;
         self.notify_jobs_waiting().await;
         Ok(())
     }
@@ -253,13 +275,14 @@ impl Db {
             .map(drop)
     }
 
-    /// Stores the outcome of `worker`'s lease on job `id` and, on success, the usage of
-    /// `seconds` of audio, both or neither, once per job whatever happens around it.
+    /// Stores the outcome of `worker`'s lease on job `id` and, on success, the usage of its
+    /// audio and the workspace's transcript, all or nothing, once per job whatever happens
+    /// around it.
     pub async fn finish_job(
         &self,
         id: &str,
         worker: &str,
-        outcome: Result<(String, f64), String>,
+        outcome: Result<JobResult, String>,
     ) -> DbResult<Finished> {
         let mut tx = self.engine.begin_locked(&format!("job {id}")).await?;
         let owner = tx
@@ -272,16 +295,28 @@ impl Db {
             return Ok(Finished::LeaseLost);
         };
         let (status, result, error) = match outcome {
-            Ok((result, seconds)) => {
+            Ok(done) => {
                 tx.execute(
                     "INSERT INTO usage (subject, at_unix, seconds, credits, job_id)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING",
-                    params![subject, now_unix(), seconds, credits(seconds) as i64, id],
+                    params![
+                        subject,
+                        now_unix(),
+                        done.seconds,
+                        credits(done.seconds) as i64,
+                        id
+                    ],
                 )
                 .await?;
-                (JobStatus::Completed, Some(result), None)
+                if let Some(transcript) = &done.transcript {
+                    transcripts::finish_job_transcript(&mut tx, id, Ok(transcript)).await?;
+                }
+                (JobStatus::Completed, Some(done.body), None)
             }
-            Err(error) => (JobStatus::Failed, None, Some(error)),
+            Err(error) => {
+                transcripts::finish_job_transcript(&mut tx, id, Err(&error)).await?;
+                (JobStatus::Failed, None, Some(error))
+            }
         };
         tx.execute(
             "UPDATE jobs SET status = $2, result = $3, error = $4, lease_until = 0 WHERE id = $1",
@@ -364,11 +399,19 @@ mod tests {
     use super::super::db::tests::test_db;
     use super::*;
 
+    fn done(body: &str) -> JobResult {
+        JobResult {
+            body: body.into(),
+            seconds: 61.0,
+            transcript: None,
+        }
+    }
+
     fn job(id: &str, created_unix: i64) -> Job {
         Job {
             id: id.into(),
             kind: JobKind::Async,
-            subject: "key:a".into(),
+            subject: "account:a".into(),
             status: JobStatus::Waiting,
             model: "base".into(),
             options: "{}".into(),
@@ -387,39 +430,37 @@ mod tests {
     #[tokio::test]
     async fn jobs_are_claimed_oldest_first_once_and_taken_over_when_a_lease_runs_out() {
         let (db, dir) = test_db().await;
-        db.insert_job(&job("new", 20)).await.unwrap();
-        db.insert_job(&job("old", 10)).await.unwrap();
+        db.insert_job(&job("new", 20), None).await.unwrap();
+        db.insert_job(&job("old", 10), None).await.unwrap();
         let stats = db.queue_stats().await.unwrap();
         assert_eq!((stats.waiting, stats.waiting_seconds), (2, 60.0));
         assert_eq!(db.claim_job("w1", 60).await.unwrap().unwrap().id, "old");
         assert_eq!(db.claim_job("w2", 60).await.unwrap().unwrap().id, "new");
         assert!(db.claim_job("w3", 60).await.unwrap().is_none());
-        assert_eq!(db.unfinished_jobs("key:a").await.unwrap(), 2);
+        assert_eq!(db.unfinished_jobs("account:a").await.unwrap(), 2);
 
         // w1 dies: its lease runs out and w3 takes the job over; w1's late result is dropped.
         assert!(db.renew_lease("old", "w1", -1).await.unwrap());
         let taken = db.claim_job("w3", 60).await.unwrap().unwrap();
         assert_eq!(taken.id, "old");
         assert!(!db.renew_lease("old", "w1", 60).await.unwrap());
-        let late = db.finish_job("old", "w1", Ok(("{}".into(), 61.0))).await;
+        let late = db.finish_job("old", "w1", Ok(done("{}"))).await;
         assert_eq!(late.unwrap(), Finished::LeaseLost);
         assert_eq!(
-            db.finish_job("old", "w3", Ok(("{\"a\":1}".into(), 61.0)))
+            db.finish_job("old", "w3", Ok(done("{\"a\":1}")))
                 .await
                 .unwrap(),
             Finished::Stored
         );
         // Finishing again writes nothing: one result, one usage row.
         assert_eq!(
-            db.finish_job("old", "w3", Ok(("{}".into(), 61.0)))
-                .await
-                .unwrap(),
+            db.finish_job("old", "w3", Ok(done("{}"))).await.unwrap(),
             Finished::LeaseLost
         );
         let done = db.job("old").await.unwrap().unwrap();
         assert_eq!(done.status, JobStatus::Completed);
         assert_eq!(done.result.as_deref(), Some("{\"a\":1}"));
-        assert_eq!(db.usage_since("key:a", 0).await.unwrap(), (1, 2));
+        assert_eq!(db.usage_since("account:a", 0).await.unwrap(), (1, 2));
 
         // Its second lease runs out too: the job fails instead of being started a third time.
         assert!(db.renew_lease("new", "w2", -1).await.unwrap());
@@ -442,7 +483,9 @@ mod tests {
     async fn workers_claiming_at_once_take_each_job_exactly_once() {
         let (db, dir) = test_db().await;
         for i in 0..40 {
-            db.insert_job(&job(&format!("j{i:02}"), i)).await.unwrap();
+            db.insert_job(&job(&format!("j{i:02}"), i), None)
+                .await
+                .unwrap();
         }
         let claimers = (0..4).map(|w| {
             let db = db.clone();
@@ -467,7 +510,7 @@ mod tests {
     #[tokio::test]
     async fn a_stopped_servers_leases_expire_at_its_next_start() {
         let (db, dir) = test_db().await;
-        db.insert_job(&job("a", 1)).await.unwrap();
+        db.insert_job(&job("a", 1), None).await.unwrap();
         db.claim_job("old-run", 600).await.unwrap().unwrap();
         assert!(db.claim_job("new-run", 600).await.unwrap().is_none());
         db.expire_leases().await.unwrap();

@@ -17,7 +17,7 @@ use crate::server::error::ApiError;
 use crate::server::fetch;
 use crate::server::storage::audio::LocalAudio;
 use crate::server::storage::db::now_unix;
-use crate::server::storage::jobs::{Job, JobKind};
+use crate::server::storage::jobs::{Job, JobKind, JobResult};
 
 /// Starts one runner per transcription worker of this node (more would only wait in the
 /// workers' queue, where synchronous requests need room) and the sweeper.
@@ -39,7 +39,7 @@ async fn runner(state: Arc<AppState>) {
             Ok(Some(job)) => {
                 let (outcome, reservation) = tokio::select! {
                     outcome = run(&state, &job) => match outcome {
-                        Ok((result, seconds, reservation)) => (Ok((result, seconds)), reservation),
+                        Ok((result, reservation)) => (Ok(result), reservation),
                         Err(error) => (Err(stored_error(&job, error)), None),
                     },
                     lost = keep_lease(&state, &job.id) => {
@@ -96,8 +96,8 @@ async fn keep_lease(state: &AppState, id: &str) -> String {
     }
 }
 
-/// Runs a job: its result, the seconds of audio to charge, and the minutes held for them.
-async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reservation>), ApiError> {
+/// Runs a job: its result, and the minutes held for it.
+async fn run(state: &AppState, job: &Job) -> Result<(JobResult, Option<Reservation>), ApiError> {
     let Some(workers) = &state.workers else {
         return Err(ApiError::internal(
             "this node runs no transcription workers",
@@ -127,14 +127,14 @@ async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reserva
     let quota = match (
         job.kind,
         job.budget_minutes,
-        job.subject.strip_prefix("key:"),
+        job.subject.strip_prefix("account:"),
     ) {
         (JobKind::Async, Some(_), Some(id)) => state
             .db
-            .key_by_id(id)
+            .account(id)
             .await
             .map_err(ApiError::internal)?
-            .and_then(|key| key.monthly_minutes),
+            .and_then(|account| account.limits.monthly_minutes),
         _ => None,
     };
     let reservation = state.reserve(&job.subject, quota, &audio.path).await?;
@@ -151,19 +151,27 @@ async fn run(state: &AppState, job: &Job) -> Result<(String, f64, Option<Reserva
             max_seconds: state.config.max_duration as f64,
         })
         .await?;
+    let seconds = transcript.duration;
     let result = match job.kind {
         JobKind::Async => {
             let metadata = DeepgramMetadata {
                 request_id: job.id.clone(),
                 created: job.created.clone(),
             };
-            to_deepgram(&transcript, &metadata).to_string()
+            JobResult {
+                body: to_deepgram(&transcript, &metadata).to_string(),
+                seconds,
+                transcript: Some(transcript),
+            }
         }
-        JobKind::Sync => {
-            serde_json::to_string(&transcript).map_err(|e| ApiError::internal(e.to_string()))?
-        }
+        JobKind::Sync => JobResult {
+            body: serde_json::to_string(&transcript)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            seconds,
+            transcript: None,
+        },
     };
-    Ok((result, transcript.duration, reservation))
+    Ok((result, reservation))
 }
 
 /// Every 20 s: renews this server's holds (they expire a minute after it dies), deletes the

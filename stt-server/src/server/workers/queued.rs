@@ -85,7 +85,7 @@ pub async fn run(
     let mut finished = state.db.events.finished();
     state
         .db
-        .insert_job(&job)
+        .insert_job(&job, None)
         .await
         .map_err(ApiError::internal)?;
     let done = wait(state, &id, &mut finished).await;
