@@ -104,7 +104,7 @@ def mixed_load(cluster, apis, workers, count):
     # Every accepted asynchronous job ends; each completed one has exactly one usage row.
     jobs = [r for r in results if r["mode"] == "async" and r.get("id")]
     db = cluster.postgres
-    subjects = ", ".join(f"'key:{key['id']}'" for key in keys + [small])
+    subjects = ", ".join(f"'account:{key['account']}'" for key in keys + [small])
     mine = f"kind = 'async' AND subject IN ({subjects})"
 
     def all_ended():
@@ -123,7 +123,7 @@ def mixed_load(cluster, apis, workers, count):
                              f"(SELECT id FROM jobs WHERE {mine})", db.url))
     sync_ok = sum(1 for r in results if r["mode"] == "sync" and r["status"] == 200)
     small_credits = int(db.sql(f"SELECT COALESCE(SUM(credits), 0) FROM usage "
-                               f"WHERE subject = 'key:{small['id']}'", db.url))
+                               f"WHERE subject = 'account:{small['account']}'", db.url))
     by_status = {}
     for r in results:
         by_status[f"{r['mode']} {r['status']}"] = by_status.get(f"{r['mode']} {r['status']}", 0) + 1

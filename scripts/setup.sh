@@ -11,9 +11,11 @@ venv="$STT_HOME/venv"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: ffmpeg (formats symphonia cannot read, test media), cmake (builds libopus),
-# postgresql (the shared database of the tests and the scale benchmark, started by them).
+# postgresql (the shared database of the tests and the scale benchmark, started by them), the
+# fonts of PDF exports (DejaVu Sans: Latin, Greek, Cyrillic; Noto Sans CJK: Chinese, Japanese,
+# Korean) and poppler-utils (pdftotext, pdftoppm: the tests read the PDFs back).
 missing=()
-for pkg in ffmpeg cmake postgresql; do
+for pkg in ffmpeg cmake postgresql fonts-dejavu-core fonts-noto-cjk poppler-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -39,7 +39,7 @@ on_postgres() (
     -p stt-server -E 'test(/storage::/)'
   STT_TEST_DATABASE=$url "$STT_PYTHON" -m pytest -q tests/python/test_server.py \
     tests/python/test_server_hardening.py tests/python/test_stream.py \
-    tests/python/test_server_restart.py
+    tests/python/test_server_restart.py tests/python/test_workspace.py
 )
 
 stage "set-up" scripts/setup.sh

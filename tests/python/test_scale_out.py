@@ -46,9 +46,9 @@ def metric(node, name):
             if line.startswith(name)}
 
 
-def usage_rows(cluster, key_id):
+def usage_rows(cluster, account_id):
     return int(cluster.postgres.sql(
-        f"SELECT COUNT(*) FROM usage WHERE subject = 'key:{key_id}'", cluster.postgres.url))
+        f"SELECT COUNT(*) FROM usage WHERE subject = 'account:{account_id}'", cluster.postgres.url))
 
 
 def test_an_api_node_queues_requests_that_a_worker_runs(cluster):
@@ -70,7 +70,7 @@ def test_an_api_node_queues_requests_that_a_worker_runs(cluster):
     transcript = body["result"]["results"]["channels"][0]["alternatives"][0]["transcript"]
     assert words(transcript)[:4] == ["and", "so", "my", "fellow"], transcript
     # One usage row per transcription, written by the worker with the result.
-    assert usage_rows(cluster, key["id"]) == 2
+    assert usage_rows(cluster, key["account"]) == 2
     # The synchronous request's audio left the bucket when it was answered; the job's stays
     # for the result's lifetime.
     wait_for(lambda: len(cluster.store.objects()) == 1 or None, 30, "the upload's deletion")
@@ -110,7 +110,7 @@ def test_a_quota_holds_across_api_nodes(cluster):
                    for node in (api, other_api, api, other_api)]
         statuses = sorted(f.result().status_code for f in futures)
     assert statuses.count(200) == 1 and statuses.count(402) == 3, statuses
-    assert usage_rows(cluster, key["id"]) == 1
+    assert usage_rows(cluster, key["account"]) == 1
 
 
 def test_a_killed_workers_job_is_taken_over_and_done_once(cluster):
@@ -135,7 +135,7 @@ def test_a_killed_workers_job_is_taken_over_and_done_once(cluster):
     body = job_ended(api, key["key"], generation_id)
     assert body["status"] == "completed", body
     assert replacement.alive()
-    assert usage_rows(cluster, key["id"]) == 1
+    assert usage_rows(cluster, key["account"]) == 1
     attempts = cluster.postgres.sql(
         f"SELECT attempts FROM jobs WHERE id = '{generation_id}'", cluster.postgres.url)
     assert attempts == "2", attempts

@@ -36,11 +36,13 @@ fn fonts(language: &str) -> RunFonts {
 
 /// The transcript as a Word document.
 pub fn to_docx(transcript: &Transcript, info: &DocumentInfo) -> Result<Vec<u8>> {
+    // Sizes are in half-points.
     let title = Style::new("Title", StyleType::Paragraph)
         .name("Title")
         .size(36)
         .bold()
         .outline_lvl(0);
+    // For the document's properties, which would otherwise say 1970.
     let now = OffsetDateTime::now_utc();
     let now = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",

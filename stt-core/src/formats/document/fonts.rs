@@ -22,20 +22,14 @@ use crate::{Error, Result};
 const FONT_DIRS: [&str; 2] = ["/usr/share/fonts", "/usr/local/share/fonts"];
 const USER_FONT_DIRS: [&str; 2] = [".local/share/fonts", ".fonts"];
 
-/// Regular and bold files of the main font, best first, with the Debian package of each:
-/// they cover Latin, Greek and Cyrillic.
-const MAIN_FONTS: [(&str, &str, &str); 3] = [
-    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
-    (
-        "NotoSans-Regular.ttf",
-        "NotoSans-Bold.ttf",
-        "fonts-noto-core",
-    ),
-    (
-        "LiberationSans-Regular.ttf",
-        "LiberationSans-Bold.ttf",
-        "fonts-liberation2",
-    ),
+/// Regular and bold files of the main font, best first: they cover Latin, Greek and Cyrillic.
+const MAIN_FONTS: [(&str, &str); 3] = [
+    // Debian fonts-dejavu-core.
+    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+    // fonts-noto-core.
+    ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
+    // fonts-liberation2.
+    ("LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
 ];
 
 /// Fonts for the characters the main font lacks, best first: Chinese, Japanese, Korean.
@@ -127,8 +121,8 @@ impl Face {
         })
     }
 
-    /// The faces worth having from a file: the only face, or the region faces of a CJK
-    /// collection (the first face when none is named as one).
+    /// The faces worth having from a file: the only face, or the first face of each region of
+    /// a CJK collection (its first face when none is named for a region).
     fn load(path: &Path) -> Result<Vec<Face>> {
         let bytes: Arc<[u8]> = std::fs::read(path).map_err(|e| Error::io(path, e))?.into();
         let font = ReadScope::new(&bytes)
@@ -151,7 +145,9 @@ impl Face {
                     .find(|(suffix, _)| family.ends_with(suffix))
                     .map(|(_, language)| *language)
             });
-            if count == 1 || language.is_some() {
+            let new_region =
+                language.is_some() && faces.iter().all(|f: &Face| f.language != language);
+            if count == 1 || new_region {
                 let mut face = Face::parse(path, bytes.clone(), index)?;
                 face.language = language;
                 faces.push(face);
@@ -203,7 +199,7 @@ fn subset_tag(gids: &[u16]) -> String {
         hash = (hash ^ u64::from(*gid)).wrapping_mul(0x0100_0000_01b3);
     }
     (0..6)
-        .map(|i| char::from(b'A' + (hash >> (i * 5) & 31) as u8 % 26))
+        .map(|i| char::from(b'A' + ((hash >> (i * 5)) % 26) as u8))
         .collect()
 }
 
@@ -244,7 +240,7 @@ impl Fonts {
         }
         let Some((regular, bold)) = MAIN_FONTS
             .iter()
-            .find_map(|(regular, bold, _)| Some((files.get(*regular)?, files.get(*bold)?)))
+            .find_map(|(regular, bold)| Some((files.get(*regular)?, files.get(*bold)?)))
         else {
             let looked_in: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             return Err(Error::io(
@@ -252,9 +248,9 @@ impl Fonts {
                 io::Error::new(
                     io::ErrorKind::NotFound,
                     format!(
-                        "no font for PDF export in {}; install the Debian package {}",
-                        looked_in.join(", "),
-                        MAIN_FONTS[0].2
+                        "no font for PDF export in {}; install the Debian package \
+                         fonts-dejavu-core",
+                        looked_in.join(", ")
                     ),
                 ),
             ));
@@ -320,6 +316,17 @@ impl Fonts {
     }
 }
 
+/// The faces by file and index (their tables would fill screens).
+impl std::fmt::Debug for Fonts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let faces = self
+            .faces
+            .iter()
+            .map(|face| format!("{}#{}", face.path.display(), face.index));
+        f.debug_list().entries(faces).finish()
+    }
+}
+
 /// Maps font file names to their paths under `dir`, keeping the first found.
 fn index_fonts(dir: &Path, depth: usize, files: &mut HashMap<String, PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -361,6 +368,9 @@ mod tests {
         assert_eq!(fonts.face(face("zh")).language, Some("zh"));
         assert_eq!(fonts.face(face("ja")).language, Some("ja"));
         assert_eq!(fonts.face(face("ko")).language, Some("ko"));
+        // One face per region (not the collection's monospaced ones too).
+        let japanese = (0..fonts.len()).filter(|&i| fonts.face(i).language == Some("ja"));
+        assert_eq!(japanese.count(), 1);
         // Nothing has a private-use character: the main font's missing-glyph box.
         assert_eq!(
             fonts.glyph(&fonts.order(Weight::Bold, "en"), '\u{E000}'),
@@ -369,16 +379,20 @@ mod tests {
     }
 
     #[test]
+    fn fonts_can_be_kept_for_all_threads() {
+        fn shared<T: Send + Sync + std::fmt::Debug>(_: &T) {}
+        shared(system_fonts());
+        assert!(format!("{:?}", system_fonts()).contains("DejaVuSans.ttf#0"));
+    }
+
+    #[test]
     fn missing_fonts_are_io_errors() {
         let error = Fonts::from_files("/nonexistent/a.ttf", "/nonexistent/b.ttf", &[])
-            .err()
-            .expect("no such font");
+            .expect_err("no such font");
         assert_eq!(error.kind(), crate::ErrorKind::Io);
         assert!(error.to_string().contains("/nonexistent/a.ttf"), "{error}");
         let not_a_font = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let error = Fonts::from_files(&not_a_font, &not_a_font, &[])
-            .err()
-            .expect("not a font");
+        let error = Fonts::from_files(&not_a_font, &not_a_font, &[]).expect_err("not a font");
         assert_eq!(error.kind(), crate::ErrorKind::Io);
     }
 }

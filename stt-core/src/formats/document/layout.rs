@@ -28,7 +28,7 @@ pub(super) struct Run {
     pub glyphs: Vec<(u16, char)>,
 }
 
-/// A placed character.
+/// A character with the glyph that draws it and its width in points.
 struct Item {
     face: usize,
     gid: u16,
@@ -117,6 +117,7 @@ impl<'a> Layout<'a> {
                 self.pages.push(Vec::new());
                 self.top = PAGE_HEIGHT - MARGIN;
             }
+            // Room above the baseline for capitals and CJK (ascents are about 0.9 em).
             let baseline = self.top - size * 1.1;
             let page = self.pages.len() - 1;
             if let (0, Some((text, style))) = (number, marker) {

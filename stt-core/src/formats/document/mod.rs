@@ -49,7 +49,7 @@ fn facts(transcript: &Transcript, info: &DocumentInfo) -> Vec<String> {
     line.push(format!("Duration {}", duration(transcript.duration)));
     if !transcript.language.is_empty() {
         let language = language_name(&transcript.language)
-            .map_or_else(|| transcript.language.clone(), |name| capitalized(name));
+            .map_or_else(|| transcript.language.clone(), capitalized);
         line.push(format!("Language: {language}"));
     }
     if !transcript.model.is_empty() {

@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use printpdf::{
-    Codepoint, Color, FontId, Greyscale, Mm, OffsetDateTime, Op, PdfDocument, PdfFontHandle,
-    PdfPage, PdfSaveOptions, Pt, TextItem, TextMatrix,
+    Codepoint, Color, FontId, Greyscale, OffsetDateTime, Op, PdfDocument, PdfFontHandle, PdfPage,
+    PdfSaveOptions, Pt, TextItem, TextMatrix,
 };
 
 use super::fonts::{Fonts, Weight};
-use super::layout::{Layout, MARGIN, Run, Style};
+use super::layout::{Layout, MARGIN, PAGE_HEIGHT, PAGE_WIDTH, Run, Style};
 use super::{DocumentInfo, facts, paragraphs};
 use crate::Result;
 use crate::transcript::Transcript;
@@ -70,6 +70,7 @@ fn write(title: &str, pages: &[Vec<Run>], fonts: &Fonts) -> Result<Vec<u8>> {
         used[run.face].extend(run.glyphs.iter().map(|(gid, _)| *gid));
     }
     let mut document = PdfDocument::new(title);
+    // printpdf would date the document 1970.
     let now = OffsetDateTime::now_utc();
     let metadata = &mut document.metadata.info;
     metadata.creation_date = now;
@@ -90,7 +91,7 @@ fn write(title: &str, pages: &[Vec<Run>], fonts: &Fonts) -> Result<Vec<u8>> {
         .iter()
         .map(|runs| {
             let ops = page_ops(runs, &embedded);
-            PdfPage::new(Mm(210.0), Mm(297.0), ops)
+            PdfPage::new(Pt(PAGE_WIDTH).into(), Pt(PAGE_HEIGHT).into(), ops)
         })
         .collect();
     document.with_pages(pages);
