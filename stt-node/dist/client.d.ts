@@ -1,7 +1,9 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
- * returning the same `Transcript` as the local engine. Only Node's own modules are used. */
+ * returning the same `Transcript` as the local engine, and of its transcript workspace
+ * (`/api/v1/`: stored transcripts, usage, account, keys). Only Node's own modules are used. */
 import { Transcript } from './transcript';
 import { AudioInput } from './whisper';
+import { Account, AccountUpdate, ApiKeyInfo, CreatedKey, ExportFormat, StoredTranscript, TranscriptFilters, TranscriptListOptions, TranscriptPage, TranscriptSummary, Usage } from './workspace';
 export interface ClientOptions {
     /** With or without the `/v1` suffix. Default `http://127.0.0.1:8080`. */
     baseUrl?: string;
@@ -22,10 +24,15 @@ export interface RemoteTranscribeOptions {
     vad?: boolean;
     diarize?: boolean;
     speakers?: number;
+    /** With a key the server keeps the transcript in its account (`client.transcripts`)
+     * unless this is false. */
+    store?: boolean;
     signal?: AbortSignal;
 }
 export interface SubmitOptions {
     model?: string;
+    /** As for `transcribe`. */
+    store?: boolean;
     signal?: AbortSignal;
 }
 export interface WaitOptions {
@@ -43,11 +50,16 @@ export interface JobStatus {
 }
 type Json = Record<string, any>;
 type DeepgramResult = Json;
+/** Errors from the server reject with code `server` and its HTTP `status` (0: no answer at
+ * all). The workspace calls (`transcripts`, `keys`, `usage`, `account`) need a key, and see
+ * only the key's account. */
 export declare class Client {
     #private;
     readonly baseUrl: string;
     readonly apiKey: string | undefined;
     readonly timeoutMs: number;
+    readonly transcripts: Transcripts;
+    readonly keys: Keys;
     constructor(options?: ClientOptions);
     /** Transcribes on the server and waits for the answer (`POST /v1/transcribe`). */
     transcribe(input: AudioInput, options?: RemoteTranscribeOptions): Promise<Transcript>;
@@ -62,5 +74,56 @@ export declare class Client {
     }): Promise<JobStatus>;
     /** Polls a job until it completes; rejects with code `job_failed` if it failed. */
     wait(jobId: string, options?: WaitOptions): Promise<Transcript>;
+    /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
+     * today included (`GET /api/v1/usage/`). */
+    usage(options?: {
+        days?: number;
+        signal?: AbortSignal;
+    }): Promise<Usage>;
+    /** The account of the key (`GET /api/v1/account/`). */
+    account(options?: {
+        signal?: AbortSignal;
+    }): Promise<Account>;
+    /** Changes what is given and resolves to the account (`PATCH /api/v1/account/`). */
+    updateAccount(changes: AccountUpdate): Promise<Account>;
+}
+/** The transcripts stored in the account of the client's key (`client.transcripts`). An id
+ * of another account's transcript answers 404, as an unknown one does. */
+export declare class Transcripts {
+    #private;
+    /** One page, newest first (`GET /api/v1/transcripts/`). */
+    list(options?: TranscriptListOptions): Promise<TranscriptPage>;
+    /** Every transcript that the filters select, newest first, fetching one page at a time. */
+    iterate(filters?: TranscriptFilters): AsyncGenerator<TranscriptSummary, void, undefined>;
+    /** The transcript whole, as a `Transcript` in `transcript`. */
+    get(id: string, options?: {
+        signal?: AbortSignal;
+    }): Promise<StoredTranscript>;
+    /** Deletes the transcript and what derives from it (its job and the job's audio). */
+    delete(id: string, options?: {
+        signal?: AbortSignal;
+    }): Promise<void>;
+    /** The transcript as a file in `format`, rendered by the server; a 409 while it is not
+     * completed. */
+    export(id: string, format: ExportFormat, options?: {
+        signal?: AbortSignal;
+    }): Promise<Buffer>;
+}
+/** The active keys of the account (`client.keys`). A new key shares the account's plan and
+ * quota. */
+export declare class Keys {
+    #private;
+    list(options?: {
+        signal?: AbortSignal;
+    }): Promise<ApiKeyInfo[]>;
+    /** A new key; its raw `key` is shown this once. */
+    create(options?: {
+        name?: string;
+        signal?: AbortSignal;
+    }): Promise<CreatedKey>;
+    /** Revokes a key; the account's last one is refused (409): create another first. */
+    delete(id: string, options?: {
+        signal?: AbortSignal;
+    }): Promise<void>;
 }
 export {};

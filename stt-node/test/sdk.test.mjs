@@ -459,4 +459,68 @@ describe('client', () => {
     await assert.rejects(nobody.transcribe(Buffer.from('x')), { code: 'server', status: 0 });
     await assert.rejects(client.transcribe(fixture('jfk.flac'), { signal: AbortSignal.abort() }), { code: 'cancelled' });
   });
+
+  test('the workspace: stored transcripts, exports, usage, account and keys', async () => {
+    // The key's account already holds the transcripts of the tests above.
+    const client = new stt.Client({ baseUrl: server.base, apiKey: server.key });
+    const before = (await client.transcripts.list()).count;
+    const spoken = await client.transcribe(fixture('jfk.flac'));
+    await client.transcribe(fixture('en_librispeech_1089-134691-0000.flac'), { store: false });
+    const page = await client.transcripts.list({ pageSize: 100 });
+    assert.equal(page.count, before + 1);
+    const [stored] = page.results;
+    assert.deepEqual([stored.status, stored.source, stored.fileName, stored.language], ['completed', 'transcribe', 'jfk.flac', 'en']);
+    assert.equal(stored.textPreview, spoken.text.slice(0, 200));
+    assert.ok(stored.created instanceof Date && Date.now() - stored.created.getTime() < 600_000, String(stored.created));
+    const found = await client.transcripts.list({ status: 'completed', search: 'ASK NOT what', createdAfter: stored.created });
+    assert.ok(found.results.some((s) => s.id === stored.id));
+    assert.ok(found.results.every((s) => s.status === 'completed' && /ask not what/i.test(s.textPreview)));
+    assert.equal((await client.transcripts.list({ createdBefore: '2000-01-01' })).count, 0);
+    await assert.rejects(client.transcripts.list({ page: 1000 }), { code: 'server', status: 404 });
+    const all = [];
+    for await (const summary of client.transcripts.iterate({ pageSize: 2 })) all.push(summary.id);
+    assert.equal(all.length, page.count);
+    assert.deepEqual(new Set(all), new Set(page.results.map((s) => s.id)));
+
+    const whole = await client.transcripts.get(stored.id);
+    assert.match(whole.transcript.text, /ask not what your country/);
+    assert.equal(whole.transcript.text, spoken.text);
+    assert.equal(whole.created.getTime(), stored.created.getTime());
+    assert.match((await client.transcripts.export(stored.id, 'srt')).toString(), /-->/);
+    assert.equal((await client.transcripts.export(stored.id, 'docx')).subarray(0, 2).toString(), 'PK');
+    await assert.rejects(client.transcripts.export(stored.id, 'doc'), { code: 'invalid_option', message: /docx/ });
+
+    const usage = await client.usage({ days: 3 });
+    assert.equal(usage.days.length, 3);
+    assert.equal(usage.days[2].date, new Date().toISOString().slice(0, 10));
+    assert.ok(usage.days[2].requests >= 1 && usage.total.minutes >= 0.18, JSON.stringify(usage));
+    assert.equal(usage.total.requests, usage.days.reduce((sum, day) => sum + day.requests, 0));
+    const account = await client.account();
+    assert.equal(account.plan, 'paid');
+    const updated = await client.updateAccount({ name: 'Node', email: 'node@example.com', emailPreferences: { usageAlerts: false } });
+    assert.deepEqual([updated.id, updated.name, updated.email], [account.id, 'Node', 'node@example.com']);
+    assert.deepEqual(updated.emailPreferences, { ...account.emailPreferences, usageAlerts: false });
+    assert.equal((await client.updateAccount({ email: null })).email, null);
+    await assert.rejects(new stt.Client({ baseUrl: server.base, apiKey: '' }).account(), { code: 'server', status: 401 });
+
+    const laptop = await client.keys.create({ name: 'laptop' });
+    assert.ok(laptop.key.startsWith('stt_') && laptop.prefix === laptop.key.slice(0, 8));
+    const keys = await client.keys.list();
+    assert.equal(keys.length, 2);
+    assert.deepEqual(keys.find((key) => key.id === laptop.id), { id: laptop.id, name: 'laptop', prefix: laptop.prefix, created: laptop.created });
+    const withLaptop = new stt.Client({ baseUrl: server.base, apiKey: laptop.key });
+    assert.equal((await withLaptop.transcripts.get(stored.id)).id, stored.id);
+    await client.keys.delete(laptop.id);
+    const [remaining] = await client.keys.list();
+    assert.notEqual(remaining.id, laptop.id);
+    await assert.rejects(withLaptop.account(), { code: 'server', status: 401 });
+    await assert.rejects(client.keys.delete(remaining.id), { code: 'server', status: 409 });
+
+    await client.transcripts.delete(stored.id);
+    await assert.rejects(client.transcripts.get(stored.id), (error) => {
+      assert.ok(error instanceof stt.SttError);
+      assert.equal(error.status, 404);
+      return true;
+    });
+  });
 });

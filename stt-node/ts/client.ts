@@ -1,5 +1,6 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
- * returning the same `Transcript` as the local engine. Only Node's own modules are used. */
+ * returning the same `Transcript` as the local engine, and of its transcript workspace
+ * (`/api/v1/`: stored transcripts, usage, account, keys). Only Node's own modules are used. */
 
 import { randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
@@ -10,9 +11,31 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { SttError, aborted, invalidOption } from './errors';
-import { snakeCase } from './names';
+import { renameKeys, snakeCase } from './names';
 import { Segment, Transcript, Word } from './transcript';
 import { AudioInput } from './whisper';
+import {
+  Account,
+  AccountUpdate,
+  ApiKeyInfo,
+  CreatedKey,
+  EXPORT_FORMATS,
+  ExportFormat,
+  StoredTranscript,
+  TranscriptFilters,
+  TranscriptListOptions,
+  TranscriptPage,
+  TranscriptSummary,
+  Usage,
+  fromAccount,
+  fromCreatedKey,
+  fromKey,
+  fromPage,
+  fromStored,
+  fromUsage,
+  transcriptPath,
+  transcriptsQuery,
+} from './workspace';
 
 export interface ClientOptions {
   /** With or without the `/v1` suffix. Default `http://127.0.0.1:8080`. */
@@ -35,11 +58,16 @@ export interface RemoteTranscribeOptions {
   vad?: boolean;
   diarize?: boolean;
   speakers?: number;
+  /** With a key the server keeps the transcript in its account (`client.transcripts`)
+   * unless this is false. */
+  store?: boolean;
   signal?: AbortSignal;
 }
 
 export interface SubmitOptions {
   model?: string;
+  /** As for `transcribe`. */
+  store?: boolean;
   signal?: AbortSignal;
 }
 
@@ -60,6 +88,12 @@ export interface JobStatus {
 
 type Json = Record<string, any>;
 type DeepgramResult = Json;
+
+/** How the workspace calls reach the server: through their `Client`'s requests. */
+interface Transport {
+  json(method: string, route: string, body?: Json, signal?: AbortSignal): Promise<Json>;
+  bytes(method: string, route: string, signal?: AbortSignal): Promise<Buffer>;
+}
 
 const SAMPLE_RATE = 16_000;
 /** How long an upload waits for the server's `100 Continue` before it is sent anyway. */
@@ -147,16 +181,29 @@ class Multipart {
   }
 }
 
+/** Errors from the server reject with code `server` and its HTTP `status` (0: no answer at
+ * all). The workspace calls (`transcripts`, `keys`, `usage`, `account`) need a key, and see
+ * only the key's account. */
 export class Client {
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly timeoutMs: number;
+  readonly transcripts: Transcripts;
+  readonly keys: Keys;
+  readonly #transport: Transport;
 
   constructor(options: ClientOptions = {}) {
     const base = (options.baseUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     this.baseUrl = base.endsWith('/v1') ? base.slice(0, -3) : base;
     this.apiKey = options.apiKey ?? process.env.STT_API_KEY;
     this.timeoutMs = options.timeoutMs ?? 600_000;
+    this.#transport = {
+      json: (method, route, body, signal) =>
+        this.#request(method, route, body && Buffer.from(JSON.stringify(body)), signal),
+      bytes: async (method, route, signal) => (await this.#exchange(method, route, undefined, signal, '*/*'))[1],
+    };
+    this.transcripts = new Transcripts(this.#transport);
+    this.keys = new Keys(this.#transport);
   }
 
   /** Transcribes on the server and waits for the answer (`POST /v1/transcribe`). */
@@ -173,11 +220,13 @@ export class Client {
   /** Queues an asynchronous job for an upload, or for `{ url }` that the server fetches;
    * resolves to its id (`POST /v1/stt/create`). */
   async submit(source: AudioInput | { url: string }, options: SubmitOptions = {}): Promise<string> {
-    const { model, signal } = options;
+    const { model, store, signal } = options;
+    const fields: Record<string, string> = model ? { model } : {};
+    if (store !== undefined) fields.store = String(store);
     const body =
       typeof source === 'object' && 'url' in source
-        ? Buffer.from(JSON.stringify({ url: source.url, model }))
-        : new Multipart(model ? { model } : {}, 'audio', source);
+        ? Buffer.from(JSON.stringify({ url: source.url, model, store }))
+        : new Multipart(fields, 'audio', source);
     const answer = await this.#request('POST', '/v1/stt/create', body, signal);
     return String(answer.generation_id);
   }
@@ -208,10 +257,50 @@ export class Client {
     }
   }
 
-  #request(method: string, route: string, body: Multipart | Buffer | undefined, signal?: AbortSignal): Promise<Json> {
+  /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
+   * today included (`GET /api/v1/usage/`). */
+  async usage(options: { days?: number; signal?: AbortSignal } = {}): Promise<Usage> {
+    const query = options.days === undefined ? '' : `?days=${encodeURIComponent(options.days)}`;
+    return fromUsage(await this.#transport.json('GET', `/api/v1/usage/${query}`, undefined, options.signal));
+  }
+
+  /** The account of the key (`GET /api/v1/account/`). */
+  async account(options: { signal?: AbortSignal } = {}): Promise<Account> {
+    return fromAccount(await this.#transport.json('GET', '/api/v1/account/', undefined, options.signal));
+  }
+
+  /** Changes what is given and resolves to the account (`PATCH /api/v1/account/`). */
+  async updateAccount(changes: AccountUpdate): Promise<Account> {
+    const { signal, name, email, emailPreferences } = changes;
+    const body = { name, email, email_preferences: emailPreferences && renameKeys(emailPreferences, snakeCase) };
+    return fromAccount(await this.#transport.json('PATCH', '/api/v1/account/', body, signal));
+  }
+
+  async #request(method: string, route: string, body: Multipart | Buffer | undefined, signal?: AbortSignal): Promise<Json> {
+    const [status, raw] = await this.#exchange(method, route, body, signal);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString());
+    } catch {
+      parsed = undefined;
+    }
+    if (!isObject(parsed)) {
+      throw new SttError(`${method} ${route}: the answer is not a JSON object`, 'server', { status });
+    }
+    return parsed;
+  }
+
+  /** Sends one request; resolves to its status and body, or rejects with the server's error. */
+  #exchange(
+    method: string,
+    route: string,
+    body: Multipart | Buffer | undefined,
+    signal?: AbortSignal,
+    accept = 'application/json',
+  ): Promise<[number, Buffer]> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
     const url = new URL(this.baseUrl + route);
-    const headers: Record<string, string | number> = { Accept: 'application/json' };
+    const headers: Record<string, string | number> = { Accept: accept };
     if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
     if (body instanceof Multipart) headers['Content-Type'] = body.contentType;
     else if (body) headers['Content-Type'] = 'application/json';
@@ -221,7 +310,7 @@ export class Client {
     if (body instanceof Multipart) headers.Expect = '100-continue';
     const transport = url.protocol === 'https:' ? https : http;
 
-    return new Promise<Json>((resolve, reject) => {
+    return new Promise<[number, Buffer]>((resolve, reject) => {
       let answered = false;
       let sent = false;
       const request = transport.request(url, { method, headers, timeout: this.timeoutMs, signal }, (response) => {
@@ -231,11 +320,10 @@ export class Client {
         response.on('error', (error) => reject(unreachable(this.baseUrl, error)));
         response.on('end', () => {
           if (!sent) request.destroy(); // answered without wanting the body
-          try {
-            resolve(answer(method, route, response.statusCode ?? 0, Buffer.concat(chunks).toString()));
-          } catch (error) {
-            reject(error);
-          }
+          const status = response.statusCode ?? 0;
+          const raw = Buffer.concat(chunks);
+          if (status >= 400) reject(serverError(status, raw.toString()));
+          else resolve([status, raw]);
         });
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -267,20 +355,94 @@ function unreachable(baseUrl: string, error: Error): SttError {
   return new SttError(`cannot reach ${baseUrl}: ${error.message}`, 'server', { status: 0, cause: error });
 }
 
-function answer(method: string, route: string, status: number, raw: string): Json {
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The error of an answer with status 400 or more: its JSON `error`, else its text. */
+function serverError(status: number, raw: string): SttError {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
     parsed = undefined;
   }
-  const isObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
-  if (status >= 400) {
-    const message = isObject ? (parsed as Json).error : undefined;
-    throw new SttError(String(message || raw || `HTTP ${status}`), 'server', { status });
+  const message = isObject(parsed) ? parsed.error : undefined;
+  return new SttError(String(message || raw || `HTTP ${status}`), 'server', { status });
+}
+
+/** The transcripts stored in the account of the client's key (`client.transcripts`). An id
+ * of another account's transcript answers 404, as an unknown one does. */
+export class Transcripts {
+  readonly #transport: Transport;
+
+  /** @internal */
+  constructor(transport: Transport) {
+    this.#transport = transport;
   }
-  if (!isObject) throw new SttError(`${method} ${route}: the answer is not a JSON object`, 'server', { status });
-  return parsed as Json;
+
+  /** One page, newest first (`GET /api/v1/transcripts/`). */
+  async list(options: TranscriptListOptions = {}): Promise<TranscriptPage> {
+    const { signal, ...filters } = options;
+    const route = `/api/v1/transcripts/?${transcriptsQuery(filters)}`;
+    return fromPage(await this.#transport.json('GET', route, undefined, signal));
+  }
+
+  /** Every transcript that the filters select, newest first, fetching one page at a time. */
+  async *iterate(filters: TranscriptFilters = {}): AsyncGenerator<TranscriptSummary, void, undefined> {
+    let page = await this.list(filters);
+    yield* page.results;
+    while (page.next !== null) {
+      page = fromPage(await this.#transport.json('GET', page.next, undefined, filters.signal));
+      yield* page.results;
+    }
+  }
+
+  /** The transcript whole, as a `Transcript` in `transcript`. */
+  async get(id: string, options: { signal?: AbortSignal } = {}): Promise<StoredTranscript> {
+    const raw = await this.#transport.json('GET', transcriptPath(id), undefined, options.signal);
+    return fromStored(raw, fromApiJson(raw));
+  }
+
+  /** Deletes the transcript and what derives from it (its job and the job's audio). */
+  async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#transport.bytes('DELETE', transcriptPath(id), options.signal);
+  }
+
+  /** The transcript as a file in `format`, rendered by the server; a 409 while it is not
+   * completed. */
+  async export(id: string, format: ExportFormat, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw invalidOption(`unknown export format ${JSON.stringify(format)}: one of ${EXPORT_FORMATS.join(', ')}`);
+    }
+    return this.#transport.bytes('GET', `${transcriptPath(id)}export/${format}/`, options.signal);
+  }
+}
+
+/** The active keys of the account (`client.keys`). A new key shares the account's plan and
+ * quota. */
+export class Keys {
+  readonly #transport: Transport;
+
+  /** @internal */
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  async list(options: { signal?: AbortSignal } = {}): Promise<ApiKeyInfo[]> {
+    const answer = await this.#transport.json('GET', '/api/v1/keys/', undefined, options.signal);
+    return (answer.results as Json[]).map(fromKey);
+  }
+
+  /** A new key; its raw `key` is shown this once. */
+  async create(options: { name?: string; signal?: AbortSignal } = {}): Promise<CreatedKey> {
+    const { name, signal } = options;
+    return fromCreatedKey(await this.#transport.json('POST', '/api/v1/keys/', { name }, signal));
+  }
+
+  /** Revokes a key; the account's last one is refused (409): create another first. */
+  async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#transport.bytes('DELETE', `/api/v1/keys/${encodeURIComponent(id)}/`, options.signal);
+  }
 }
 
 /** A mean token probability as the average log probability the engine reports. */
@@ -319,7 +481,7 @@ function segment(raw: Json, id: number, start: number, end: number, text: string
   };
 }
 
-/** A transcript from the JSON of `POST /v1/transcribe`. */
+/** A transcript from the JSON of `POST /v1/transcribe` (or of a stored transcript). */
 function fromApiJson(raw: Json): Transcript {
   const segments = ((raw.segments ?? []) as Json[]).map((s, index) =>
     segment(s, s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),

@@ -1,5 +1,6 @@
 """Client of a running ``stt serve`` (the synchronous and asynchronous endpoints of
-``shared/spec/API.md``), returning the same :class:`~stt.Transcript` as the local engine.
+``shared/spec/API.md``), returning the same :class:`~stt.Transcript` as the local engine,
+and of its transcript workspace (``/api/v1/``: stored transcripts, usage, account, keys).
 Only the standard library is used."""
 
 from __future__ import annotations
@@ -14,11 +15,33 @@ import urllib.parse
 import uuid
 import wave
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Tuple, Union
 
 from .errors import InvalidOptionError, JobFailedError, ServerError
 from .transcript import Segment, Transcript, Word
 from .whisper import SAMPLE_RATE, AudioSource, float32_samples
+from .workspace import (
+    EXPORT_FORMATS,
+    Account,
+    ApiKeyInfo,
+    CreatedKey,
+    ExportFormat,
+    Keep,
+    Moment,
+    StoredTranscript,
+    TranscriptPage,
+    TranscriptStatus,
+    TranscriptSummary,
+    Usage,
+    account_from_api,
+    created_key_from_api,
+    key_from_api,
+    page_from_api,
+    stored_from_api,
+    transcript_path,
+    transcripts_query,
+    usage_from_api,
+)
 
 _CHUNK = 1 << 20
 
@@ -98,7 +121,8 @@ class Client:
     """Talks to a ``stt serve`` at ``base_url`` (with or without the ``/v1`` suffix).
 
     Errors answered by the server raise :class:`~stt.ServerError` with its HTTP status
-    (``status`` 0: no answer at all).
+    (``status`` 0: no answer at all). The workspace calls (``transcripts``, ``keys``,
+    :meth:`usage`, :meth:`account`) need a key, and see only the key's account.
     """
 
     def __init__(
@@ -111,15 +135,19 @@ class Client:
         self.base_url = base[: -len("/v1")] if base.endswith("/v1") else base
         self.api_key = api_key if api_key is not None else os.environ.get("STT_API_KEY")
         self.timeout = timeout
+        self.transcripts = Transcripts(self)
+        self.keys = Keys(self)
 
-    def _request(
+    def _exchange(
         self,
         method: str,
         path: str,
         body: Union[None, bytes, _Multipart] = None,
         content_type: Optional[str] = None,
-    ) -> Dict[str, Any]:
-        headers = {"Accept": "application/json"}
+        accept: str = "application/json",
+    ) -> Tuple[int, bytes]:
+        """Sends one request; answers its status and body, or raises the server's error."""
+        headers = {"Accept": accept}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         if isinstance(body, _Multipart):
@@ -152,18 +180,29 @@ class Client:
             raise ServerError(f"cannot reach {self.base_url}: {error}", 0) from None
         finally:
             connection.close()
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = None
         if response.status >= 400:
-            message = answer.get("error") if isinstance(answer, dict) else None
+            message = (_json_object(raw) or {}).get("error")
             raise ServerError(
                 str(message or raw.decode(errors="replace") or response.reason), response.status
             )
-        if not isinstance(answer, dict):
-            raise ServerError(f"{method} {path}: the answer is not a JSON object", response.status)
+        return response.status, raw
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Union[None, bytes, _Multipart] = None,
+        content_type: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Sends one request whose answer is a JSON object."""
+        status, raw = self._exchange(method, path, body, content_type)
+        answer = _json_object(raw)
+        if answer is None:
+            raise ServerError(f"{method} {path}: the answer is not a JSON object", status)
         return answer
+
+    def _send_json(self, method: str, path: str, body: Mapping[str, Any]) -> Dict[str, Any]:
+        return self._request(method, path, json.dumps(body).encode(), "application/json")
 
     def transcribe(
         self,
@@ -179,8 +218,11 @@ class Client:
         vad: Optional[bool] = None,
         diarize: Optional[bool] = None,
         speakers: Optional[int] = None,
+        store: Optional[bool] = None,
     ) -> Transcript:
-        """Transcribes on the server and waits for the answer (``POST /v1/transcribe``)."""
+        """Transcribes on the server and waits for the answer (``POST /v1/transcribe``).
+        With a key the server keeps the transcript in its account (``client.transcripts``)
+        unless ``store=False``."""
         given = {
             "model": model,
             "language": language,
@@ -192,6 +234,7 @@ class Client:
             "vad": vad,
             "diarize": diarize,
             "speakers": speakers,
+            "store": store,
         }
         fields = {"response_format": "json"}
         for name, value in given.items():
@@ -206,18 +249,21 @@ class Client:
         *,
         url: Optional[str] = None,
         model: Optional[str] = None,
+        store: Optional[bool] = None,
     ) -> str:
         """Queues an asynchronous job for an upload or a ``url`` the server fetches; returns
-        its id (``POST /v1/stt/create``)."""
+        its id (``POST /v1/stt/create``). ``store``: as for :meth:`transcribe`."""
         if (source is None) == (url is None):
             raise InvalidOptionError("give either an audio source or a url", "invalid_option")
         if url is not None:
-            body = {"url": url, **({"model": model} if model else {})}
-            answer = self._request(
-                "POST", "/v1/stt/create", json.dumps(body).encode(), "application/json"
-            )
+            body: Dict[str, Any] = {"url": url, **({"model": model} if model else {})}
+            if store is not None:
+                body["store"] = store
+            answer = self._send_json("POST", "/v1/stt/create", body)
         else:
             fields = {"model": model} if model else {}
+            if store is not None:
+                fields["store"] = str(store).lower()
             assert source is not None
             answer = self._request("POST", "/v1/stt/create", _Multipart(fields, "audio", source))
         return str(answer["generation_id"])
@@ -242,9 +288,137 @@ class Client:
                 raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout} s")
             time.sleep(poll_interval)
 
+    def usage(self, days: int = 30) -> Usage:
+        """The account's use over the last ``days`` UTC days, today included
+        (``GET /api/v1/usage/``)."""
+        return usage_from_api(self._request("GET", f"/api/v1/usage/?days={days}"))
+
+    def account(self) -> Account:
+        """The account of the key (``GET /api/v1/account/``)."""
+        return account_from_api(self._request("GET", "/api/v1/account/"))
+
+    def update_account(
+        self,
+        *,
+        name: Optional[str] = None,
+        email: Union[str, None, Literal[Keep.KEEP]] = Keep.KEEP,
+        email_preferences: Optional[Mapping[str, bool]] = None,
+    ) -> Account:
+        """Changes what is given and answers the account (``PATCH /api/v1/account/``).
+        ``email=None`` clears the address; ``email_preferences`` may name any of
+        ``job_completed``, ``usage_alerts`` and ``product_updates``, the others are kept."""
+        changes: Dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if email is not Keep.KEEP:
+            changes["email"] = email
+        if email_preferences is not None:
+            changes["email_preferences"] = dict(email_preferences)
+        return account_from_api(self._send_json("PATCH", "/api/v1/account/", changes))
+
+
+class Transcripts:
+    """The transcripts stored in the account of the client's key (``client.transcripts``).
+    An id of another account's transcript answers 404, as an unknown one does."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(
+        self,
+        page: int = 1,
+        page_size: int = 20,
+        status: Optional[TranscriptStatus] = None,
+        language: Optional[str] = None,
+        created_after: Optional[Moment] = None,
+        created_before: Optional[Moment] = None,
+        search: Optional[str] = None,
+    ) -> TranscriptPage:
+        """One page (``page_size`` 1 to 100), newest first (``GET /api/v1/transcripts/``).
+        ``created_after`` is inclusive, ``created_before`` exclusive; ``search`` is a
+        case-insensitive part of the text or the file name. A page past the last is a 404."""
+        query = transcripts_query({
+            "page": page,
+            "page_size": page_size,
+            "status": status,
+            "language": language,
+            "created_after": created_after,
+            "created_before": created_before,
+            "search": search,
+        })
+        return page_from_api(self._client._request("GET", f"/api/v1/transcripts/?{query}"))
+
+    def iter(
+        self,
+        *,
+        page_size: int = 20,
+        status: Optional[TranscriptStatus] = None,
+        language: Optional[str] = None,
+        created_after: Optional[Moment] = None,
+        created_before: Optional[Moment] = None,
+        search: Optional[str] = None,
+    ) -> Iterator[TranscriptSummary]:
+        """Every transcript that the filters of :meth:`list` select, newest first, fetching
+        one page at a time."""
+        page = self.list(1, page_size, status, language, created_after, created_before, search)
+        yield from page.results
+        while page.next is not None:
+            page = page_from_api(self._client._request("GET", page.next))
+            yield from page.results
+
+    def get(self, transcript_id: str) -> StoredTranscript:
+        """The transcript whole, as :class:`~stt.Transcript` in ``transcript``."""
+        raw = self._client._request("GET", transcript_path(transcript_id))
+        return stored_from_api(raw, _from_api_json(raw))
+
+    def delete(self, transcript_id: str) -> None:
+        """Deletes the transcript and what derives from it (its job and the job's audio)."""
+        self._client._exchange("DELETE", transcript_path(transcript_id))
+
+    def export(self, transcript_id: str, format: ExportFormat) -> bytes:
+        """The transcript as a file in ``format``, rendered by the server; a 409 while it is
+        not completed."""
+        if format not in EXPORT_FORMATS:
+            raise InvalidOptionError(
+                f"unknown export format {format!r}: one of {', '.join(EXPORT_FORMATS)}",
+                "invalid_option",
+            )
+        path = f"{transcript_path(transcript_id)}export/{format}/"
+        return self._client._exchange("GET", path, accept="*/*")[1]
+
+
+class Keys:
+    """The active keys of the account (``client.keys``). A new key shares the account's
+    plan and quota."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> List[ApiKeyInfo]:
+        answer = self._client._request("GET", "/api/v1/keys/")
+        return [key_from_api(key) for key in answer["results"]]
+
+    def create(self, name: Optional[str] = None) -> CreatedKey:
+        """A new key; its raw ``key`` is shown this once."""
+        body = {} if name is None else {"name": name}
+        return created_key_from_api(self._client._send_json("POST", "/api/v1/keys/", body))
+
+    def delete(self, key_id: str) -> None:
+        """Revokes a key; the account's last one is refused (409): create another first."""
+        self._client._exchange("DELETE", f"/api/v1/keys/{urllib.parse.quote(key_id, safe='')}/")
+
+
+def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
+    """``raw`` as a JSON object; None when it is anything else."""
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
 
 def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
-    """A transcript from the JSON of ``POST /v1/transcribe``."""
+    """A transcript from the JSON of ``POST /v1/transcribe`` (or of a stored transcript)."""
     segments = [
         Segment(
             id=segment.get("id", index),
@@ -257,13 +431,15 @@ def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
         )
         for index, segment in enumerate(answer.get("segments", []))
     ]
+    # A stored transcript still processing (or failed) has null language and duration.
+    duration = answer.get("duration") or 0.0
     return Transcript(
         text=answer["text"],
-        language=answer.get("language", ""),
-        language_probability=answer.get("language_probability", 0.0),
-        duration=answer.get("duration", 0.0),
+        language=answer.get("language") or "",
+        language_probability=answer.get("language_probability") or 0.0,
+        duration=duration,
         segments=segments,
-        duration_after_vad=answer.get("duration_after_vad", answer.get("duration", 0.0)),
+        duration_after_vad=answer.get("duration_after_vad", duration),
         model=answer.get("model", ""),
         warnings=list(answer.get("warnings", [])),
         speakers=list(answer.get("speakers", [])),
@@ -331,4 +507,4 @@ def _from_deepgram(result: Mapping[str, Any]) -> Transcript:
     )
 
 
-__all__ = ["Client"]
+__all__ = ["Client", "Keys", "Transcripts"]
