@@ -135,14 +135,16 @@ async fn admit(
     Ok((caller, admission))
 }
 
-/// Runs a synchronous transcription of an upload and charges it.
+/// Runs a synchronous transcription of an upload, charges it, and keeps it in the caller's
+/// workspace as `keep_as` (none: `store=false`); the transcript and the id it is kept under.
 async fn run_now(
     state: &Arc<AppState>,
     caller: &Caller,
     model: &str,
     upload: &TempFile,
     options: TranscribeOptions,
-) -> Result<Transcript> {
+    keep_as: Option<TranscriptSource>,
+) -> Result<(Transcript, Option<String>)> {
     let subject = caller.subject();
     let reservation = state
         .reserve(&subject, caller.monthly_minutes(), upload.path())
@@ -168,21 +170,24 @@ async fn run_now(
         None => super::workers::queued::run(state, &subject, request).await?,
     };
     drop(reservation);
-    Ok(transcript)
+    let kept = match keep_as {
+        Some(source) => keep(state, caller, source, upload.file_name.clone(), &transcript).await,
+        None => None,
+    };
+    Ok((transcript, kept))
 }
 
-/// Keeps a finished transcription in the caller's workspace, unless anonymous or opted out
-/// (`store=false`); the stored transcript's id. A failure to store is logged, not answered:
-/// the caller still gets the transcription they paid for.
+/// Keeps a finished transcription in the caller's workspace, unless anonymous; the stored
+/// transcript's id. A failure to store is logged, not answered: the caller still gets the
+/// transcription they paid for.
 async fn keep(
     state: &AppState,
     caller: &Caller,
-    store: bool,
     source: TranscriptSource,
     file_name: Option<String>,
     transcript: &Transcript,
 ) -> Option<String> {
-    let account = caller.account().filter(|_| store)?;
+    let account = caller.account()?;
     let record =
         TranscriptRecord::new(account, source, file_name, &transcript.model).fill(transcript);
     match state.db.insert_transcript(&record, Some(transcript)).await {

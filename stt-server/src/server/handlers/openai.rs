@@ -13,7 +13,7 @@ use serde_json::json;
 use stt_core::Task;
 use stt_core::formats::{self, Format};
 
-use super::{admit, keep, run_now, subtitles_or_text, with_model, with_transcript_id};
+use super::{admit, run_now, subtitles_or_text, with_model, with_transcript_id};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::{form_fields, read_upload, resolve_model};
@@ -57,20 +57,10 @@ pub async fn openai(
     let with_words = format == "verbose_json" && granularities.iter().any(|g| g == "word");
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let mut options = fields.options(&state, &model, task)?;
-    let store = fields.store()?;
+    let keep_as = fields.store()?.then_some(TranscriptSource::OpenAi);
     // OpenAI times words only when asked; segments stay the same either way.
     options.word_timestamps = with_words;
-    let transcript = run_now(&state, &caller, &model, &upload, options).await?;
-    let source = TranscriptSource::OpenAi;
-    let kept = keep(
-        &state,
-        &caller,
-        store,
-        source,
-        upload.file_name.clone(),
-        &transcript,
-    )
-    .await;
+    let (transcript, kept) = run_now(&state, &caller, &model, &upload, options, keep_as).await?;
     let response = match format.as_str() {
         "json" => Json(json!({"text": transcript.text})).into_response(),
         "verbose_json" => Json(formats::to_openai_verbose_json(

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use stt_core::formats::{self, Format};
 
-use super::{admit, keep, run_now, subtitles_or_text, with_model, with_transcript_id};
+use super::{admit, run_now, subtitles_or_text, with_model, with_transcript_id};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
 use crate::server::request::{form_fields, read_upload, resolve_model};
@@ -40,18 +40,8 @@ pub async fn transcribe(
     };
     let model = resolve_model(&state, fields.get("model").as_deref())?;
     let options = fields.labelled_options(&state, &model)?;
-    let store = fields.store()?;
-    let transcript = run_now(&state, &caller, &model, &upload, options).await?;
-    let source = TranscriptSource::Transcribe;
-    let kept = keep(
-        &state,
-        &caller,
-        store,
-        source,
-        upload.file_name.clone(),
-        &transcript,
-    )
-    .await;
+    let keep_as = fields.store()?.then_some(TranscriptSource::Transcribe);
+    let (transcript, kept) = run_now(&state, &caller, &model, &upload, options, keep_as).await?;
     let response = match format {
         Format::Json => Json(formats::to_api_json(&transcript)).into_response(),
         _ => subtitles_or_text(&transcript, format),

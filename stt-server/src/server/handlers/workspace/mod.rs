@@ -20,7 +20,7 @@ use crate::server::auth::{self, account_subject};
 use crate::server::error::{ApiError, Result};
 use crate::server::request::read_json;
 use crate::server::request::workspace::{profile_update, usage_days};
-use crate::server::storage::accounts::{ApiKey, KeyRevocation};
+use crate::server::storage::accounts::{Account, ApiKey, KeyRevocation};
 
 /// The workspace's routes, each with and without its trailing slash.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -70,6 +70,15 @@ async fn index() -> Json<Value> {
     }))
 }
 
+async fn own_account(state: &AppState, key: &ApiKey) -> Result<Account> {
+    state
+        .db
+        .account(&key.account_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unauthorized("this key's account was deleted"))
+}
+
 fn start_of_month() -> chrono::DateTime<Utc> {
     let now = Utc::now();
     Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
@@ -79,12 +88,7 @@ fn start_of_month() -> chrono::DateTime<Utc> {
 
 /// The account as its owner sees it: profile, plan and limits, and this month's usage.
 async fn account_body(state: &AppState, key: &ApiKey) -> Result<Value> {
-    let account = state
-        .db
-        .account(&key.account_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::unauthorized("this key's account was deleted"))?;
+    let account = own_account(state, key).await?;
     let month = start_of_month();
     let days = state
         .db
@@ -126,12 +130,7 @@ async fn update_account(
 ) -> Result<Json<Value>> {
     let key = caller_key(&state, &headers).await?;
     let body: Value = read_json(request).await?;
-    let account = state
-        .db
-        .account(&key.account_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::unauthorized("this key's account was deleted"))?;
+    let account = own_account(&state, &key).await?;
     let profile = profile_update(&body, account.profile)?;
     state
         .db
