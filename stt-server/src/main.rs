@@ -70,7 +70,7 @@ struct TranscribeArgs {
     /// `transcribe`, or `translate` to English.
     #[arg(long, default_value = "transcribe")]
     task: String,
-    /// json, full_json, txt, srt or vtt.
+    /// json, full_json, txt, srt, vtt or csv.
     #[arg(long, default_value = "json")]
     format: String,
     /// Write here instead of standard output (one input file only).
