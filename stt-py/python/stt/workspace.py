@@ -27,8 +27,8 @@ time (as ``datetime.astimezone`` takes it); a string is sent as is (``YYYY-MM-DD
 
 
 @dataclass(frozen=True)
-class TranscriptSummary:
-    """A stored transcript as the list shows it."""
+class _StoredFields:
+    """What a stored transcript's summary and its whole share."""
 
     id: str
     status: TranscriptStatus
@@ -40,6 +40,12 @@ class TranscriptSummary:
     speakers: List[str]
     created: datetime
     error: Optional[str]
+
+
+@dataclass(frozen=True)
+class TranscriptSummary(_StoredFields):
+    """A stored transcript as the list shows it."""
+
     text_preview: str
     """The first 200 characters of the text."""
 
@@ -56,20 +62,10 @@ class TranscriptPage:
 
 
 @dataclass(frozen=True)
-class StoredTranscript:
+class StoredTranscript(_StoredFields):
     """A stored transcript whole: the summary's fields and the ``transcript`` itself (empty
     while processing or after a failure)."""
 
-    id: str
-    status: TranscriptStatus
-    source: Literal["transcribe", "job", "openai"]
-    file_name: Optional[str]
-    language: Optional[str]
-    duration: Optional[float]
-    model: str
-    speakers: List[str]
-    created: datetime
-    error: Optional[str]
     transcript: Transcript
 
 

@@ -107,13 +107,18 @@ impl TranscriptRecord {
     /// Completed with `transcript`.
     pub fn fill(mut self, transcript: &Transcript) -> Self {
         self.status = TranscriptStatus::Completed;
-        self.language = Some(transcript.language.clone()).filter(|l| !l.is_empty());
+        self.language = detected_language(transcript);
         self.duration = Some(transcript.duration);
         self.model = transcript.model.clone();
         self.speakers = transcript.speakers.clone();
         self.text = transcript.text.clone();
         self
     }
+}
+
+/// The transcript's language; none when the audio was too short to tell.
+fn detected_language(transcript: &Transcript) -> Option<String> {
+    Some(transcript.language.clone()).filter(|language| !language.is_empty())
 }
 
 /// What a list is narrowed to; times in milliseconds since the epoch.
@@ -221,21 +226,20 @@ pub(super) async fn finish_job_transcript(
 ) -> DbResult<()> {
     match outcome {
         Ok(transcript) => {
-            let filled =
-                TranscriptRecord::new("", TranscriptSource::Job, None, "").fill(transcript);
             conn.execute(
                 "UPDATE transcripts SET status = $2, language = $3, duration = $4, model = $5,
                  speakers = $6, text = $7, search_text = search_text || $8, body = $9
                  WHERE job_id = $1",
                 params![
                     job_id,
-                    filled.status.as_str(),
-                    filled.language,
-                    filled.duration,
-                    filled.model.as_str(),
-                    serde_json::to_string(&filled.speakers).map_err(|e| e.to_string())?,
-                    filled.text.as_str(),
-                    filled.text.to_lowercase(),
+                    TranscriptStatus::Completed.as_str(),
+                    detected_language(transcript),
+                    transcript.duration,
+                    transcript.model.as_str(),
+                    serde_json::to_string(&transcript.speakers).map_err(|e| e.to_string())?,
+                    transcript.text.as_str(),
+                    // The record was stored with `search_text(file_name, "")`.
+                    transcript.text.to_lowercase(),
                     body_json(Some(transcript))?
                 ],
             )
