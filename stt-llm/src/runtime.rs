@@ -5,6 +5,7 @@
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -107,6 +108,9 @@ pub struct Generation {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub finish: FinishReason,
+    /// Seconds spent reading the prompt, and making the answer.
+    pub prompt_seconds: f64,
+    pub generation_seconds: f64,
 }
 
 pub struct Llm {
@@ -298,6 +302,7 @@ impl Llm {
             .map_err(|e| Error::Runtime(format!("llama.cpp context: {e}")))?;
         let mut sampler = self.sampler(sampling)?;
         let mut batch = LlamaBatch::new(BATCH, 1);
+        let started = Instant::now();
         for (start, piece) in prompt.chunks(BATCH).enumerate() {
             cancel.check()?;
             batch.clear();
@@ -310,6 +315,8 @@ impl Llm {
             }
             context.decode(&mut batch).map_err(inference)?;
         }
+        let prompt_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
         let vocab = self.model.vocab();
         let mut text = Utf8Pieces::default();
         let mut position = prompt.len();
@@ -338,6 +345,8 @@ impl Llm {
             prompt_tokens: prompt.len(),
             completion_tokens: produced,
             finish,
+            prompt_seconds,
+            generation_seconds: started.elapsed().as_secs_f64(),
         })
     }
 

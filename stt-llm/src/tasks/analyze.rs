@@ -87,8 +87,11 @@ const ENTITY_TYPES: [&str; 7] = [
     "other",
 ];
 
-fn string(max: usize) -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": max})
+/// A non-empty string. No `maxLength`: llama.cpp expands a bounded repetition into one
+/// grammar rule per character, which makes sampling crawl; answers are bounded by the item
+/// counts and the token budget instead.
+fn string() -> Value {
+    json!({"type": "string", "minLength": 1})
 }
 
 fn list(items: Value, max: usize) -> Value {
@@ -137,25 +140,25 @@ impl AnalysisType {
     fn schema(self) -> Value {
         match self {
             AnalysisType::Sentiment => {
-                object(json!({"label": {"enum": SENTIMENTS}, "reason": string(300)}))
+                object(json!({"label": {"enum": SENTIMENTS}, "reason": string()}))
             }
-            AnalysisType::Topics => object(json!({"topics": list(string(80), 8)})),
+            AnalysisType::Topics => object(json!({"topics": list(string(), 8)})),
             AnalysisType::Entities => object(json!({"entities": list(
-                object(json!({"text": string(80), "type": {"enum": ENTITY_TYPES}})),
+                object(json!({"text": string(), "type": {"enum": ENTITY_TYPES}})),
                 20
             )})),
             AnalysisType::ActionItems => object(json!({"action_items": list(
                 object(json!({
-                    "task": string(200),
-                    "owner": optional(string(60)),
-                    "due": optional(string(60)),
+                    "task": string(),
+                    "owner": optional(string()),
+                    "due": optional(string()),
                 })),
                 10
             )})),
-            AnalysisType::Questions => object(json!({"questions": list(string(200), 10)})),
+            AnalysisType::Questions => object(json!({"questions": list(string(), 10)})),
             AnalysisType::PiiRedact => object(json!({
-                "people": list(string(60), 20),
-                "places": list(string(60), 20),
+                "people": list(string(), 20),
+                "places": list(string(), 20),
             })),
         }
     }

@@ -35,8 +35,11 @@ pub struct Generated {
     pub result: Option<Value>,
 }
 
-fn string(max: usize) -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": max})
+/// A non-empty string. No `maxLength`: llama.cpp expands a bounded repetition into one
+/// grammar rule per character, which makes sampling crawl; answers are bounded by the item
+/// counts and the token budget instead.
+fn string() -> Value {
+    json!({"type": "string", "minLength": 1})
 }
 
 fn object(properties: Value, required: &[&str]) -> Value {
@@ -87,22 +90,22 @@ impl ContentType {
     fn schema(self) -> Option<Value> {
         Some(match self {
             ContentType::KeyQuotes => {
-                object(json!({"quotes": list(string(300), 1, 8)}), &["quotes"])
+                object(json!({"quotes": list(string(), 1, 8)}), &["quotes"])
             }
             ContentType::Flashcards => object(
-                json!({"flashcards": list(object(json!({"front": string(150), "back": string(300)}), &["front", "back"]), 1, 12)}),
+                json!({"flashcards": list(object(json!({"front": string(), "back": string()}), &["front", "back"]), 1, 12)}),
                 &["flashcards"],
             ),
             ContentType::Quiz => object(
                 json!({"questions": list(object(json!({
-                    "question": string(200),
-                    "options": list(string(120), 4, 4),
+                    "question": string(),
+                    "options": list(string(), 4, 4),
                     "answer": {"type": "integer", "minimum": 0, "maximum": 3},
                 }), &["question", "options", "answer"]), 1, 8)}),
                 &["questions"],
             ),
             ContentType::ChapterMarkers => object(
-                json!({"chapters": list(object(json!({"start": {"type": "number", "minimum": 0}, "title": string(80)}), &["start", "title"]), 1, 12)}),
+                json!({"chapters": list(object(json!({"start": {"type": "number", "minimum": 0}, "title": string()}), &["start", "title"]), 1, 12)}),
                 &["chapters"],
             ),
             _ => return None,

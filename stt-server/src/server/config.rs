@@ -47,6 +47,19 @@ pub struct ServeConfig {
     /// file never delays a stream; each serves the streams' steps in turn.
     #[arg(long, env = "STT_STREAM_WORKERS", default_value_t = 1)]
     pub stream_workers: usize,
+    /// Language model of the text endpoints (`/v1/summarize`, ...) when a request names none
+    /// [default: the best installed].
+    #[arg(long, env = "STT_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Text workers (language model and embedding calls); each call runs on all the cores.
+    #[arg(long, env = "STT_LLM_WORKERS", default_value_t = 1)]
+    pub llm_workers: usize,
+    /// Text calls waiting for a worker before new ones get 503.
+    #[arg(long, env = "STT_LLM_QUEUE", default_value_t = 8)]
+    pub llm_queue: usize,
+    /// Tokens of context per language model call; longer texts are processed in pieces.
+    #[arg(long, env = "STT_LLM_CONTEXT", default_value_t = stt_llm::LlmOptions::default().context_tokens)]
+    pub llm_context: u32,
     /// Model that serves requests naming none, or naming one that is not installed
     /// [default: the largest installed].
     #[arg(long, env = "STT_MODEL")]
@@ -185,6 +198,14 @@ impl fmt::Display for ServeConfig {
             self.max_streams(),
             self.stream_workers,
             self.threads_per_stream_worker()
+        )?;
+        writeln!(
+            f,
+            "  text models    {} ({} workers, queue {}, context {})",
+            self.llm_model.as_deref().unwrap_or("best installed"),
+            self.llm_workers,
+            self.llm_queue,
+            self.llm_context
         )?;
         writeln!(f, "  data           {}", self.data_dir().display())?;
         let database = match &self.database {

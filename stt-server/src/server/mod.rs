@@ -27,6 +27,7 @@ use storage::audio::AudioStore;
 use storage::db::Db;
 /// `stt keys` and `stt accounts` open the store without a server.
 pub use storage::{accounts, db};
+use workers::text::{TextModels, TextWorkers};
 use workers::{StreamPool, TranscriptionWorkers};
 
 pub struct AppState {
@@ -36,6 +37,8 @@ pub struct AppState {
     pub workers: Option<TranscriptionWorkers>,
     /// Live streams (none on a worker node).
     pub streams: Option<StreamPool>,
+    /// Language model and embedding calls (none on a worker node).
+    pub text: Option<TextWorkers>,
     pub catalog: Catalog,
     /// This server's name on the holds it keeps in the database, and on the jobs it leases.
     pub node: String,
@@ -171,6 +174,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         }
     };
 
+    // Text models load on first use: a server that never summarises never maps an LLM.
+    let text = match config.role {
+        Role::Worker => None,
+        Role::All | Role::Api => {
+            let llm_options = stt_llm::LlmOptions {
+                device,
+                context_tokens: config.llm_context,
+                ..stt_llm::LlmOptions::default()
+            };
+            let models = TextModels::new(config.llm_model.clone(), llm_options, load(config.threads_per_worker()));
+            Some(TextWorkers::start(config.llm_workers, config.llm_queue, models))
+        }
+    };
+
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -181,6 +198,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         db,
         workers,
         streams,
+        text,
         catalog,
         node: uuid::Uuid::new_v4().to_string(),
         tmp_dir,

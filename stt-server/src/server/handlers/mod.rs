@@ -9,6 +9,7 @@ mod jobs;
 mod keys;
 mod openai;
 mod stream;
+mod text;
 mod transcribe;
 mod workspace;
 
@@ -40,6 +41,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/stt/create", routing::post(jobs::create_job))
         .layer(upload_limit)
         .route("/v1/stt/{id}", routing::get(jobs::get_job))
+        .route("/v1/summarize", routing::post(text::summarize))
+        .route("/v1/analyze", routing::post(text::analyze))
+        .route("/v1/generate", routing::post(text::generate))
+        .route("/v1/translate", routing::post(text::translate))
+        .route("/v1/embed", routing::post(text::embed))
         .route("/v1/models", routing::get(info::models))
         .route("/v1/languages", routing::get(info::languages))
         .route("/v1/stream", routing::get(stream::stream))

@@ -4,6 +4,7 @@
 //! WebSocket config share these, so a field means the same everywhere.
 
 pub mod stream;
+pub mod text;
 pub mod upload;
 pub mod workspace;
 
@@ -159,12 +160,17 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Reads a JSON body, no further than [`MAX_JSON_BYTES`] whatever it declares (or, chunked,
 /// does not).
 pub async fn read_json<T: DeserializeOwned>(request: Request) -> Result<T> {
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON_BYTES)
+    read_json_up_to(request, MAX_JSON_BYTES).await
+}
+
+/// Reads a JSON body of at most `limit` bytes.
+pub async fn read_json_up_to<T: DeserializeOwned>(request: Request, limit: usize) -> Result<T> {
+    let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|e| match e.to_string().contains("length limit") {
             true => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the JSON body is larger than {} kB", MAX_JSON_BYTES / 1024),
+                format!("the JSON body is larger than {} kB", limit / 1024),
             ),
             false => ApiError::bad_request(format!("cannot read the body: {e}")),
         })?;

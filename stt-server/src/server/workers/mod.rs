@@ -11,6 +11,7 @@
 pub mod jobs;
 pub mod queued;
 pub mod stream;
+pub mod text;
 pub mod transcription;
 
 use std::collections::HashMap;
