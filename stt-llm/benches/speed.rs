@@ -35,7 +35,10 @@ fn prompt(llm: &Llm) -> (Vec<Message>, usize) {
         let prose: Vec<&str> = words.iter().copied().cycle().take(n).collect();
         vec![Message::user(format!("{}\n\n{REQUEST}", prose.join(" ")))]
     };
-    let count = |n: usize| llm.count_prompt_tokens(&messages(n)).expect("chat template");
+    let count = |n: usize| {
+        llm.count_prompt_tokens(&messages(n))
+            .expect("chat template")
+    };
     let mut n = 0;
     while count(n + 1) <= PROMPT_TOKENS {
         n += 1;
@@ -45,8 +48,8 @@ fn prompt(llm: &Llm) -> (Vec<Message>, usize) {
 
 fn mean_sd(values: &[f64]) -> (f64, f64) {
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-        / (values.len().max(2) - 1) as f64;
+    let var =
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len().max(2) - 1) as f64;
     (mean, var.sqrt())
 }
 
@@ -84,7 +87,9 @@ fn main() {
         llm.generate(&messages, &sampling, &CancelToken::new(), &mut |_| {})
             .expect("generate")
     };
-    println!("{name}, {threads} threads, CPU: prompt of {prompt_tokens} tokens, {GENERATED_TOKENS} generated");
+    println!(
+        "{name}, {threads} threads, CPU: prompt of {prompt_tokens} tokens, {GENERATED_TOKENS} generated"
+    );
     let warm_up = run();
     println!(
         "warm-up: {} tokens: {:?}",

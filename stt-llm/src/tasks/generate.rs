@@ -89,9 +89,7 @@ impl ContentType {
     /// The shape of a structured type; `None` for prose.
     fn schema(self) -> Option<Value> {
         Some(match self {
-            ContentType::KeyQuotes => {
-                object(json!({"quotes": list(string(), 1, 8)}), &["quotes"])
-            }
+            ContentType::KeyQuotes => object(json!({"quotes": list(string(), 1, 8)}), &["quotes"]),
             ContentType::Flashcards => object(
                 json!({"flashcards": list(object(json!({"front": string(), "back": string()}), &["front", "back"]), 1, 12)}),
                 &["flashcards"],

@@ -183,8 +183,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                 context_tokens: config.llm_context,
                 ..stt_llm::LlmOptions::default()
             };
-            let models = TextModels::new(config.llm_model.clone(), llm_options, load(config.threads_per_worker()));
-            Some(TextWorkers::start(config.llm_workers, config.llm_queue, models))
+            let models = TextModels::new(
+                config.llm_model.clone(),
+                llm_options,
+                load(config.threads_per_worker()),
+            );
+            Some(TextWorkers::start(
+                config.llm_workers,
+                config.llm_queue,
+                models,
+            ))
         }
     };
 

@@ -26,7 +26,11 @@ use crate::server::workers::text::{RunningText, TextJob, TextModels};
 
 /// An account's key and a request slot: text calls count against the plan's requests at
 /// once, and anonymous callers have no plan to count them against.
-pub(super) async fn admit_text(state: &Arc<AppState>, headers: &HeaderMap, peer: SocketAddr) -> Result<(Caller, Admission)> {
+pub(super) async fn admit_text(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(Caller, Admission)> {
     let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip()).await?;
     if caller.account().is_none() {
         return Err(ApiError::unauthorized(
@@ -39,9 +43,17 @@ pub(super) async fn admit_text(state: &Arc<AppState>, headers: &HeaderMap, peer:
 
 /// Runs `job` on the text workers and answers it as JSON or as an event stream; the request
 /// slot is held until the answer is complete, and a client that goes away cancels the call.
-pub(super) async fn respond(state: &AppState, job: TextJob, stream: bool, admission: Admission) -> Result<Response> {
+pub(super) async fn respond(
+    state: &AppState,
+    job: TextJob,
+    stream: bool,
+    admission: Admission,
+) -> Result<Response> {
     let workers = state.text.as_ref().ok_or_else(|| {
-        ApiError::new(axum::http::StatusCode::NOT_FOUND, "this node runs no text models")
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "this node runs no text models",
+        )
     })?;
     let running = workers.submit(job, stream)?;
     if !stream {
@@ -52,14 +64,19 @@ pub(super) async fn respond(state: &AppState, job: TextJob, stream: bool, admiss
     Ok(events(running, admission).into_response())
 }
 
-fn events(running: RunningText, admission: Admission) -> Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>> {
+fn events(
+    running: RunningText,
+    admission: Admission,
+) -> Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>> {
     let state = Some((running, admission));
     let events = stream::unfold(state, |state| async move {
         let (mut running, admission) = state?;
         if let Some(deltas) = running.deltas.as_mut()
             && let Some(text) = deltas.recv().await
         {
-            let event = Event::default().event("delta").json_data(json!({"text": text}));
+            let event = Event::default()
+                .event("delta")
+                .json_data(json!({"text": text}));
             return Some((Ok(event.unwrap_or_default()), Some((running, admission))));
         }
         let event = match running.answer().await {
@@ -74,46 +91,98 @@ fn events(running: RunningText, admission: Admission) -> Sse<impl futures_util::
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-pub async fn summarize(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, request: Request) -> Result<Response> {
+pub async fn summarize(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response> {
     let (_, admission) = admit_text(&state, &headers, peer).await?;
     let body = text::summarize(request).await?;
     let (style, model, stream) = (body.style, body.common.model, body.common.stream);
     let job: TextJob = Box::new(move |models, cancel, on_text| {
         let llm = models.llm(model.as_deref())?;
-        let summary = tasks::summarize(&mut TaskContext::new(&llm, cancel, on_text), &body.text, style, stream)?;
+        let summary = tasks::summarize(
+            &mut TaskContext::new(&llm, cancel, on_text),
+            &body.text,
+            style,
+            stream,
+        )?;
         Ok(json!({"summary": summary, "style": style.as_str(), "model": llm.name()}))
     });
     respond(&state, job, stream, admission).await
 }
 
-pub async fn analyze(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, request: Request) -> Result<Response> {
+pub async fn analyze(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response> {
     let (_, admission) = admit_text(&state, &headers, peer).await?;
     let body = text::analyze(request).await?;
     let stream = body.common.stream;
-    respond(&state, analysis_job(body.text, body.kind, body.common.model, stream), stream, admission).await
+    respond(
+        &state,
+        analysis_job(body.text, body.kind, body.common.model, stream),
+        stream,
+        admission,
+    )
+    .await
 }
 
 /// An analysis of `text` (also of a stored transcript's text).
-pub(super) fn analysis_job(text: String, kind: tasks::AnalysisType, model: Option<String>, stream: bool) -> TextJob {
+pub(super) fn analysis_job(
+    text: String,
+    kind: tasks::AnalysisType,
+    model: Option<String>,
+    stream: bool,
+) -> TextJob {
     Box::new(move |models: &TextModels, cancel, on_text| {
         let llm = models.llm(model.as_deref())?;
-        let result = tasks::analyze(&mut TaskContext::new(&llm, cancel, on_text), &text, kind, stream)?;
+        let result = tasks::analyze(
+            &mut TaskContext::new(&llm, cancel, on_text),
+            &text,
+            kind,
+            stream,
+        )?;
         Ok(json!({"type": kind.as_str(), "model": llm.name(), "result": result}))
     })
 }
 
-pub async fn generate(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, request: Request) -> Result<Response> {
+pub async fn generate(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response> {
     let (_, admission) = admit_text(&state, &headers, peer).await?;
     let body = text::generate(request).await?;
     let stream = body.common.stream;
-    respond(&state, generation_job(body.text, body.kind, body.common.model, stream), stream, admission).await
+    respond(
+        &state,
+        generation_job(body.text, body.kind, body.common.model, stream),
+        stream,
+        admission,
+    )
+    .await
 }
 
 /// Content generated from `text` (also a stored transcript's).
-pub(super) fn generation_job(text: String, kind: tasks::ContentType, model: Option<String>, stream: bool) -> TextJob {
+pub(super) fn generation_job(
+    text: String,
+    kind: tasks::ContentType,
+    model: Option<String>,
+    stream: bool,
+) -> TextJob {
     Box::new(move |models: &TextModels, cancel, on_text| {
         let llm = models.llm(model.as_deref())?;
-        let generated = tasks::generate(&mut TaskContext::new(&llm, cancel, on_text), &text, kind, stream)?;
+        let generated = tasks::generate(
+            &mut TaskContext::new(&llm, cancel, on_text),
+            &text,
+            kind,
+            stream,
+        )?;
         let mut answer = json!({"type": kind.as_str(), "model": llm.name()});
         if let Some(content) = generated.content {
             answer["content"] = Value::String(content);
@@ -125,7 +194,12 @@ pub(super) fn generation_job(text: String, kind: tasks::ContentType, model: Opti
     })
 }
 
-pub async fn translate(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, request: Request) -> Result<Response> {
+pub async fn translate(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response> {
     let (_, admission) = admit_text(&state, &headers, peer).await?;
     let body = text::translate(request).await?;
     let stream = body.common.stream;
@@ -134,7 +208,13 @@ pub async fn translate(State(state): State<Arc<AppState>>, ConnectInfo(peer): Co
         let mut context = TaskContext::new(&llm, cancel, on_text);
         let mut translations = Vec::with_capacity(body.texts.len());
         for text in &body.texts {
-            translations.push(tasks::translate(&mut context, text, &body.source, &body.target, stream)?);
+            translations.push(tasks::translate(
+                &mut context,
+                text,
+                &body.source,
+                &body.target,
+                stream,
+            )?);
         }
         Ok(match body.batch {
             true => json!({
@@ -154,7 +234,12 @@ pub async fn translate(State(state): State<Arc<AppState>>, ConnectInfo(peer): Co
     respond(&state, job, stream, admission).await
 }
 
-pub async fn embed(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, request: Request) -> Result<Response> {
+pub async fn embed(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response> {
     let (_, admission) = admit_text(&state, &headers, peer).await?;
     let texts = text::embed(request).await?;
     let job: TextJob = Box::new(move |models, cancel, _| {

@@ -137,8 +137,16 @@ pub async fn summarize(request: Request) -> Result<Summarize> {
     let body: SummarizeBody = body(request).await?;
     Ok(Summarize {
         text: body.text,
-        style: body.style.as_deref().map(parsed).transpose()?.unwrap_or_default(),
-        common: Common { model: body.model, stream: body.stream },
+        style: body
+            .style
+            .as_deref()
+            .map(parsed)
+            .transpose()?
+            .unwrap_or_default(),
+        common: Common {
+            model: body.model,
+            stream: body.stream,
+        },
     })
 }
 
@@ -155,7 +163,10 @@ async fn typed<K: std::str::FromStr<Err = stt_core::Error>>(request: Request) ->
     Ok(Typed {
         text: body.text,
         kind: parsed(&body.kind)?,
-        common: Common { model: body.model, stream: body.stream },
+        common: Common {
+            model: body.model,
+            stream: body.stream,
+        },
     })
 }
 
@@ -167,10 +178,17 @@ pub async fn translate(request: Request) -> Result<Translate> {
             return Err(ApiError::bad_request("texts is empty"));
         }
         (None, Some(texts)) if texts.len() > MAX_BATCH => {
-            return Err(ApiError::bad_request(format!("texts has {} items; at most {MAX_BATCH}", texts.len())));
+            return Err(ApiError::bad_request(format!(
+                "texts has {} items; at most {MAX_BATCH}",
+                texts.len()
+            )));
         }
         (None, Some(texts)) => (texts, true),
-        _ => return Err(ApiError::bad_request("give either text (one) or texts (a batch)")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give either text (one) or texts (a batch)",
+            ));
+        }
     };
     let total: usize = texts.iter().map(|t| t.chars().count()).sum();
     if total > MAX_TEXT_CHARS {
@@ -182,9 +200,20 @@ pub async fn translate(request: Request) -> Result<Translate> {
     let source = body.source.unwrap_or_else(|| "en".into());
     stt_llm::tasks::check_languages(&source, &body.target)?;
     if batch && body.stream {
-        return Err(ApiError::bad_request("stream is for a single text, not a batch"));
+        return Err(ApiError::bad_request(
+            "stream is for a single text, not a batch",
+        ));
     }
-    Ok(Translate { texts, batch, source, target: body.target, common: Common { model: body.model, stream: body.stream } })
+    Ok(Translate {
+        texts,
+        batch,
+        source,
+        target: body.target,
+        common: Common {
+            model: body.model,
+            stream: body.stream,
+        },
+    })
 }
 
 pub async fn embed(request: Request) -> Result<Vec<String>> {
@@ -193,9 +222,16 @@ pub async fn embed(request: Request) -> Result<Vec<String>> {
         return Err(ApiError::bad_request("texts is empty"));
     }
     if body.texts.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(format!("texts has {} items; at most {MAX_BATCH}", body.texts.len())));
+        return Err(ApiError::bad_request(format!(
+            "texts has {} items; at most {MAX_BATCH}",
+            body.texts.len()
+        )));
     }
-    if let Some(index) = body.texts.iter().position(|t| t.chars().count() > MAX_EMBED_CHARS) {
+    if let Some(index) = body
+        .texts
+        .iter()
+        .position(|t| t.chars().count() > MAX_EMBED_CHARS)
+    {
         return Err(ApiError::bad_request(format!(
             "texts[{index}] is longer than {MAX_EMBED_CHARS} characters; embed sentences or paragraphs"
         )));
@@ -203,15 +239,32 @@ pub async fn embed(request: Request) -> Result<Vec<String>> {
     Ok(body.texts)
 }
 
-pub async fn on_stored<K: std::str::FromStr<Err = stt_core::Error>>(request: Request) -> Result<OnStored<K>> {
+pub async fn on_stored<K: std::str::FromStr<Err = stt_core::Error>>(
+    request: Request,
+) -> Result<OnStored<K>> {
     let body: KindBody = read_json_up_to(request, super::MAX_JSON_BYTES).await?;
-    Ok(OnStored { kind: parsed(&body.kind)?, common: Common { model: body.model, stream: body.stream } })
+    Ok(OnStored {
+        kind: parsed(&body.kind)?,
+        common: Common {
+            model: body.model,
+            stream: body.stream,
+        },
+    })
 }
 
 pub async fn chat(request: Request) -> Result<Chat> {
     let body: ChatBody = read_json_up_to(request, super::MAX_JSON_BYTES).await?;
     if body.session_id.as_ref().is_some_and(|id| id.len() > 100) {
-        return Err(ApiError::bad_request("session_id is longer than 100 characters"));
+        return Err(ApiError::bad_request(
+            "session_id is longer than 100 characters",
+        ));
     }
-    Ok(Chat { question: body.question, session_id: body.session_id, common: Common { model: body.model, stream: body.stream } })
+    Ok(Chat {
+        question: body.question,
+        session_id: body.session_id,
+        common: Common {
+            model: body.model,
+            stream: body.stream,
+        },
+    })
 }

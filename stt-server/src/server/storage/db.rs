@@ -94,6 +94,14 @@ const MIGRATIONS: &[&str] = &[
         created TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS transcripts_by_account ON transcripts (account_id, created_ms);
     CREATE INDEX IF NOT EXISTS transcripts_by_job ON transcripts (job_id);",
+    // 4: chat over stored transcripts: each transcript's segment embeddings, computed once,
+    // and the conversations (by account and session id).
+    "CREATE TABLE IF NOT EXISTS transcript_embeddings (
+        transcript_id TEXT PRIMARY KEY, model TEXT NOT NULL, vectors TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS chat_sessions (
+        account_id TEXT NOT NULL, id TEXT NOT NULL, transcript_id TEXT NOT NULL,
+        turns TEXT NOT NULL, updated_ms BIGINT NOT NULL, PRIMARY KEY (account_id, id));
+    CREATE INDEX IF NOT EXISTS chat_sessions_by_transcript ON chat_sessions (transcript_id);",
 ];
 
 impl Db {

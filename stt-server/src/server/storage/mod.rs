@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audio;
+pub mod chat;
 pub mod db;
 pub mod events;
 pub mod holds;

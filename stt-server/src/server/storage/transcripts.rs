@@ -355,6 +355,13 @@ impl Db {
         let Some(row) = deleted.first() else {
             return Ok(None);
         };
+        for table in ["transcript_embeddings", "chat_sessions"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE transcript_id = $1"),
+                params![id],
+            )
+            .await?;
+        }
         let mut audio = None;
         if let Some(job) = row.opt_text(0)? {
             let jobs = tx

@@ -26,7 +26,11 @@ pub struct TextModels {
 }
 
 impl TextModels {
-    pub fn new(default_llm: Option<String>, llm_options: LlmOptions, embedder_load: LoadOptions) -> Self {
+    pub fn new(
+        default_llm: Option<String>,
+        llm_options: LlmOptions,
+        embedder_load: LoadOptions,
+    ) -> Self {
         Self {
             llms: Mutex::default(),
             embedder: Mutex::default(),
@@ -40,7 +44,10 @@ impl TextModels {
     pub fn llm(&self, requested: Option<&str>) -> Result<Arc<Llm>> {
         // Only installed names: a path from a client must not open files on the server.
         let name = match requested.or(self.default_llm.as_deref()) {
-            Some(name) if stt_core::store::installed_model(name, stt_core::store::ModelKind::Llm).is_none() => {
+            Some(name)
+                if stt_core::store::installed_model(name, stt_core::store::ModelKind::Llm)
+                    .is_none() =>
+            {
                 return Err(stt_llm::resolve_llm(Some(name)).err().map_or_else(
                     || ApiError::bad_request(format!("language model {name:?} is not installed")),
                     ApiError::from,
@@ -71,7 +78,8 @@ impl TextModels {
 
 /// One call: runs on a worker with the models, the call's cancel token and where streamed
 /// text goes; answers the response body.
-pub type TextJob = Box<dyn FnOnce(&TextModels, &CancelToken, &mut dyn FnMut(&str)) -> Result<Value> + Send>;
+pub type TextJob =
+    Box<dyn FnOnce(&TextModels, &CancelToken, &mut dyn FnMut(&str)) -> Result<Value> + Send>;
 
 struct Work {
     job: TextJob,
@@ -117,16 +125,21 @@ impl TextWorkers {
             let (receiver, models) = (Arc::clone(&receiver), Arc::clone(&models));
             std::thread::Builder::new()
                 .name(format!("stt-text-{index}"))
-                .spawn(move || loop {
-                    let work = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    match work {
-                        Ok(work) => run(work, &models),
-                        Err(_) => return,
+                .spawn(move || {
+                    loop {
+                        let work = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match work {
+                            Ok(work) => run(work, &models),
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("cannot start a text worker thread");
         }
-        Self { queue: sender, models }
+        Self {
+            queue: sender,
+            models,
+        }
     }
 
     /// Queues a call if there is room (503 otherwise).
@@ -140,9 +153,18 @@ impl TextWorkers {
             }
             false => (None, None),
         };
-        let work = Work { job, cancel: cancel.clone(), deltas, reply };
+        let work = Work {
+            job,
+            cancel: cancel.clone(),
+            deltas,
+            reply,
+        };
         match self.queue.try_send(work) {
-            Ok(()) => Ok(RunningText { deltas: receiver, answer, _cancel_on_drop: CancelOnDrop(cancel) }),
+            Ok(()) => Ok(RunningText {
+                deltas: receiver,
+                answer,
+                _cancel_on_drop: CancelOnDrop(cancel),
+            }),
             Err(TrySendError::Full(_)) => Err(ApiError::overloaded()),
             Err(TrySendError::Disconnected(_)) => Err(stopped()),
         }
@@ -153,7 +175,12 @@ fn run(work: Work, models: &TextModels) {
     if work.reply.is_closed() || work.cancel.is_cancelled() {
         return; // the client went away while this waited
     }
-    let Work { job, cancel, deltas, reply } = work;
+    let Work {
+        job,
+        cancel,
+        deltas,
+        reply,
+    } = work;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut on_text = |text: &str| {
             if let Some(deltas) = &deltas {
@@ -162,12 +189,20 @@ fn run(work: Work, models: &TextModels) {
         };
         job(models, &cancel, &mut on_text)
     }))
-    .unwrap_or_else(|_| Err(ApiError::internal("the language model failed on this input")));
+    .unwrap_or_else(|_| {
+        Err(ApiError::internal(
+            "the language model failed on this input",
+        ))
+    });
     // The stream ends before its answer is sent, so the answer is always its last event.
     drop(deltas);
     let _ = reply.send(result);
 }
 
 fn stopped() -> ApiError {
-    ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the text workers stopped").retry_after(5)
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "the text workers stopped",
+    )
+    .retry_after(5)
 }

@@ -3,6 +3,7 @@
 //! instance. Every endpoint needs an account's key and sees only that account: another
 //! account's ids answer 404, as unknown ones do, so they cannot be probed.
 
+mod chat;
 mod transcripts;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use crate::server::storage::accounts::{Account, ApiKey, KeyRevocation};
 
 /// The workspace's routes, each with and without its trailing slash.
 pub fn routes() -> Router<Arc<AppState>> {
-    let routes: [(&str, MethodRouter<Arc<AppState>>); 9] = [
+    let routes: [(&str, MethodRouter<Arc<AppState>>); 12] = [
         (
             "/api/v1/account",
             routing::get(account)
@@ -35,6 +36,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         (
             "/api/v1/transcripts/{id}",
             routing::get(transcripts::detail).delete(transcripts::delete),
+        ),
+        ("/api/v1/transcripts/{id}/chat", routing::post(chat::chat)),
+        (
+            "/api/v1/transcripts/{id}/analyze",
+            routing::post(chat::analyze),
+        ),
+        (
+            "/api/v1/transcripts/{id}/generate",
+            routing::post(chat::generate),
         ),
         (
             "/api/v1/transcripts/{id}/export/{format}",

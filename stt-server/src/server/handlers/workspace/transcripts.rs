@@ -92,6 +92,27 @@ async fn find(
         .ok_or_else(|| not_found(id))
 }
 
+/// Transcript `id` of `account` when completed (409 while processing or failed: nothing to
+/// `use` it for yet).
+pub(super) async fn completed(
+    state: &AppState,
+    account: &str,
+    id: &str,
+    action: &str,
+) -> Result<(TranscriptRecord, Transcript)> {
+    let (record, transcript) = find(state, account, id).await?;
+    match transcript.filter(|_| record.status == TranscriptStatus::Completed) {
+        Some(transcript) => Ok((record, transcript)),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "transcript {id:?} is {}: only completed transcripts {action}",
+                record.status.as_str()
+            ),
+        )),
+    }
+}
+
 /// `GET /api/v1/transcripts/{id}/`: the summary, the text and the segments with their words.
 pub async fn detail(
     State(state): State<Arc<AppState>>,
@@ -247,18 +268,8 @@ pub async fn export(
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response> {
     let key = caller_key(&state, &headers).await?;
-    let (record, transcript) = find(&state, &key.account_id, &id).await?;
     let export = Export::parse(&format)?;
-    let Some(transcript) = transcript.filter(|_| record.status == TranscriptStatus::Completed)
-    else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "transcript {id:?} is {}: only completed transcripts export",
-                record.status.as_str()
-            ),
-        ));
-    };
+    let (record, transcript) = completed(&state, &key.account_id, &id, "export").await?;
     let info = DocumentInfo {
         title: record
             .file_name
