@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -14,6 +15,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use stt_core::store::{self, LLM_MODELS, ModelKind};
 use stt_core::{CancelToken, Device, Error, Result};
 
@@ -324,7 +327,7 @@ impl Llm {
         let mut produced = 0;
         while produced < sampling.max_tokens as usize {
             cancel.check()?;
-            let token = sampler.sample(&context, batch.n_tokens() - 1);
+            let token = sampler.sample(&context, batch.n_tokens() - 1)?;
             produced += 1;
             if vocab.is_eog(token) {
                 finish = FinishReason::Stop;
@@ -350,22 +353,22 @@ impl Llm {
         })
     }
 
-    fn sampler(&self, sampling: &SamplingOptions) -> Result<LlamaSampler> {
-        let mut chain = Vec::new();
-        if let Some(grammar) = &sampling.grammar {
-            chain.push(
+    fn sampler(&self, sampling: &SamplingOptions) -> Result<Sampler> {
+        let grammar = match &sampling.grammar {
+            Some(grammar) => Some(
                 LlamaSampler::grammar(&self.model, grammar, "root")
                     .map_err(|e| Error::InvalidOption(format!("grammar: {e}")))?,
-            );
-        }
+            ),
+            None => None,
+        };
         // Small models loop on their own words without a mild penalty.
-        chain.push(LlamaSampler::penalties(
+        let mut chain = vec![LlamaSampler::penalties(
             self.model.n_vocab(),
             64,
             1.1,
             0.0,
             0.0,
-        ));
+        )];
         if sampling.temperature <= 0.0 {
             chain.push(LlamaSampler::greedy());
         } else {
@@ -376,7 +379,46 @@ impl Llm {
                 LlamaSampler::dist(sampling.seed),
             ]);
         }
-        Ok(LlamaSampler::chain_simple(chain))
+        Ok(Sampler {
+            grammar,
+            chain: LlamaSampler::chain_simple(chain),
+        })
+    }
+}
+
+/// The sampler chain, and the grammar that may veto its choice. Matching every one of a
+/// 151k-token vocabulary against a grammar at each step is what makes constrained decoding
+/// crawl (about one token a second, measured); so the chain picks first, the grammar checks
+/// only that token, and only when it refuses is the whole vocabulary filtered and the pick
+/// made again, as llama.cpp's own common sampler does.
+struct Sampler {
+    grammar: Option<LlamaSampler>,
+    chain: LlamaSampler,
+}
+
+impl Sampler {
+    fn sample(&mut self, context: &LlamaContext, index: i32) -> Result<LlamaToken> {
+        let mut candidates = context.token_data_array_ith(index);
+        self.chain.apply(&mut candidates);
+        let mut token = candidates
+            .selected_token()
+            .ok_or_else(|| inference("no token sampled"))?;
+        if let Some(grammar) = &mut self.grammar {
+            let mut single =
+                LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+            grammar.apply(&mut single);
+            if single.data[0].logit() == f32::NEG_INFINITY {
+                let mut candidates = context.token_data_array_ith(index);
+                grammar.apply(&mut candidates);
+                self.chain.apply(&mut candidates);
+                token = candidates
+                    .selected_token()
+                    .ok_or_else(|| inference("the grammar allows no token"))?;
+            }
+            grammar.accept(token);
+        }
+        self.chain.accept(token);
+        Ok(token)
     }
 }
 

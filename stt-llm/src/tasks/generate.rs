@@ -91,7 +91,7 @@ impl ContentType {
         Some(match self {
             ContentType::KeyQuotes => object(json!({"quotes": list(string(), 1, 8)}), &["quotes"]),
             ContentType::Flashcards => object(
-                json!({"flashcards": list(object(json!({"front": string(), "back": string()}), &["front", "back"]), 1, 12)}),
+                json!({"flashcards": list(object(json!({"front": string(), "back": string()}), &["front", "back"]), 1, 8)}),
                 &["flashcards"],
             ),
             ContentType::Quiz => object(
@@ -99,7 +99,7 @@ impl ContentType {
                     "question": string(),
                     "options": list(string(), 4, 4),
                     "answer": {"type": "integer", "minimum": 0, "maximum": 3},
-                }), &["question", "options", "answer"]), 1, 8)}),
+                }), &["question", "options", "answer"]), 1, 5)}),
                 &["questions"],
             ),
             ContentType::ChapterMarkers => object(
