@@ -1,6 +1,9 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
- * returning the same `Transcript` as the local engine, and of its transcript workspace
- * (`/api/v1/`: stored transcripts, usage, account, keys). Only Node's own modules are used. */
+ * returning the same `Transcript` as the local engine, of its text endpoints (summaries,
+ * analyses, generated content, translation, embeddings), and of its transcript workspace
+ * (`/api/v1/`: stored transcripts and questions about them, usage, account, keys). Only
+ * Node's own modules are used. */
+import { Analysis, AnalysisType, ChatAnswer, ContentType, Embeddings, Generated, Summary, SummaryStyle, Translation } from './llm';
 import { Transcript } from './transcript';
 import { AudioInput } from './whisper';
 import { Account, AccountUpdate, ApiKeyInfo, CreatedKey, ExportFormat, StoredTranscript, TranscriptFilters, TranscriptListOptions, TranscriptPage, TranscriptSummary, Usage } from './workspace';
@@ -41,6 +44,17 @@ export interface WaitOptions {
     pollIntervalMs?: number;
     signal?: AbortSignal;
 }
+/** What every text call of the `Client` accepts. */
+export interface RemoteTextOptions {
+    /** An installed language model of the server; by default its `--llm-model`. */
+    model?: string;
+    signal?: AbortSignal;
+}
+/** Generated content as the server answers it. */
+export type RemoteGenerated<T extends ContentType = ContentType> = Generated<T> & {
+    type: T;
+    model: string;
+};
 /** A job as the server shows it: `status` and, once completed, `result`. */
 export interface JobStatus {
     status: 'queued' | 'processing' | 'completed' | 'failed';
@@ -74,6 +88,31 @@ export declare class Client {
     }): Promise<JobStatus>;
     /** Polls a job until it completes; rejects with code `job_failed` if it failed. */
     wait(jobId: string, options?: WaitOptions): Promise<Transcript>;
+    /** A summary of `text`, `brief` unless `style` says otherwise (`POST /v1/summarize`). */
+    summarize(text: string, options?: RemoteTextOptions & {
+        style?: SummaryStyle;
+    }): Promise<Summary>;
+    /** Analyses `text` (`POST /v1/analyze`); `result` has the shape of `type` (`{ label, reason }`
+     * for `sentiment`, `{ redactedText, entities }` for `pii_redact`...). */
+    analyze<T extends AnalysisType>(text: string, type: T, options?: RemoteTextOptions): Promise<Analysis<T>>;
+    /** Writes content of `type` from `text` (`POST /v1/generate`): `content` for prose,
+     * `result` for a structured type. */
+    generate<T extends ContentType>(text: string, type: T, options?: RemoteTextOptions): Promise<RemoteGenerated<T>>;
+    /** Translates a text, or each of several in one request, from `source` (the server's
+     * default `"en"`) into `target` (`POST /v1/translate`). */
+    translate(text: string, target: string, options?: RemoteTextOptions & {
+        source?: string;
+    }): Promise<Translation>;
+    translate(texts: readonly string[], target: string, options?: RemoteTextOptions & {
+        source?: string;
+    }): Promise<Translation[]>;
+    translate(input: string | readonly string[], target: string, options?: RemoteTextOptions & {
+        source?: string;
+    }): Promise<Translation | Translation[]>;
+    /** One unit vector per text, in order (`POST /v1/embed`). */
+    embed(texts: readonly string[], options?: {
+        signal?: AbortSignal;
+    }): Promise<Embeddings>;
     /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
      * today included (`GET /api/v1/usage/`). */
     usage(options?: {
@@ -103,6 +142,16 @@ export declare class Transcripts {
     delete(id: string, options?: {
         signal?: AbortSignal;
     }): Promise<void>;
+    /** Answers `question` from the transcript's segments nearest to it, which come back as its
+     * `sources`; a `sessionId` from an earlier answer continues that conversation
+     * (`POST /api/v1/transcripts/{id}/chat/`). */
+    chat(id: string, question: string, options?: RemoteTextOptions & {
+        sessionId?: string;
+    }): Promise<ChatAnswer>;
+    /** Analyses the transcript's text, as `client.analyze` does a text. */
+    analyze<T extends AnalysisType>(id: string, type: T, options?: RemoteTextOptions): Promise<Analysis<T>>;
+    /** Writes content of `type` from the transcript, as `client.generate` does from a text. */
+    generate<T extends ContentType>(id: string, type: T, options?: RemoteTextOptions): Promise<RemoteGenerated<T>>;
     /** The transcript as a file in `format`, rendered by the server; a 409 while it is not
      * completed. */
     export(id: string, format: ExportFormat, options?: {

@@ -1,7 +1,7 @@
 /** The shared model cache, the same one the CLI and the server use. */
 export interface InstalledModel {
     name: string;
-    /** `whisper` or `vad`. */
+    /** `whisper`, `vad`, `speaker`, `llm` (a language model for `Llm`) or `embedding`. */
     kind: string;
     dir: string;
 }

@@ -20,6 +20,38 @@ export declare class CancelToken {
 }
 export type Cancellation = CancelToken
 
+/**
+ * A loaded language model; calls may run at once (each has a context of its own), and the
+ * sentence embedder beside it.
+ */
+export declare class Llm {
+  /**
+   * Loads an installed language model by name (`qwen2.5-coder-0.5b`), a `.gguf` file, or
+   * the best installed one (`model` null). `device`: `auto`, `cpu`, `cuda` or `cuda:N`;
+   * `threads` 0 uses every core; `contextTokens` 0 is the engine's default. The embedder
+   * runs on ONNX Runtime: `ortLibrary` is the library to load.
+   */
+  static load(model: string | undefined | null, device: string, threads: number, contextTokens: number, ortLibrary?: string | undefined | null): Promise<Llm>
+  /** The name of the loaded model. */
+  get name(): string
+  /** Whether the model's layers run on a GPU. */
+  get onGpu(): boolean
+  /** A summary in `style` (`brief`, `detailed`, `action_items`, `bullet_points`), as JSON. */
+  summarize(text: string, style: string, cancel: CancelToken, onText?: (text: string) => void): Promise<string>
+  /** An analysis of type `kind` as the JSON of its result object. */
+  analyze(text: string, kind: string, cancel: CancelToken, onText?: (text: string) => void): Promise<string>
+  /** Content of type `kind`, as JSON: `{"content"}` (prose) or `{"result"}` (structured). */
+  generate(text: string, kind: string, cancel: CancelToken, onText?: (text: string) => void): Promise<string>
+  /**
+   * `text` translated from `source` to `target` (language codes), as JSON; unsupported
+   * languages are refused before any work.
+   */
+  translate(text: string, source: string, target: string, cancel: CancelToken, onText?: (text: string) => void): Promise<string>
+  /** One unit vector per text (the sentence embedder, loaded by the first call). */
+  embed(texts: Array<string>, cancel: CancelToken): Promise<Array<Array<number>>>
+}
+export type SharedLlm = Llm
+
 /** Decoding options, read and checked by the engine once, ready for any number of calls. */
 export declare class Options {}
 
@@ -82,7 +114,7 @@ export declare function fromFloat32(samples: Float32Array): Audio
 
 export interface InstalledModel {
   name: string
-  /** `whisper` or `vad`. */
+  /** `whisper`, `vad`, `speaker`, `llm` or `embedding`. */
   kind: string
   dir: string
 }

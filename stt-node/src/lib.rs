@@ -17,6 +17,8 @@ use stt_core::{
     Transcriber, store,
 };
 
+mod llm;
+
 /// A JS `Error` whose `code` is the engine error's stable kind.
 fn js_error(env: &Env, error: &stt_core::Error) -> napi::Error {
     let built = env
@@ -443,7 +445,7 @@ pub fn render(env: Env, transcript_json: String, format: String) -> napi::Result
 #[napi(object)]
 pub struct InstalledModel {
     pub name: String,
-    /// `whisper` or `vad`.
+    /// `whisper`, `vad`, `speaker`, `llm` or `embedding`.
     pub kind: String,
     pub dir: String,
 }

@@ -30,8 +30,16 @@ export function tarball() {
   return path.join(PACKAGE_DIR, packed[0]);
 }
 
-/** A new project with the packed package installed by `npm install`, as a user would. */
+let installed;
+
+/** A new project with the packed package installed by `npm install`, as a user would: one
+ * per test process, which every test module shares. */
 export function installedProject() {
+  installed ??= newProject();
+  return installed;
+}
+
+function newProject() {
   const project = mkdtempSync(path.join(tmpdir(), 'stt-node-user-'));
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true }));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball()], {

@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { FIXTURES, JFK, PACKAGE_DIR, REPO, fixture, installedProject, startServer, words } from './helpers.mjs';
+// The text features (`Llm` and the client's text calls), in this run.
+import './llm.mjs';
 
 const LONG = 'en_librivox_sonnets_001_002_106s.mp3';
 const SONNET = ['fairest', 'creatures', 'desire', 'rose', 'never', 'die'];
@@ -76,11 +78,16 @@ describe('package', () => {
     }
   });
 
-  test("the README's TypeScript example compiles with tsc --strict and runs", () => {
+  test("the README's TypeScript examples compile with tsc --strict, and the first runs", () => {
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
-    const example = /## Node[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-    assert.ok(example, 'README.md has a ```ts block under "## Node"');
-    writeFileSync(path.join(project, 'example.mts'), example);
+    const node = /\n## Node\n([\s\S]*?)(\n## |$)/.exec(readme)?.[1] ?? '';
+    const examples = [...node.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    assert.ok(examples.length > 0, 'README.md has a ```ts block under "## Node"');
+    const files = examples.map((example, i) => {
+      const name = i === 0 ? 'example.mts' : `example${i + 1}.mts`;
+      writeFileSync(path.join(project, name), example);
+      return name;
+    });
     copyFileSync(fixture('en_librispeech_1272-141231-0002.mp3'), path.join(project, 'audio.mp3'));
     writeFileSync(
       path.join(project, 'tsconfig.json'),
@@ -94,7 +101,7 @@ describe('package', () => {
           types: ['node'],
           skipLibCheck: false,
         },
-        files: ['example.mts'],
+        files,
       }),
     );
     execFileSync(path.join(PACKAGE_DIR, 'node_modules', '.bin', 'tsc'), ['-p', project], { stdio: 'inherit' });

@@ -1,6 +1,8 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
- * returning the same `Transcript` as the local engine, and of its transcript workspace
- * (`/api/v1/`: stored transcripts, usage, account, keys). Only Node's own modules are used. */
+ * returning the same `Transcript` as the local engine, of its text endpoints (summaries,
+ * analyses, generated content, translation, embeddings), and of its transcript workspace
+ * (`/api/v1/`: stored transcripts and questions about them, usage, account, keys). Only
+ * Node's own modules are used. */
 
 import { randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
@@ -11,6 +13,18 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { SttError, aborted, invalidOption } from './errors';
+import {
+  Analysis,
+  AnalysisType,
+  ChatAnswer,
+  ContentType,
+  Embeddings,
+  Generated,
+  Summary,
+  SummaryStyle,
+  Translation,
+  fromWire,
+} from './llm';
 import { renameKeys, snakeCase } from './names';
 import { Segment, Transcript, Word } from './transcript';
 import { AudioInput } from './whisper';
@@ -77,6 +91,16 @@ export interface WaitOptions {
   pollIntervalMs?: number;
   signal?: AbortSignal;
 }
+
+/** What every text call of the `Client` accepts. */
+export interface RemoteTextOptions {
+  /** An installed language model of the server; by default its `--llm-model`. */
+  model?: string;
+  signal?: AbortSignal;
+}
+
+/** Generated content as the server answers it. */
+export type RemoteGenerated<T extends ContentType = ContentType> = Generated<T> & { type: T; model: string };
 
 /** A job as the server shows it: `status` and, once completed, `result`. */
 export interface JobStatus {
@@ -257,6 +281,57 @@ export class Client {
     }
   }
 
+  /** A summary of `text`, `brief` unless `style` says otherwise (`POST /v1/summarize`). */
+  async summarize(text: string, options: RemoteTextOptions & { style?: SummaryStyle } = {}): Promise<Summary> {
+    const { style, model, signal } = options;
+    return fromWire(await this.#transport.json('POST', '/v1/summarize', { text, style, model }, signal));
+  }
+
+  /** Analyses `text` (`POST /v1/analyze`); `result` has the shape of `type` (`{ label, reason }`
+   * for `sentiment`, `{ redactedText, entities }` for `pii_redact`...). */
+  async analyze<T extends AnalysisType>(text: string, type: T, options: RemoteTextOptions = {}): Promise<Analysis<T>> {
+    const { model, signal } = options;
+    return fromWire(await this.#transport.json('POST', '/v1/analyze', { text, type, model }, signal));
+  }
+
+  /** Writes content of `type` from `text` (`POST /v1/generate`): `content` for prose,
+   * `result` for a structured type. */
+  async generate<T extends ContentType>(text: string, type: T, options: RemoteTextOptions = {}): Promise<RemoteGenerated<T>> {
+    const { model, signal } = options;
+    return fromWire(await this.#transport.json('POST', '/v1/generate', { text, type, model }, signal));
+  }
+
+  /** Translates a text, or each of several in one request, from `source` (the server's
+   * default `"en"`) into `target` (`POST /v1/translate`). */
+  translate(text: string, target: string, options?: RemoteTextOptions & { source?: string }): Promise<Translation>;
+  translate(texts: readonly string[], target: string, options?: RemoteTextOptions & { source?: string }): Promise<Translation[]>;
+  translate(
+    input: string | readonly string[],
+    target: string,
+    options?: RemoteTextOptions & { source?: string },
+  ): Promise<Translation | Translation[]>;
+  async translate(
+    input: string | readonly string[],
+    target: string,
+    options: RemoteTextOptions & { source?: string } = {},
+  ): Promise<Translation | Translation[]> {
+    const { source, model, signal } = options;
+    if (typeof input === 'string') {
+      return fromWire(await this.#transport.json('POST', '/v1/translate', { text: input, target, source, model }, signal));
+    }
+    const body = { texts: input, target, source, model };
+    const answer = fromWire<Omit<Translation, 'translatedText'> & { translations: Array<{ translatedText: string }> }>(
+      await this.#transport.json('POST', '/v1/translate', body, signal),
+    );
+    const { translations, ...shared } = answer;
+    return translations.map(({ translatedText }) => ({ translatedText, ...shared }));
+  }
+
+  /** One unit vector per text, in order (`POST /v1/embed`). */
+  async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Embeddings> {
+    return fromWire(await this.#transport.json('POST', '/v1/embed', { texts }, options.signal));
+  }
+
   /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
    * today included (`GET /api/v1/usage/`). */
   async usage(options: { days?: number; signal?: AbortSignal } = {}): Promise<Usage> {
@@ -406,6 +481,31 @@ export class Transcripts {
   /** Deletes the transcript and what derives from it (its job and the job's audio). */
   async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#transport.bytes('DELETE', transcriptPath(id), options.signal);
+  }
+
+  /** Answers `question` from the transcript's segments nearest to it, which come back as its
+   * `sources`; a `sessionId` from an earlier answer continues that conversation
+   * (`POST /api/v1/transcripts/{id}/chat/`). */
+  async chat(
+    id: string,
+    question: string,
+    options: RemoteTextOptions & { sessionId?: string } = {},
+  ): Promise<ChatAnswer> {
+    const { sessionId, model, signal } = options;
+    const body = { question, session_id: sessionId, model };
+    return fromWire(await this.#transport.json('POST', `${transcriptPath(id)}chat/`, body, signal));
+  }
+
+  /** Analyses the transcript's text, as `client.analyze` does a text. */
+  async analyze<T extends AnalysisType>(id: string, type: T, options: RemoteTextOptions = {}): Promise<Analysis<T>> {
+    const { model, signal } = options;
+    return fromWire(await this.#transport.json('POST', `${transcriptPath(id)}analyze/`, { type, model }, signal));
+  }
+
+  /** Writes content of `type` from the transcript, as `client.generate` does from a text. */
+  async generate<T extends ContentType>(id: string, type: T, options: RemoteTextOptions = {}): Promise<RemoteGenerated<T>> {
+    const { model, signal } = options;
+    return fromWire(await this.#transport.json('POST', `${transcriptPath(id)}generate/`, { type, model }, signal));
   }
 
   /** The transcript as a file in `format`, rendered by the server; a 409 while it is not

@@ -1,10 +1,13 @@
 /**
- * Speech to text with Whisper on ONNX Runtime: the local engine (`Whisper`), a client of a
- * running `stt serve` and of its transcript workspace (`Client`), and the shared model cache.
+ * Speech to text with Whisper on ONNX Runtime: the local engine (`Whisper`), the local text
+ * features (`Llm`: summaries, analyses, generated content, translation, embeddings), a client
+ * of a running `stt serve` and of its transcript workspace (`Client`), and the shared model
+ * cache.
  *
  * ```ts
- * import { Whisper } from 'stt-node';
+ * import { Llm, Whisper } from 'stt-node';
  * const transcript = await new Whisper({ model: 'base' }).transcribe('audio.mp3');
+ * const summary = await (await Llm.load()).summarize(transcript.text);
  * ```
  */
 
@@ -13,6 +16,8 @@ export type {
   ClientOptions,
   JobStatus,
   Keys,
+  RemoteGenerated,
+  RemoteTextOptions,
   RemoteTranscribeOptions,
   SubmitOptions,
   Transcripts,
@@ -20,6 +25,30 @@ export type {
 } from './client';
 export { SttError } from './errors';
 export type { ErrorCode, SttErrorOptions } from './errors';
+export { Llm } from './llm';
+export type {
+  ActionItem,
+  Analysis,
+  AnalysisResults,
+  AnalysisType,
+  ChatAnswer,
+  ChatSource,
+  ContentType,
+  Embeddings,
+  Entity,
+  Generated,
+  LlmOptions,
+  PiiEntity,
+  PiiType,
+  QuizQuestion,
+  Redaction,
+  Sentiment,
+  StructuredContent,
+  Summary,
+  SummaryStyle,
+  TextCallOptions,
+  Translation,
+} from './llm';
 export { listModels, pullModel, sttHome } from './models';
 export type { InstalledModel } from './models';
 export type { TranscribeOptions, VadParameters } from './options';

@@ -5,7 +5,7 @@ import * as native from './native';
 
 export interface InstalledModel {
   name: string;
-  /** `whisper` or `vad`. */
+  /** `whisper`, `vad`, `speaker`, `llm` (a language model for `Llm`) or `embedding`. */
   kind: string;
   dir: string;
 }
