@@ -8,6 +8,7 @@ pub mod runtime;
 pub mod tasks;
 
 pub use runtime::{
-    FinishReason, Generation, Llm, LlmOptions, Message, Role, SamplingOptions, resolve_llm,
+    FinishReason, Generation, Llm, LlmOptions, Message, Role, SamplingOptions, installed_llms,
+    resolve_llm,
 };
 pub use tasks::TaskContext;

@@ -137,23 +137,28 @@ fn backend() -> Result<&'static LlamaBackend> {
         .map_err(|e| Error::Runtime(format!("llama.cpp failed to start: {e}")))
 }
 
-/// The GGUF file of an installed LLM (by name) or a path to a `.gguf` file or a directory
-/// holding `model.gguf`; `None` is the best installed one.
-pub fn resolve_llm(name_or_path: Option<&str>) -> Result<(String, PathBuf)> {
-    let installed: Vec<String> = store::installed_models()
+/// The names of the installed language models.
+pub fn installed_llms() -> Vec<String> {
+    store::installed_models()
         .into_iter()
         .filter(|m| m.kind == ModelKind::Llm)
         .map(|m| m.name)
-        .collect();
+        .collect()
+}
+
+/// The GGUF file of an installed LLM (by name) or a path to a `.gguf` file or a directory
+/// holding `model.gguf`; `None` is the best installed one.
+pub fn resolve_llm(name_or_path: Option<&str>) -> Result<(String, PathBuf)> {
+    let installed = installed_llms();
     let Some(name_or_path) = name_or_path else {
         let best = LLM_MODELS
             .iter()
-            .find(|name| installed.iter().any(|i| i == *name))
             .map(|name| name.to_string())
+            .find(|name| installed.contains(name))
             .or_else(|| installed.first().cloned())
             .ok_or_else(|| {
                 Error::ModelNotFound(format!(
-                    "no language model is installed; run `stt models pull {}` (or {})",
+                    "no language model is installed; run `stt models pull {}` (or one of {})",
                     LLM_MODELS[1],
                     LLM_MODELS.join(", ")
                 ))

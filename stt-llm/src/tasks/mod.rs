@@ -20,7 +20,7 @@ pub use translate::{TRANSLATION_LANGUAGES, check_languages, translate};
 use serde::de::DeserializeOwned;
 use stt_core::{CancelToken, Error, Result};
 
-use crate::runtime::{FinishReason, Llm, Message, SamplingOptions};
+use crate::runtime::{FinishReason, Generation, Llm, Message, SamplingOptions};
 
 /// Longest text a task accepts (characters): about four hours of speech. Longer input is
 /// refused up front instead of running for hours.
@@ -43,20 +43,34 @@ impl<'a> TaskContext<'a> {
         }
     }
 
-    /// Free text; streamed when `stream`.
+    /// One generation; its text streamed when `stream`.
+    fn run(
+        &mut self,
+        messages: &[Message],
+        sampling: &SamplingOptions,
+        stream: bool,
+    ) -> Result<Generation> {
+        match stream {
+            true => self
+                .llm
+                .generate(messages, sampling, self.cancel, self.on_text),
+            false => self
+                .llm
+                .generate(messages, sampling, self.cancel, &mut |_| {}),
+        }
+    }
+
+    /// Free text.
     fn text(&mut self, messages: &[Message], max_tokens: u32, stream: bool) -> Result<String> {
         let sampling = SamplingOptions {
             max_tokens,
             ..SamplingOptions::default()
         };
-        let generation = if stream {
-            self.llm
-                .generate(messages, &sampling, self.cancel, self.on_text)?
-        } else {
-            self.llm
-                .generate(messages, &sampling, self.cancel, &mut |_| {})?
-        };
-        Ok(generation.text.trim().to_string())
+        Ok(self
+            .run(messages, &sampling, stream)?
+            .text
+            .trim()
+            .to_string())
     }
 
     /// An answer constrained by `schema`'s grammar, parsed into `T`.
@@ -74,13 +88,7 @@ impl<'a> TaskContext<'a> {
             grammar: Some(grammar),
             ..SamplingOptions::default()
         };
-        let generation = if stream {
-            self.llm
-                .generate(messages, &sampling, self.cancel, self.on_text)?
-        } else {
-            self.llm
-                .generate(messages, &sampling, self.cancel, &mut |_| {})?
-        };
+        let generation = self.run(messages, &sampling, stream)?;
         if generation.finish == FinishReason::Length {
             return Err(Error::Inference(format!(
                 "the structured answer did not end within {max_tokens} tokens"

@@ -40,28 +40,27 @@ impl TextModels {
         }
     }
 
-    /// The language model `requested` (an installed name), or the default.
+    /// The language model `requested` (an installed name), or the default (the operator's
+    /// `--llm-model`, a name or a path, else the best installed).
     pub fn llm(&self, requested: Option<&str>) -> Result<Arc<Llm>> {
-        // Only installed names: a path from a client must not open files on the server.
-        let name = match requested.or(self.default_llm.as_deref()) {
-            Some(name)
-                if stt_core::store::installed_model(name, stt_core::store::ModelKind::Llm)
-                    .is_none() =>
-            {
-                return Err(stt_llm::resolve_llm(Some(name)).err().map_or_else(
-                    || ApiError::bad_request(format!("language model {name:?} is not installed")),
-                    ApiError::from,
-                ));
+        let key = match (requested, &self.default_llm) {
+            // Only installed names: a path from a client must not open files on the server.
+            (Some(name), _) if !stt_llm::installed_llms().iter().any(|i| i == name) => {
+                return Err(ApiError::bad_request(format!(
+                    "language model {name:?} is not installed (installed: {})",
+                    stt_llm::installed_llms().join(", ")
+                )));
             }
-            Some(name) => name.to_string(),
-            None => stt_llm::resolve_llm(None)?.0,
+            (Some(name), _) => name.to_string(),
+            (None, Some(default)) => default.clone(),
+            (None, None) => stt_llm::resolve_llm(None)?.0,
         };
         let mut llms = self.llms.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(llm) = llms.get(&name) {
+        if let Some(llm) = llms.get(&key) {
             return Ok(Arc::clone(llm));
         }
-        let llm = Arc::new(Llm::load(Some(&name), &self.llm_options)?);
-        llms.insert(name, Arc::clone(&llm));
+        let llm = Arc::new(Llm::load(Some(&key), &self.llm_options)?);
+        llms.insert(key, Arc::clone(&llm));
         Ok(llm)
     }
 
