@@ -1,6 +1,9 @@
 //! The native half of the Python SDK, `stt._native`: the engine, called without the GIL.
 //! Everything that is Python idiom (audio sources, result dataclasses, keyword options, the
-//! HTTP client) lives in `python/stt/`; this module only converts types and maps errors.
+//! HTTP client) lives in `python/stt/`; this module only converts types and maps errors. The
+//! language model and the embedder are in `llm`.
+
+mod llm;
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -501,6 +504,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<SharedTranscriber>()?;
     module.add_class::<SegmentStream>()?;
     module.add_class::<SharedStreamSession>()?;
+    module.add_class::<llm::SharedLlm>()?;
     module.add_function(wrap_pyfunction!(decode_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode_bytes, module)?)?;
     module.add_function(wrap_pyfunction!(from_float32, module)?)?;

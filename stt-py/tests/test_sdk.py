@@ -434,6 +434,14 @@ def test_type_stubs_match_the_compiled_module(tmp_path):
         detection: stt.LanguageDetection = model.detect_language(b"...")
         remote = stt.Client("http://127.0.0.1:8080", api_key="k").wait("id", timeout=5.0)
         print(remote.to_srt(), detection.all_probabilities["en"], stt.models.pull("base").name)
+        llm = stt.LLM("qwen2.5-coder-0.5b", threads=2)
+        quiz: stt.Generated = llm.generate(llm.summarize("text", "brief", print), "quiz")
+        vectors: list[list[float]] = llm.embed(["a", "b"])
+        client = stt.Client()
+        spanish: list[stt.Translation] = client.translate(["a", "b"], "es")
+        answer: stt.ChatAnswer = client.transcripts.chat("id", "why?", session_id="s")
+        print(quiz.result, vectors, spanish[0].translated_text, answer.sources[0].segment_order,
+              client.analyze("t", "pii_redact").result, client.translate("t", "de").model)
     """))
     typed = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(usage)],
@@ -441,9 +449,11 @@ def test_type_stubs_match_the_compiled_module(tmp_path):
     )
     assert typed.returncode == 0, typed.stdout + typed.stderr
     misuse = tmp_path / "misuse.py"
-    misuse.write_text('import stt\nstt.Whisper("base").transcribe("a.mp3", beam_sise=5)\n')
+    misuse.write_text('import stt\nstt.Whisper("base").transcribe("a.mp3", beam_sise=5)\n'
+                      'stt.LLM().analyze("text", "mood")\n')
     wrong = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(misuse)],
         capture_output=True, text=True, timeout=600,
     )
     assert wrong.returncode == 1 and "beam_sise" in wrong.stdout, wrong.stdout
+    assert "'mood'" in wrong.stdout, wrong.stdout

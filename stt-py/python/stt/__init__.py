@@ -1,8 +1,10 @@
-"""Speech to text with OpenAI's Whisper models on ONNX Runtime.
+"""Speech to text with OpenAI's Whisper models on ONNX Runtime, and text features on a
+local language model.
 
 >>> import stt
 >>> model = stt.Whisper("base")
->>> print(model.transcribe("talk.mp3").text)
+>>> text = model.transcribe("talk.mp3").text
+>>> print(stt.LLM().summarize(text, style="bullet_points"))
 """
 
 from . import models
@@ -18,6 +20,20 @@ from .errors import (
     RuntimeMissingError,
     ServerError,
     SttError,
+)
+from .llm import (
+    LLM,
+    Analysis,
+    AnalysisType,
+    ChatAnswer,
+    ChatSource,
+    ContentType,
+    Embeddings,
+    Generated,
+    Summary,
+    SummaryStyle,
+    TextCallback,
+    Translation,
 )
 from .options import TranscribeOptions, VadParameters
 from .transcript import Final, LanguageDetection, Partial, Segment, StreamEvent, Transcript, Word
@@ -39,19 +55,27 @@ from .workspace import (
 
 __all__ = [
     "Account",
+    "Analysis",
+    "AnalysisType",
     "ApiKeyInfo",
     "AudioChunk",
     "AudioDecodeError",
     "AudioSource",
     "CancelledError",
+    "ChatAnswer",
+    "ChatSource",
     "Client",
+    "ContentType",
     "CreatedKey",
     "EmailPreferences",
+    "Embeddings",
     "ExportFormat",
     "Final",
+    "Generated",
     "InferenceError",
     "InvalidOptionError",
     "JobFailedError",
+    "LLM",
     "LanguageDetection",
     "ModelNotFoundError",
     "Partial",
@@ -62,11 +86,15 @@ __all__ = [
     "StoredTranscript",
     "StreamEvent",
     "SttError",
+    "Summary",
+    "SummaryStyle",
+    "TextCallback",
     "TranscribeOptions",
     "Transcript",
     "TranscriptPage",
     "TranscriptStatus",
     "TranscriptSummary",
+    "Translation",
     "Usage",
     "UsageDay",
     "UsageTotal",

