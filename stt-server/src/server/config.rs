@@ -57,6 +57,11 @@ pub struct ServeConfig {
     /// Text calls waiting for a worker before new ones get 503.
     #[arg(long, env = "STT_LLM_QUEUE", default_value_t = 8)]
     pub llm_queue: usize,
+    /// Threads of each language model call [default: every core]. llama.cpp's threads wait for
+    /// each other at every token, so on a machine also transcribing, fewer than the cores
+    /// keep it from stalling.
+    #[arg(long, env = "STT_LLM_THREADS")]
+    pub llm_threads: Option<usize>,
     /// Tokens of context per language model call; longer texts are processed in pieces.
     #[arg(long, env = "STT_LLM_CONTEXT", default_value_t = stt_llm::LlmOptions::default().context_tokens)]
     pub llm_context: u32,

@@ -180,8 +180,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         Role::All | Role::Api => {
             let llm_options = stt_llm::LlmOptions {
                 device,
+                threads: config.llm_threads,
                 context_tokens: config.llm_context,
-                ..stt_llm::LlmOptions::default()
             };
             let models = TextModels::new(
                 config.llm_model.clone(),
