@@ -403,6 +403,10 @@ struct Sampler {
 
 impl Sampler {
     fn sample(&mut self, context: &LlamaContext, index: i32) -> Result<LlamaToken> {
+        if self.grammar.is_none() {
+            // Free text: llama.cpp samples and accepts in place, without copying the logits.
+            return Ok(self.chain.sample(context, index));
+        }
         let mut candidates = context.token_data_array_ith(index);
         self.chain.apply(&mut candidates);
         let mut token = candidates
