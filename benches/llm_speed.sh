@@ -14,8 +14,10 @@
 # What differs by construction: llama-bench's pp test decodes 256 random tokens and its tg
 # test decodes 64 tokens into an empty KV cache without sampling; ours reads a real chat prompt
 # and generates after it (KV cache at 256..320 tokens), sampling each token with the runtime's
-# sampler chain. Run it on an idle machine: the figures move a lot when other processes
-# compete for the cores.
+# sampler chain. So llama-bench also runs `-p 0 -n 64 -d 256` (tg64 after 256 tokens of
+# context), the like-for-like figure for our generation; peak RSS is that of the first
+# llama-bench run. Run it on an idle machine: with as many threads as cores, the figures fall
+# apart when other processes compete for them (see the load warnings and the ± columns).
 #
 # llama-bench is built beside the project, from the llama.cpp source that llama-cpp-sys-2
 # vendors, with the crate's cmake options (see the recipe printed when it is missing); that
@@ -81,7 +83,7 @@ run_ours() { # MODEL -> $OUT/ours-MODEL.txt
     fi
 }
 
-run_llama() { # MODEL GGUF -> $OUT/llama-MODEL.json, .stderr, .time
+run_llama() { # MODEL GGUF -> $OUT/llama-MODEL.json, .stderr, .time, -d$PROMPT.json
     local args=(-m "$2" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r 3 -o json)
     if [[ -x /usr/bin/time ]]; then
         /usr/bin/time -v -o "$OUT/llama-$1.time" "$LLAMA_BENCH" "${args[@]}" \
@@ -90,6 +92,8 @@ run_llama() { # MODEL GGUF -> $OUT/llama-MODEL.json, .stderr, .time
         rm -f "$OUT/llama-$1.time"
         "$LLAMA_BENCH" "${args[@]}" >"$OUT/llama-$1.json" 2>"$OUT/llama-$1.stderr"
     fi
+    "$LLAMA_BENCH" -m "$2" -t "$THREADS" -p 0 -n "$GEN" -d "$PROMPT" -r 3 -o json \
+        >"$OUT/llama-$1-d$PROMPT.json" 2>>"$OUT/llama-$1.stderr"
 }
 
 # "avg sd" of llama-bench's test with n_prompt=$2 n_gen=$3 (one field per line in its JSON).
@@ -118,6 +122,20 @@ mean_sd() { # MEAN SD DIGITS
     fi
 }
 
+# Percent of CPU time idle over 3 s (from /proc/stat).
+cpu_idle() {
+    local a b
+    a="$(head -n 1 /proc/stat)"
+    sleep 3
+    b="$(head -n 1 /proc/stat)"
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        n = split(a, x); split(b, y)
+        for (i = 2; i <= 9 && i <= n; i++) total += y[i] - x[i]  # guest time is in user already
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%d", (total > 0 ? 100 * idle / total : 100)
+    }'
+}
+
 rows=()
 notes=()
 i=0
@@ -127,16 +145,20 @@ for model in $MODELS; do
         echo "skipping $model: not installed ($gguf missing; stt models pull $model)" >&2
         continue
     fi
+    # The load average still counts the previous run; the idle share of the CPUs over the
+    # last 3 s tells whether something else is running now.
     load="$(cut -d ' ' -f 1 /proc/loadavg)"
-    if awk -v l="$load" 'BEGIN { exit !(l >= 1.5) }'; then
-        echo "warning: load average $load: other processes compete for the cores" >&2
+    idle="$(cpu_idle)"
+    if ((idle < 85)); then
+        echo "warning: the CPUs were only $idle % idle: other processes compete for them" >&2
+        notes+=("$model: the CPUs were only $idle % idle just before its runs (figures unreliable)")
     fi
     if ((i % 2 == 0)); then
-        echo "$model: llama-bench, then ours (load $load)..." >&2
+        echo "$model: llama-bench, then ours (load $load, $idle % idle)..." >&2
         run_llama "$model" "$gguf"
         run_ours "$model"
     else
-        echo "$model: ours, then llama-bench (load $load)..." >&2
+        echo "$model: ours, then llama-bench (load $load, $idle % idle)..." >&2
         run_ours "$model"
         run_llama "$model" "$gguf"
     fi
@@ -144,6 +166,7 @@ for model in $MODELS; do
 
     read -r l_pp l_pp_sd < <(llama_ts "$OUT/llama-$model.json" "$PROMPT" 0) || true
     read -r l_tg l_tg_sd < <(llama_ts "$OUT/llama-$model.json" 0 "$GEN") || true
+    read -r l_tgd l_tgd_sd < <(llama_ts "$OUT/llama-$model-d$PROMPT.json" 0 "$GEN") || true
     l_rss=""
     if [[ -f "$OUT/llama-$model.time" ]]; then
         l_rss="$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' \
@@ -168,14 +191,14 @@ for model in $MODELS; do
     if [[ "$o_pp_n" != "$PROMPT" ]]; then
         notes+=("$model: our prompt is $o_pp_n tokens, llama-bench's $PROMPT")
     fi
-    rows+=("| $model | $(mean_sd "$o_pp" "$o_pp_sd" 1) | $(mean_sd "$l_pp" "$l_pp_sd" 1) | $(ratio "$o_pp" "$l_pp") | $(mean_sd "$o_tg" "$o_tg_sd" 2) | $(mean_sd "$l_tg" "$l_tg_sd" 2) | $(ratio "$o_tg" "$l_tg") | $o_rss | $l_rss |")
+    rows+=("| $model | $(mean_sd "$o_pp" "$o_pp_sd" 1) | $(mean_sd "$l_pp" "$l_pp_sd" 1) | $(ratio "$o_pp" "$l_pp") | $(mean_sd "$o_tg" "$o_tg_sd" 2) | $(mean_sd "$l_tg" "$l_tg_sd" 2) | $(ratio "$o_tg" "$l_tg") | $(mean_sd "$l_tgd" "$l_tgd_sd" 2) | $(ratio "$o_tg" "$l_tgd") | $o_rss | $l_rss |")
 done
 
 {
     echo "LLM speed on the CPU, $THREADS threads: ours (stt-llm) vs llama.cpp's llama-bench ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
     echo
-    echo "| model | pp$PROMPT ours (t/s) | pp$PROMPT llama.cpp (t/s) | ours/llama.cpp | tg$GEN ours (t/s) | tg$GEN llama.cpp (t/s) | ours/llama.cpp | peak RSS ours (MB) | peak RSS llama-bench (MB) |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| model | pp$PROMPT ours (t/s) | pp$PROMPT llama.cpp (t/s) | ours/llama.cpp | tg$GEN ours (t/s) | tg$GEN llama.cpp (t/s) | ours/llama.cpp | tg$GEN @ d$PROMPT llama.cpp (t/s) | ours/llama.cpp @ d$PROMPT | peak RSS ours (MiB) | peak RSS llama-bench (MiB) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for row in ${rows[@]+"${rows[@]}"}; do
         echo "$row"
     done

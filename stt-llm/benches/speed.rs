@@ -53,7 +53,7 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Peak resident memory of this process, MiB.
+/// Peak resident memory of this process (VmHWM), MiB.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -62,9 +62,6 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn main() {
-    if let Ok(path) = std::env::var("EXPLAIN_GGUF") {
-        return explain::run(&path, 2);
-    }
     let name = std::env::var("STT_BENCH_LLM").unwrap_or_else(|_| "qwen2.5-coder-0.5b".into());
     let threads: usize = std::env::var("STT_BENCH_THREADS")
         .map_or(Ok(2), |t| t.parse())
@@ -115,7 +112,7 @@ fn main() {
     println!("prompt:     {pp_mean:8.2} ± {pp_sd:.2} tokens/s  (pp{prompt_tokens})");
     println!("generation: {tg_mean:8.2} ± {tg_sd:.2} tokens/s  (tg{tg_tokens})");
     match rss {
-        Some(mb) => println!("peak RSS:   {mb:8.1} MB"),
+        Some(mb) => println!("peak RSS:   {mb:8.1} MiB"),
         None => println!("peak RSS:   unknown (no /proc/self/status)"),
     }
     if tg_tokens < GENERATED_TOKENS as usize {
@@ -129,134 +126,4 @@ fn main() {
         serde_json::Value::from(name.as_str()),
         rss.map_or_else(|| "null".into(), |mb| format!("{mb:.1}")),
     );
-}
-
-// TEMPORARY EXPERIMENT (removed after the investigation).
-pub mod explain {
-    use llama_cpp_2::context::LlamaContext;
-    use llama_cpp_2::context::params::LlamaContextParams;
-    use llama_cpp_2::llama_backend::LlamaBackend;
-    use llama_cpp_2::llama_batch::LlamaBatch;
-    use llama_cpp_2::model::LlamaModel;
-    use llama_cpp_2::model::params::LlamaModelParams;
-    use llama_cpp_2::sampling::LlamaSampler;
-    use llama_cpp_2::token::LlamaToken;
-    use std::num::NonZeroU32;
-    use std::time::Instant;
-
-    fn stats(name: &str, v: &[f64]) {
-        let (m, s) = super::mean_sd(v);
-        println!("{name:28} {m:8.2} ± {s:.2} t/s");
-    }
-
-    pub fn run(path: &str, threads: i32) {
-        let mut backend = LlamaBackend::init().unwrap();
-        backend.void_logs();
-        let model = LlamaModel::load_from_file(
-            &backend,
-            path,
-            &LlamaModelParams::default().with_n_gpu_layers(0),
-        )
-        .unwrap();
-        let n_vocab = model.n_vocab();
-        let tokens: Vec<LlamaToken> = (0..256)
-            .map(|i| LlamaToken((i * 7919 + 13) % 30000 + 100))
-            .collect();
-        let params = |n_ctx: u32, n_batch: u32| {
-            LlamaContextParams::default()
-                .with_n_ctx(NonZeroU32::new(n_ctx))
-                .with_n_batch(n_batch)
-                .with_n_threads(threads)
-                .with_n_threads_batch(threads)
-        };
-        let decode_prompt = |ctx: &mut LlamaContext| -> f64 {
-            let mut batch = LlamaBatch::new(512, 1);
-            for (i, t) in tokens.iter().enumerate() {
-                batch
-                    .add(*t, i as i32, &[0], i + 1 == tokens.len())
-                    .unwrap();
-            }
-            let t0 = Instant::now();
-            ctx.decode(&mut batch).unwrap();
-            256.0 / t0.elapsed().as_secs_f64()
-        };
-        // mode 0: none, 1: greedy, 2: penalties+greedy
-        let generate = |ctx: &mut LlamaContext, start: usize, mode: u8| -> f64 {
-            let mut sampler = match mode {
-                1 => Some(LlamaSampler::greedy()),
-                2 => Some(LlamaSampler::chain_simple([
-                    LlamaSampler::penalties(n_vocab, 64, 1.1, 0.0, 0.0),
-                    LlamaSampler::greedy(),
-                ])),
-                _ => None,
-            };
-            let mut batch = LlamaBatch::new(1, 1);
-            let mut token = LlamaToken(1000);
-            let t0 = Instant::now();
-            for i in 0..64 {
-                batch.clear();
-                batch.add(token, (start + i) as i32, &[0], true).unwrap();
-                ctx.decode(&mut batch).unwrap();
-                token = match &mut sampler {
-                    Some(s) => s.sample(ctx, 0),
-                    None => LlamaToken(((i * 31337) % 30000 + 100) as i32),
-                };
-            }
-            64.0 / t0.elapsed().as_secs_f64()
-        };
-        let reps = |f: &mut dyn FnMut() -> f64| -> Vec<f64> {
-            f();
-            (0..3).map(|_| f()).collect()
-        };
-        let which = std::env::var("EXPLAIN").unwrap_or("pp,tg".into());
-        if which.contains("pp") {
-            stats(
-                "pp fresh ctx (runtime)",
-                &reps(&mut || {
-                    let mut ctx = model.new_context(&backend, params(320, 512)).unwrap();
-                    decode_prompt(&mut ctx)
-                }),
-            );
-            let mut ctx = model.new_context(&backend, params(320, 512)).unwrap();
-            stats(
-                "pp reused ctx (llama-bench)",
-                &reps(&mut || {
-                    ctx.clear_kv_cache();
-                    decode_prompt(&mut ctx)
-                }),
-            );
-            drop(ctx);
-            stats(
-                "pp fresh ctx n_batch 2048",
-                &reps(&mut || {
-                    let mut ctx = model.new_context(&backend, params(320, 2048)).unwrap();
-                    decode_prompt(&mut ctx)
-                }),
-            );
-        }
-        if which.contains("tg") {
-            let mut ctx = model.new_context(&backend, params(320, 512)).unwrap();
-            stats(
-                "tg d0 reused, no sampling",
-                &reps(&mut || {
-                    ctx.clear_kv_cache();
-                    generate(&mut ctx, 0, 0)
-                }),
-            );
-            for (name, mode) in [
-                ("tg d256 fresh, no sampling", 0u8),
-                ("tg d256 fresh, greedy", 1),
-                ("tg d256 fresh, penalties+gr", 2),
-            ] {
-                stats(
-                    name,
-                    &reps(&mut || {
-                        let mut ctx = model.new_context(&backend, params(320, 512)).unwrap();
-                        decode_prompt(&mut ctx);
-                        generate(&mut ctx, 256, mode)
-                    }),
-                );
-            }
-        }
-    }
 }
