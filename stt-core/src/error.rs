@@ -19,7 +19,7 @@ pub enum Error {
     UnsupportedFormat(String),
     #[error("corrupt audio: {0}")]
     CorruptAudio(String),
-    #[error("audio too long: {0}")]
+    #[error("too long: {0}")]
     TooLong(String),
     #[error("ONNX Runtime library not found (looked in: {0})")]
     RuntimeNotFound(String),

@@ -5,13 +5,13 @@
 //! (snake_case) shape, and `ts/llm.ts` makes them JavaScript.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::Env;
 use napi::bindgen_prelude::AsyncTask;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use stt_core::model::TextEmbedder;
+use stt_core::model::LazyEmbedder;
 use stt_core::{CancelToken, Device, LoadOptions};
 use stt_llm::tasks::{self, AnalysisType, ContentType, SummaryStyle};
 use stt_llm::{Llm, LlmOptions, TaskContext};
@@ -22,16 +22,12 @@ use crate::{Call, Cancellation, EngineWork, js_error, to_json};
 /// ended: the pieces arrive in order, but not in order with the call's promise.
 type TextListener = ThreadsafeFunction<String, (), String, napi::Status, false>;
 
-/// The embedder, loaded by the first `embed`.
-type LazyEmbedder = Arc<Mutex<Option<Arc<TextEmbedder>>>>;
-
 /// A loaded language model; calls may run at once (each has a context of its own), and the
 /// sentence embedder beside it.
 #[napi(js_name = "Llm")]
 pub struct SharedLlm {
     llm: Arc<Llm>,
-    embedder: LazyEmbedder,
-    embedder_load: LoadOptions,
+    embedder: Arc<LazyEmbedder>,
 }
 
 pub struct LoadLlm {
@@ -47,8 +43,7 @@ impl EngineWork for LoadLlm {
         let llm = Llm::load(self.model.as_deref(), &self.options)?;
         Ok(SharedLlm {
             llm: Arc::new(llm),
-            embedder: LazyEmbedder::default(),
-            embedder_load: self.embedder_load.clone(),
+            embedder: Arc::new(LazyEmbedder::new(self.embedder_load.clone())),
         })
     }
 }
@@ -118,8 +113,7 @@ impl EngineWork for TextCall {
 }
 
 pub struct Embed {
-    embedder: LazyEmbedder,
-    load: LoadOptions,
+    embedder: Arc<LazyEmbedder>,
     texts: Vec<String>,
     cancel: CancelToken,
 }
@@ -128,26 +122,11 @@ impl EngineWork for Embed {
     type Output = Vec<Vec<f64>>;
 
     fn run(&mut self) -> stt_core::Result<Vec<Vec<f64>>> {
-        let embedder = {
-            let mut loaded = self.embedder.lock().unwrap_or_else(|e| e.into_inner());
-            match loaded.as_ref() {
-                Some(embedder) => Arc::clone(embedder),
-                None => Arc::clone(loaded.insert(Arc::new(TextEmbedder::load(None, &self.load)?))),
-            }
-        };
-        let mut vectors = Vec::with_capacity(self.texts.len());
-        // A batch at a time, so a cancelled call stops between batches.
-        for batch in self.texts.chunks(32) {
-            self.cancel.check()?;
-            let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
-            vectors.extend(
-                embedder
-                    .embed(&batch)?
-                    .into_iter()
-                    .map(|vector| vector.into_iter().map(f64::from).collect::<Vec<f64>>()),
-            );
-        }
-        Ok(vectors)
+        let vectors = self.embedder.get()?.embed_all(&self.texts, &self.cancel)?;
+        Ok(vectors
+            .into_iter()
+            .map(|vector| vector.into_iter().map(f64::from).collect())
+            .collect())
     }
 }
 
@@ -285,7 +264,6 @@ impl SharedLlm {
     pub fn embed(&self, texts: Vec<String>, cancel: &Cancellation) -> AsyncTask<Call<Embed>> {
         AsyncTask::new(Call(Embed {
             embedder: Arc::clone(&self.embedder),
-            load: self.embedder_load.clone(),
             texts,
             cancel: cancel.token.clone(),
         }))

@@ -2,8 +2,9 @@
  * generated content and translation, and sentence embeddings, run in this process off the
  * event loop; and the result types that the `Client`'s calls to a server share. */
 
-import { SttError, aborted, fromNative, invalidOption } from './errors';
+import { fromNative, invalidOption } from './errors';
 import { camelCase, renameKeys } from './names';
+import { EngineCalls, withReports } from './calls';
 import * as native from './native';
 import { runtimeLibrary } from './whisper';
 
@@ -185,7 +186,7 @@ export class Llm {
   #model: string;
   #onGpu = false;
   readonly #engine: Promise<native.Llm>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #calls: EngineCalls<native.Llm>;
 
   constructor(options: LlmOptions = {}) {
     const { model, device = 'auto', threads = 0, contextTokens = 0 } = options;
@@ -210,6 +211,7 @@ export class Llm {
     );
     // A failed load is reported by `ready()` and every call, not as an unhandled rejection.
     this.#engine.catch(() => undefined);
+    this.#calls = new EngineCalls(this.#engine);
   }
 
   /** A model, once loaded; rejects with `model_not_found` and the like. */
@@ -271,7 +273,7 @@ export class Llm {
   async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number[][]> {
     if (!Array.isArray(texts)) throw invalidOption('texts must be an array of strings');
     texts.forEach((text, index) => checkText(text, `texts[${index}]`));
-    return this.#run(options.signal, (engine, cancel) => engine.embed([...texts], cancel));
+    return this.#calls.run(options.signal, (engine, cancel) => engine.embed([...texts], cancel));
   }
 
   /** A text call, with its pieces handed to `onText`; resolves to its parsed JSON. */
@@ -280,65 +282,12 @@ export class Llm {
     start: (engine: native.Llm, cancel: native.CancelToken, onText?: (piece: string) => void) => Promise<string>,
   ): Promise<T> {
     const { signal, onText } = call;
-    let callbackError: { error: unknown } | undefined;
-    const json = await this.#run(signal, (engine, cancel) => {
-      if (!onText) return start(engine, cancel);
-      let ended = (): void => undefined;
-      const callEnded = new Promise<void>((resolve) => (ended = resolve));
-      const answer = start(engine, cancel, (piece: string) => {
-        if (piece === '') return ended();
-        if (callbackError) return;
-        try {
-          onText(piece);
-        } catch (error) {
-          callbackError = { error };
-          cancel.cancel();
-        }
-      });
-      answer.catch(() => undefined);
-      // Settles after the last piece, which may come after the native promise.
-      return callEnded.then(() => answer);
-    }).catch((error: unknown) => {
-      throw callbackError ? callbackError.error : error;
-    });
+    const json = await this.#calls.run(signal, (engine, cancel) =>
+      onText
+        ? withReports(cancel, (listener) => start(engine, cancel, listener), onText)
+        : start(engine, cancel),
+    );
     return fromWire<T>(JSON.parse(json));
   }
 
-  /**
-   * Runs `work` when the model is free, with a cancel token of its own that an abort
-   * cancels. An abort before its turn rejects at once and skips it.
-   */
-  #run<T>(
-    signal: AbortSignal | undefined,
-    work: (engine: native.Llm, cancel: native.CancelToken) => Promise<T>,
-  ): Promise<T> {
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    const cancel = new native.CancelToken();
-    let onAbort = (): void => undefined;
-    const abortedEarly = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        cancel.cancel();
-        reject(aborted(signal as AbortSignal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    abortedEarly.catch(() => undefined);
-    const turn = this.#queue.then(async () => {
-      const engine = await this.#engine;
-      if (signal?.aborted) throw aborted(signal);
-      try {
-        return await work(engine, cancel);
-      } catch (error) {
-        throw fromNative(error);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    });
-    this.#queue = turn.catch(() => undefined);
-    return Promise.race([turn, abortedEarly]).catch((error: unknown) => {
-      // A call stopped by this signal says `cancelled`; report the abort as such.
-      if (signal?.aborted && error instanceof SttError && error.code === 'cancelled') throw aborted(signal);
-      throw error;
-    });
-  }
 }

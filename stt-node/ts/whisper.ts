@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { SttError, aborted, fromNative, invalidOption } from './errors';
+import { fromNative, invalidOption } from './errors';
+import { EngineCalls, withReports } from './calls';
 import * as native from './native';
 import { TranscribeOptions, engineJson, engineOptions, reworded } from './options';
 import { LanguageDetection, Segment, StreamEvent, Transcript, fromEngine, streamEvents } from './transcript';
@@ -159,7 +160,7 @@ export class Whisper {
   readonly computeType: string;
   #model: string;
   readonly #engine: Promise<native.Transcriber>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #calls: EngineCalls<native.Transcriber>;
 
   constructor(options: WhisperOptions = {}) {
     const { model = 'base', device = 'auto', computeType = 'default', threads = 0 } = options;
@@ -187,6 +188,7 @@ export class Whisper {
     );
     // A failed load is reported by `ready()` and every call, not as an unhandled rejection.
     this.#engine.catch(() => undefined);
+    this.#calls = new EngineCalls(this.#engine);
   }
 
   /** The model's name (the loaded model's, once `ready()` has resolved). */
@@ -234,20 +236,20 @@ export class Whisper {
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal, ...decoding } = options;
     const json = `{"transcribe": ${engineJson(decoding)}}`;
-    const session = await this.#run(signal, async (engine) => reworded(() => engine.stream(json)));
+    const session = await this.#calls.run(signal, async (engine) => reworded(() => engine.stream(json)));
     const pcm = new PcmReader();
     for await (const chunk of chunks) {
       const samples = pcm.samples(chunk);
-      yield* streamEvents(await this.#run(signal, (_, cancel) => session.step(samples, cancel)));
+      yield* streamEvents(await this.#calls.run(signal, (_, cancel) => session.step(samples, cancel)));
     }
-    yield* streamEvents(await this.#run(signal, (_, cancel) => session.finish(cancel)));
+    yield* streamEvents(await this.#calls.run(signal, (_, cancel) => session.finish(cancel)));
   }
 
   /** The language spoken in the first 30 s (of speech, with the VAD filter, the default). */
   async detectLanguage(input: AudioInput, options: TranscribeCallOptions = {}): Promise<LanguageDetection> {
     const [decoding, call] = splitOptions(options);
     const audio = await loadAudio(input);
-    const detected = await this.#run(call.signal, (engine, cancel) => engine.detectLanguage(audio, decoding, cancel));
+    const detected = await this.#calls.run(call.signal, (engine, cancel) => engine.detectLanguage(audio, decoding, cancel));
     const { language, probability, ranked } = JSON.parse(detected) as {
       language: string;
       probability: number;
@@ -267,68 +269,20 @@ export class Whisper {
     signal: AbortSignal | undefined,
     onSegments?: (segments: object[]) => void,
   ): Promise<Transcript> {
-    let callbackError: { error: unknown } | undefined;
-    const result = await this.#run(signal, (engine, cancel) => {
-      let ended = (): void => undefined;
-      const callEnded = new Promise<void>((resolve) => (ended = resolve));
-      const transcript = engine.transcribe(audio, decoding, cancel, (raw: string) => {
-        if (raw === '') return ended();
-        if (callbackError) return;
-        try {
+    const result = await this.#calls.run(signal, (engine, cancel) =>
+      withReports(
+        cancel,
+        (listener) => engine.transcribe(audio, decoding, cancel, listener),
+        (raw) => {
           const report = JSON.parse(raw) as ProgressReport;
           onSegments?.(report.new_segments);
           call.onProgress?.(report.processed_seconds, report.total_seconds);
-        } catch (error) {
-          callbackError = { error };
-          cancel.cancel();
-        }
-      });
-      transcript.catch(() => undefined);
-      // Settles after the last report, which may come after the native promise.
-      return callEnded.then(() => transcript);
-    }).catch((error: unknown) => {
-      throw callbackError ? callbackError.error : error;
-    });
+        },
+      ),
+    );
     return fromEngine<Transcript>(result);
   }
 
-  /**
-   * Runs `work` when the engine is free, with a cancel token of its own that an abort
-   * cancels. An abort before its turn rejects at once and skips it.
-   */
-  #run<T>(
-    signal: AbortSignal | undefined,
-    work: (engine: native.Transcriber, cancel: native.CancelToken) => Promise<T>,
-  ): Promise<T> {
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    const cancel = new native.CancelToken();
-    let onAbort = (): void => undefined;
-    const abortedEarly = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        cancel.cancel();
-        reject(aborted(signal as AbortSignal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    abortedEarly.catch(() => undefined);
-    const turn = this.#queue.then(async () => {
-      const engine = await this.#engine;
-      if (signal?.aborted) throw aborted(signal);
-      try {
-        return await work(engine, cancel);
-      } catch (error) {
-        throw fromNative(error);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    });
-    this.#queue = turn.catch(() => undefined);
-    return Promise.race([turn, abortedEarly]).catch((error: unknown) => {
-      // An engine stopped by this signal says `cancelled`; report the abort as such.
-      if (signal?.aborted && error instanceof SttError && error.code === 'cancelled') throw aborted(signal);
-      throw error;
-    });
-  }
 }
 
 /** Live audio chunks as float samples, keeping the odd byte of PCM for the next chunk. */

@@ -4,26 +4,22 @@
 //! `on_text` callable with the GIL taken again; an exception it raises stops the call.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
-use stt_core::model::TextEmbedder;
+use stt_core::model::LazyEmbedder;
 use stt_core::{CancelToken, LoadOptions};
 use stt_llm::tasks::{self, AnalysisType, ContentType, SummaryStyle};
 use stt_llm::{Llm, LlmOptions, TaskContext};
 
 use crate::{run_interruptibly, to_json, to_py_err};
 
-/// Texts embedded per model call (as the server does).
-const EMBED_BATCH: usize = 32;
-
 /// A loaded language model, and the embedder once `embed` has needed it. Calls run at the
 /// same time (each has a context of its own).
 #[pyclass(frozen, name = "LLM", module = "stt._native")]
 pub(crate) struct SharedLlm {
     llm: Arc<Llm>,
-    embedder: Mutex<Option<Arc<TextEmbedder>>>,
-    embedder_load: LoadOptions,
+    embedder: LazyEmbedder,
 }
 
 impl SharedLlm {
@@ -58,17 +54,6 @@ impl SharedLlm {
             (Err(error), None) => Err(to_py_err(py, &error)),
         }
     }
-
-    /// The embedder, loaded by the first call that needs it.
-    fn embedder(&self) -> stt_core::Result<Arc<TextEmbedder>> {
-        let mut slot = self.embedder.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(loaded) = slot.as_ref() {
-            return Ok(Arc::clone(loaded));
-        }
-        let loaded = Arc::new(TextEmbedder::load(None, &self.embedder_load)?);
-        *slot = Some(Arc::clone(&loaded));
-        Ok(loaded)
-    }
 }
 
 #[pymethods]
@@ -97,13 +82,12 @@ impl SharedLlm {
             .map_err(|e| to_py_err(py, &e))?;
         Ok(Self {
             llm: Arc::new(llm),
-            embedder: Mutex::new(None),
-            embedder_load: LoadOptions {
+            embedder: LazyEmbedder::new(LoadOptions {
                 device,
                 ort_library,
                 intra_threads: threads,
                 ..LoadOptions::default()
-            },
+            }),
         })
     }
 
@@ -176,16 +160,10 @@ impl SharedLlm {
 
     /// One unit-length vector per text (all-MiniLM-L6-v2, loaded on first use).
     fn embed(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<Vec<f32>>> {
-        py.detach(|| {
-            let embedder = self.embedder()?;
-            let mut vectors = Vec::with_capacity(texts.len());
-            // A batch at a time: padding to the longest text costs less in small batches.
-            for batch in texts.chunks(EMBED_BATCH) {
-                let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
-                vectors.extend(embedder.embed(&batch)?);
-            }
-            Ok(vectors)
-        })
+        let cancel = CancelToken::new();
+        run_interruptibly(py, &cancel, || {
+            self.embedder.get()?.embed_all(&texts, &cancel)
+        })?
         .map_err(|e| to_py_err(py, &e))
     }
 }

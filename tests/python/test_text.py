@@ -193,6 +193,19 @@ def test_bad_requests_are_refused_by_name(server, key):
     assert "nope" in missing["error"]
 
 
+def test_texts_longer_than_the_context_are_summarised_in_pieces(start_server):
+    server = start_server("--llm-model", LLM, "--llm-context", "1024", name="text-small")
+    key = server.create_key(plan="paid")["key"]
+    with open(fixture_path("MANIFEST.tsv"), encoding="utf-8") as manifest:
+        english = {row["reference_text"] for row in csv.DictReader(manifest, delimiter="\t")
+                   if row["language"] == "en"}
+    text = " ".join(sorted(english))
+    # About 850 tokens: with the prompt and the answer, more than one call's 1024.
+    assert len(text.split()) > 600, len(text.split())
+    summary = post(server, key, "/v1/summarize", {"text": text})["summary"]
+    assert summary.strip(), summary
+
+
 def test_full_queue_is_503_and_a_client_that_leaves_frees_its_worker(start_server):
     server = start_server("--llm-model", LLM, "--llm-workers", "1", "--llm-queue", "1", name="text-pool")
     key = server.create_key(plan="paid", concurrency=10)["key"]

@@ -3,7 +3,7 @@
 //! sentence-transformers recipe of that model.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -11,7 +11,7 @@ use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use super::runtime::{LoadOptions, open_session};
 use crate::store::{self, EMBEDDING_MODEL, ModelKind};
-use crate::{Error, Result};
+use crate::{CancelToken, Error, Result};
 
 /// The longest input the model was trained on; longer texts are cut (as sentence-transformers
 /// does), so callers embed sentences or segments, not documents.
@@ -129,6 +129,53 @@ impl TextEmbedder {
             .zip(mask.chunks_exact(width))
             .map(|(states, mask)| mean_pool(states, mask, size))
             .collect())
+    }
+}
+
+/// Texts a call of [`TextEmbedder::embed_all`] runs through the model at once.
+const BATCH: usize = 32;
+
+impl TextEmbedder {
+    /// One vector per text, [`BATCH`] texts at a time, so that a cancelled call stops between
+    /// batches and a long list never pads into one huge tensor.
+    pub fn embed_all<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        cancel: &CancelToken,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH) {
+            cancel.check()?;
+            let batch: Vec<&str> = batch.iter().map(AsRef::as_ref).collect();
+            vectors.extend(self.embed(&batch)?);
+        }
+        Ok(vectors)
+    }
+}
+
+/// The installed [`EMBEDDING_MODEL`], loaded by the first call that needs it and shared after;
+/// a load that failed is tried again by the next call.
+pub struct LazyEmbedder {
+    loaded: Mutex<Option<Arc<TextEmbedder>>>,
+    options: LoadOptions,
+}
+
+impl LazyEmbedder {
+    pub fn new(options: LoadOptions) -> Self {
+        Self {
+            loaded: Mutex::new(None),
+            options,
+        }
+    }
+
+    pub fn get(&self) -> Result<Arc<TextEmbedder>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(embedder) = loaded.as_ref() {
+            return Ok(Arc::clone(embedder));
+        }
+        let embedder = Arc::new(TextEmbedder::load(None, &self.options)?);
+        *loaded = Some(Arc::clone(&embedder));
+        Ok(embedder)
     }
 }
 

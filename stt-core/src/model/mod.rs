@@ -15,7 +15,7 @@ mod silero;
 mod speaker;
 mod whisper;
 
-pub use embedder::TextEmbedder;
+pub use embedder::{LazyEmbedder, TextEmbedder};
 pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{Device, LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};

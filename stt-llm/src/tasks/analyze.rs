@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use stt_core::Result;
 
 use super::pieces::{split, text_budget};
+use super::schema::{list, object, optional, string};
 use super::{SYSTEM, TaskContext, check_text, named_enum, transcript_message};
 use crate::pii::{self, PiiKind, PiiSpan};
 use crate::runtime::Message;
@@ -87,29 +88,6 @@ const ENTITY_TYPES: [&str; 7] = [
     "other",
 ];
 
-/// A non-empty string. No `maxLength`: llama.cpp expands a bounded repetition into one
-/// grammar rule per character, which makes sampling crawl; answers are bounded by the item
-/// counts and the token budget instead.
-fn string() -> Value {
-    json!({"type": "string", "minLength": 1})
-}
-
-fn list(items: Value, max: usize) -> Value {
-    json!({"type": "array", "items": items, "maxItems": max})
-}
-
-fn object(properties: Value) -> Value {
-    let required: Vec<&String> = properties
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
-}
-
-fn optional(value: Value) -> Value {
-    json!({"anyOf": [value, {"type": "null"}]})
-}
-
 impl AnalysisType {
     fn instruction(self) -> &'static str {
         match self {
@@ -142,23 +120,21 @@ impl AnalysisType {
             AnalysisType::Sentiment => {
                 object(json!({"label": {"enum": SENTIMENTS}, "reason": string()}))
             }
-            AnalysisType::Topics => object(json!({"topics": list(string(), 8)})),
+            AnalysisType::Topics => object(json!({"topics": list(string(), 0, 8)})),
             AnalysisType::Entities => object(json!({"entities": list(
                 object(json!({"text": string(), "type": {"enum": ENTITY_TYPES}})),
+                0,
                 20
             )})),
-            AnalysisType::ActionItems => object(json!({"action_items": list(
-                object(json!({
+            AnalysisType::ActionItems => object(json!({"action_items": list(object(json!({
                     "task": string(),
                     "owner": optional(string()),
                     "due": optional(string()),
-                })),
-                10
-            )})),
-            AnalysisType::Questions => object(json!({"questions": list(string(), 10)})),
+                })), 0, 10)})),
+            AnalysisType::Questions => object(json!({"questions": list(string(), 0, 10)})),
             AnalysisType::PiiRedact => object(json!({
-                "people": list(string(), 20),
-                "places": list(string(), 20),
+                "people": list(string(), 0, 20),
+                "places": list(string(), 0, 20),
             })),
         }
     }

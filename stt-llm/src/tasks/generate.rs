@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use stt_core::{Error, Result};
 
 use super::pieces::{condense, text_budget};
+use super::schema::{list, object, string};
 use super::{SYSTEM, TaskContext, check_text, named_enum, transcript_message};
 use crate::runtime::Message;
 
@@ -33,21 +34,6 @@ pub struct Generated {
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
-}
-
-/// A non-empty string. No `maxLength`: llama.cpp expands a bounded repetition into one
-/// grammar rule per character, which makes sampling crawl; answers are bounded by the item
-/// counts and the token budget instead.
-fn string() -> Value {
-    json!({"type": "string", "minLength": 1})
-}
-
-fn object(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
-}
-
-fn list(items: Value, min: usize, max: usize) -> Value {
-    json!({"type": "array", "items": items, "minItems": min, "maxItems": max})
 }
 
 impl ContentType {
@@ -89,22 +75,17 @@ impl ContentType {
     /// The shape of a structured type; `None` for prose.
     fn schema(self) -> Option<Value> {
         Some(match self {
-            ContentType::KeyQuotes => object(json!({"quotes": list(string(), 1, 8)}), &["quotes"]),
+            ContentType::KeyQuotes => object(json!({"quotes": list(string(), 1, 8)})),
             ContentType::Flashcards => object(
-                json!({"flashcards": list(object(json!({"front": string(), "back": string()}), &["front", "back"]), 1, 8)}),
-                &["flashcards"],
+                json!({"flashcards": list(object(json!({"front": string(), "back": string()})), 1, 8)}),
             ),
-            ContentType::Quiz => object(
-                json!({"questions": list(object(json!({
+            ContentType::Quiz => object(json!({"questions": list(object(json!({
                     "question": string(),
                     "options": list(string(), 4, 4),
                     "answer": {"type": "integer", "minimum": 0, "maximum": 3},
-                }), &["question", "options", "answer"]), 1, 5)}),
-                &["questions"],
-            ),
+                })), 1, 5)})),
             ContentType::ChapterMarkers => object(
-                json!({"chapters": list(object(json!({"start": {"type": "number", "minimum": 0}, "title": string()}), &["start", "title"]), 1, 12)}),
-                &["chapters"],
+                json!({"chapters": list(object(json!({"start": {"type": "number", "minimum": 0}, "title": string()})), 1, 12)}),
             ),
             _ => return None,
         })

@@ -6,6 +6,7 @@ mod analyze;
 mod chat;
 mod generate;
 mod pieces;
+mod schema;
 mod summarize;
 mod translate;
 

@@ -19,31 +19,32 @@ pub(super) fn text_budget(context: &TaskContext, answer_tokens: u32) -> usize {
 /// `text` cut into pieces of at most `budget` tokens, at sentence ends where possible (a
 /// sentence longer than a piece is cut at words).
 pub(super) fn split(context: &TaskContext, text: &str, budget: usize) -> Vec<String> {
-    if context.llm.count_tokens(text) <= budget {
+    let count = |part: &str| context.llm.count_tokens(part);
+    if count(text) <= budget {
         return vec![text.to_string()];
     }
-    let mut pieces = Vec::new();
-    let mut current = String::new();
+    // Each part is tokenized once and pieces add up their parts' counts: merges across a
+    // part's edge only shorten the joined text, so a piece never holds more than it counts.
+    let mut parts = Vec::new();
     for sentence in sentences(text) {
-        let candidate = format!("{current}{sentence}");
-        if context.llm.count_tokens(&candidate) <= budget {
-            current = candidate;
-            continue;
+        match count(sentence) {
+            tokens if tokens <= budget => parts.push((sentence, tokens)),
+            _ => parts.extend(
+                sentence
+                    .split_inclusive(char::is_whitespace)
+                    .map(|word| (word, count(word))),
+            ),
         }
-        if !current.trim().is_empty() {
+    }
+    let mut pieces = Vec::new();
+    let (mut current, mut tokens) = (String::new(), 0);
+    for (part, part_tokens) in parts {
+        if tokens + part_tokens > budget && !current.trim().is_empty() {
             pieces.push(std::mem::take(&mut current).trim().to_string());
+            tokens = 0;
         }
-        if context.llm.count_tokens(sentence) <= budget {
-            current = sentence.to_string();
-        } else {
-            for word in sentence.split_inclusive(char::is_whitespace) {
-                let candidate = format!("{current}{word}");
-                if context.llm.count_tokens(&candidate) > budget && !current.is_empty() {
-                    pieces.push(std::mem::take(&mut current).trim().to_string());
-                }
-                current.push_str(word);
-            }
-        }
+        current.push_str(part);
+        tokens += part_tokens;
     }
     if !current.trim().is_empty() {
         pieces.push(current.trim().to_string());
@@ -79,7 +80,7 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// Tokens a piece's notes may take.
+/// Most tokens a piece's notes may take.
 const NOTES_TOKENS: u32 = 400;
 
 /// The text reduced until it fits `budget`: each piece replaced by dense notes (names,
@@ -103,7 +104,9 @@ pub(super) fn condense(context: &mut TaskContext, text: &str, budget: usize) -> 
                 Message::system(SYSTEM),
                 transcript_message(&instruction, piece),
             ];
-            notes.push(context.text(&messages, NOTES_TOKENS, false)?);
+            // At most a third of the piece, so that every round shrinks the text.
+            let most = (context.llm.count_tokens(piece) / 3).clamp(48, NOTES_TOKENS as usize);
+            notes.push(context.text(&messages, most as u32, false)?);
         }
         let condensed = notes.join("\n\n");
         // Notes that do not shrink the text would loop for ever: stop, and let the task's

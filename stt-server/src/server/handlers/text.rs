@@ -19,26 +19,26 @@ use stt_llm::TaskContext;
 use stt_llm::tasks;
 
 use crate::server::AppState;
-use crate::server::auth::{self, Admission, Caller};
+use crate::server::auth::{self, Admission};
 use crate::server::error::{ApiError, Result};
 use crate::server::request::text;
 use crate::server::workers::text::{RunningText, TextJob, TextModels};
 
-/// An account's key and a request slot: text calls count against the plan's requests at
+/// The caller's account and a request slot: text calls count against the plan's requests at
 /// once, and anonymous callers have no plan to count them against.
 pub(super) async fn admit_text(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<(Caller, Admission)> {
+) -> Result<(String, Admission)> {
     let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip()).await?;
-    if caller.account().is_none() {
+    let Some(account) = caller.account().map(str::to_string) else {
         return Err(ApiError::unauthorized(
             "the text features need an account's key: `Authorization: Bearer <key>`",
         ));
-    }
+    };
     let admission = state.admit(&caller).await?;
-    Ok((caller, admission))
+    Ok((account, admission))
 }
 
 /// Runs `job` on the text workers and answers it as JSON or as an event stream; the request
@@ -119,16 +119,25 @@ pub async fn analyze(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response> {
-    let (_, admission) = admit_text(&state, &headers, peer).await?;
-    let body = text::analyze(request).await?;
+    typed_call(&state, &headers, peer, request, analysis_job).await
+}
+
+/// Makes the job of a typed call (an analysis or a generation) on a text.
+pub(super) type TypedJob<K> = fn(String, K, Option<String>, bool) -> TextJob;
+
+/// `/v1/analyze` and `/v1/generate`: a text and a type.
+async fn typed_call<K: std::str::FromStr<Err = stt_core::Error>>(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    request: Request,
+    job: TypedJob<K>,
+) -> Result<Response> {
+    let (_, admission) = admit_text(state, headers, peer).await?;
+    let body = text::typed::<K>(request).await?;
     let stream = body.common.stream;
-    respond(
-        &state,
-        analysis_job(body.text, body.kind, body.common.model, stream),
-        stream,
-        admission,
-    )
-    .await
+    let job = job(body.text, body.kind, body.common.model, stream);
+    respond(state, job, stream, admission).await
 }
 
 /// An analysis of `text` (also of a stored transcript's text).
@@ -156,16 +165,7 @@ pub async fn generate(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response> {
-    let (_, admission) = admit_text(&state, &headers, peer).await?;
-    let body = text::generate(request).await?;
-    let stream = body.common.stream;
-    respond(
-        &state,
-        generation_job(body.text, body.kind, body.common.model, stream),
-        stream,
-        admission,
-    )
-    .await
+    typed_call(&state, &headers, peer, request, generation_job).await
 }
 
 /// Content generated from `text` (also a stored transcript's).
@@ -244,13 +244,7 @@ pub async fn embed(
     let texts = text::embed(request).await?;
     let job: TextJob = Box::new(move |models, cancel, _| {
         let embedder = models.embedder()?;
-        let mut embeddings = Vec::with_capacity(texts.len());
-        // A batch at a time, so a cancelled call stops between batches.
-        for batch in texts.chunks(32) {
-            cancel.check()?;
-            let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
-            embeddings.extend(embedder.embed(&batch)?);
-        }
+        let embeddings = embedder.embed_all(&texts, cancel)?;
         Ok(json!({"embeddings": embeddings, "dimensions": embedder.dimensions()}))
     });
     respond(&state, job, false, admission).await

@@ -3,7 +3,7 @@
 //! get typed requests. Unknown fields are refused by name.
 
 use serde::Deserialize;
-use stt_llm::tasks::{AnalysisType, ContentType, MAX_TEXT_CHARS, SummaryStyle};
+use stt_llm::tasks::{MAX_TEXT_CHARS, SummaryStyle};
 
 use super::read_json_up_to;
 use crate::server::error::{ApiError, Result};
@@ -150,15 +150,10 @@ pub async fn summarize(request: Request) -> Result<Summarize> {
     })
 }
 
-pub async fn analyze(request: Request) -> Result<Typed<AnalysisType>> {
-    typed(request).await
-}
-
-pub async fn generate(request: Request) -> Result<Typed<ContentType>> {
-    typed(request).await
-}
-
-async fn typed<K: std::str::FromStr<Err = stt_core::Error>>(request: Request) -> Result<Typed<K>> {
+/// A text and a type (`/v1/analyze`, `/v1/generate`).
+pub async fn typed<K: std::str::FromStr<Err = stt_core::Error>>(
+    request: Request,
+) -> Result<Typed<K>> {
     let body: TypedBody = body(request).await?;
     Ok(Typed {
         text: body.text,

@@ -9,7 +9,8 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use stt_core::{CancelToken, LoadOptions, model::TextEmbedder};
+use stt_core::model::{LazyEmbedder, TextEmbedder};
+use stt_core::{CancelToken, LoadOptions};
 use stt_llm::{Llm, LlmOptions};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,11 +19,10 @@ use crate::server::error::{ApiError, Result};
 /// The loaded text models, each on first use.
 pub struct TextModels {
     llms: Mutex<HashMap<String, Arc<Llm>>>,
-    embedder: Mutex<Option<Arc<TextEmbedder>>>,
+    embedder: LazyEmbedder,
     /// `--llm-model`: the model of requests naming none (none: the best installed).
     default_llm: Option<String>,
     llm_options: LlmOptions,
-    embedder_load: LoadOptions,
 }
 
 impl TextModels {
@@ -33,10 +33,9 @@ impl TextModels {
     ) -> Self {
         Self {
             llms: Mutex::default(),
-            embedder: Mutex::default(),
+            embedder: LazyEmbedder::new(embedder_load),
             default_llm,
             llm_options,
-            embedder_load,
         }
     }
 
@@ -65,13 +64,7 @@ impl TextModels {
     }
 
     pub fn embedder(&self) -> Result<Arc<TextEmbedder>> {
-        let mut embedder = self.embedder.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(loaded) = embedder.as_ref() {
-            return Ok(Arc::clone(loaded));
-        }
-        let loaded = Arc::new(TextEmbedder::load(None, &self.embedder_load)?);
-        *embedder = Some(Arc::clone(&loaded));
-        Ok(loaded)
+        Ok(self.embedder.get()?)
     }
 }
 

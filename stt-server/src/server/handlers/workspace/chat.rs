@@ -17,7 +17,7 @@ use stt_llm::tasks::{self, AnalysisType, ChatTurn, ContentType};
 use super::transcripts::completed;
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
-use crate::server::handlers::text::{admit_text, analysis_job, generation_job, respond};
+use crate::server::handlers::text::{TypedJob, admit_text, analysis_job, generation_job, respond};
 use crate::server::request::text;
 use crate::server::workers::text::TextJob;
 
@@ -59,17 +59,8 @@ pub async fn analyze(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response> {
-    let (caller, admission) = admit_text(&state, &headers, peer).await?;
-    let body = text::on_stored::<AnalysisType>(request).await?;
-    let account = caller.account().unwrap_or_default();
-    let (_, transcript) = completed(&state, account, &id, "are analysed").await?;
-    let job = analysis_job(
-        stored_text(&transcript, false),
-        body.kind,
-        body.common.model,
-        body.common.stream,
-    );
-    respond(&state, job, body.common.stream, admission).await
+    let untimed = |_: &AnalysisType| false;
+    on_stored(&state, &headers, peer, &id, request, analysis_job, untimed).await
 }
 
 /// `POST /api/v1/transcripts/{id}/generate/`
@@ -80,18 +71,26 @@ pub async fn generate(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response> {
-    let (caller, admission) = admit_text(&state, &headers, peer).await?;
-    let body = text::on_stored::<ContentType>(request).await?;
-    let account = caller.account().unwrap_or_default();
-    let (_, transcript) = completed(&state, account, &id, "generate content").await?;
-    let timed = body.kind == ContentType::ChapterMarkers;
-    let job = generation_job(
-        stored_text(&transcript, timed),
-        body.kind,
-        body.common.model,
-        body.common.stream,
-    );
-    respond(&state, job, body.common.stream, admission).await
+    let timed = |kind: &ContentType| *kind == ContentType::ChapterMarkers;
+    on_stored(&state, &headers, peer, &id, request, generation_job, timed).await
+}
+
+/// A typed call on a stored transcript's text, with segment times when `timed` says so.
+async fn on_stored<K: std::str::FromStr<Err = stt_core::Error>>(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    id: &str,
+    request: Request,
+    job: TypedJob<K>,
+    timed: fn(&K) -> bool,
+) -> Result<Response> {
+    let (account, admission) = admit_text(state, headers, peer).await?;
+    let body = text::on_stored::<K>(request).await?;
+    let (_, transcript) = completed(state, &account, id, "are used by the language model").await?;
+    let text = stored_text(&transcript, timed(&body.kind));
+    let job = job(text, body.kind, body.common.model, body.common.stream);
+    respond(state, job, body.common.stream, admission).await
 }
 
 /// `POST /api/v1/transcripts/{id}/chat/`
@@ -102,9 +101,8 @@ pub async fn chat(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response> {
-    let (caller, admission) = admit_text(&state, &headers, peer).await?;
+    let (account, admission) = admit_text(&state, &headers, peer).await?;
     let body = text::chat(request).await?;
-    let account = caller.account().unwrap_or_default().to_string();
     let (_, transcript) = completed(&state, &account, &id, "answer questions").await?;
     let segments: Vec<String> = transcript
         .segments
@@ -137,13 +135,7 @@ pub async fn chat(
         let vectors = match kept {
             Some(vectors) if vectors.len() == segments.len() => vectors,
             _ => {
-                let mut vectors = Vec::with_capacity(segments.len());
-                for batch in segments.chunks(32) {
-                    cancel.check()?;
-                    vectors.extend(
-                        embedder.embed(&batch.iter().map(String::as_str).collect::<Vec<_>>())?,
-                    );
-                }
+                let vectors = embedder.embed_all(&segments, cancel)?;
                 runtime
                     .block_on(db.keep_segment_vectors(&id, EMBEDDING_MODEL, &vectors))
                     .map_err(ApiError::internal)?;
