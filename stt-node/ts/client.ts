@@ -26,7 +26,7 @@ import {
   fromWire,
 } from './llm';
 import { renameKeys, snakeCase } from './names';
-import { Segment, Transcript, Word } from './transcript';
+import { Transcript, transcriptFromApi, transcriptFromDeepgram } from './transcript';
 import { AudioInput } from './whisper';
 import {
   Account,
@@ -238,7 +238,7 @@ export class Client {
       if (value !== undefined) fields[snakeCase(name)] = String(value);
     }
     const answer = await this.#request('POST', '/v1/transcribe', new Multipart(fields, 'file', input), signal);
-    return fromApiJson(answer);
+    return transcriptFromApi(answer);
   }
 
   /** Queues an asynchronous job for an upload, or for `{ url }` that the server fetches;
@@ -266,7 +266,7 @@ export class Client {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       const job = await this.job(jobId, { signal });
-      if (job.status === 'completed' && job.result) return fromDeepgram(job.result);
+      if (job.status === 'completed' && job.result) return transcriptFromDeepgram(job.result);
       if (job.status === 'failed') {
         throw new SttError(job.error ?? `job ${jobId} failed`, 'job_failed', { jobId });
       }
@@ -475,7 +475,7 @@ export class Transcripts {
   /** The transcript whole, as a `Transcript` in `transcript`. */
   async get(id: string, options: { signal?: AbortSignal } = {}): Promise<StoredTranscript> {
     const raw = await this.#transport.json('GET', transcriptPath(id), undefined, options.signal);
-    return fromStored(raw, fromApiJson(raw));
+    return fromStored(raw, transcriptFromApi(raw));
   }
 
   /** Deletes the transcript and what derives from it (its job and the job's audio). */
@@ -543,95 +543,4 @@ export class Keys {
   async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#transport.bytes('DELETE', `/api/v1/keys/${encodeURIComponent(id)}/`, options.signal);
   }
-}
-
-/** A mean token probability as the average log probability the engine reports. */
-const logConfidence = (confidence: number | undefined): number => Math.log(Math.max(confidence ?? 0, 1e-12));
-
-/** A speaker label; Deepgram's numbers from 0 become "Speaker 1"... */
-function speaker(raw: unknown): string | null {
-  if (typeof raw === 'number') return `Speaker ${raw + 1}`;
-  return typeof raw === 'string' ? raw : null;
-}
-
-function word(raw: Json): Word {
-  return {
-    word: raw.punctuated_word ?? raw.word,
-    start: raw.start,
-    end: raw.end,
-    probability: raw.confidence ?? 0,
-    speaker: speaker(raw.speaker),
-  };
-}
-
-function segment(raw: Json, id: number, start: number, end: number, text: string, words: Json[], confidence?: number): Segment {
-  return {
-    id,
-    seek: 0,
-    start,
-    end,
-    text,
-    tokens: [],
-    temperature: 0,
-    avgLogprob: logConfidence(confidence),
-    compressionRatio: 0,
-    noSpeechProb: 0,
-    words: words.map(word),
-    speaker: speaker(raw.speaker),
-  };
-}
-
-/** A transcript from the JSON of `POST /v1/transcribe` (or of a stored transcript). */
-function fromApiJson(raw: Json): Transcript {
-  const segments = ((raw.segments ?? []) as Json[]).map((s, index) =>
-    segment(s, s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),
-  );
-  return {
-    text: raw.text,
-    language: raw.language ?? '',
-    languageProbability: raw.language_probability ?? 0,
-    duration: raw.duration ?? 0,
-    durationAfterVad: raw.duration_after_vad ?? raw.duration ?? 0,
-    model: raw.model ?? '',
-    segments,
-    warnings: raw.warnings ?? [],
-    speakers: raw.speakers ?? [],
-  };
-}
-
-/** A transcript from the Deepgram-shaped `result` of a completed job: segments from its
- * `utterances`, else one segment of all the words. */
-function fromDeepgram(result: DeepgramResult): Transcript {
-  const metadata = result.metadata ?? {};
-  const channel = result.results.channels[0];
-  const alternative = channel.alternatives[0];
-  const words: Json[] = alternative.words ?? [];
-  let utterances: Json[] = result.results.utterances ?? [];
-  if (utterances.length === 0 && words.length > 0) {
-    utterances = [
-      {
-        start: words[0].start,
-        end: words[words.length - 1].end,
-        transcript: alternative.transcript,
-        confidence: alternative.confidence,
-        words,
-      },
-    ];
-  }
-  const segments = utterances.map((u, index) =>
-    segment(u, index, u.start, u.end, u.transcript, u.words ?? [], u.confidence),
-  );
-  return {
-    text: alternative.transcript,
-    language: channel.detected_language ?? '',
-    languageProbability: channel.language_confidence ?? 0,
-    duration: metadata.duration ?? 0,
-    durationAfterVad: metadata.duration ?? 0,
-    model: (metadata.models ?? [''])[0],
-    segments,
-    warnings: [],
-    speakers: [...new Set(segments.flatMap((s) => (s.speaker ? [s.speaker] : [])))].sort(
-      (a, b) => Number(a.split(' ')[1]) - Number(b.split(' ')[1]),
-    ),
-  };
 }

@@ -100,3 +100,96 @@ export const toVtt = (transcript: Transcript): string => render(transcript, 'vtt
 export const toText = (transcript: Transcript): string => render(transcript, 'txt');
 /** The JSON of `stt transcribe` and of the server's `/v1/transcribe`. */
 export const toJson = (transcript: Transcript): string => render(transcript, 'json');
+
+type Json = Record<string, any>;
+
+/** A mean token probability as the average log probability the engine reports. */
+const logConfidence = (confidence: number | undefined): number => Math.log(Math.max(confidence ?? 0, 1e-12));
+
+/** A speaker label; Deepgram's numbers from 0 become "Speaker 1"... */
+function speaker(raw: unknown): string | null {
+  if (typeof raw === 'number') return `Speaker ${raw + 1}`;
+  return typeof raw === 'string' ? raw : null;
+}
+
+function word(raw: Json): Word {
+  return {
+    word: raw.punctuated_word ?? raw.word,
+    start: raw.start,
+    end: raw.end,
+    probability: raw.confidence ?? 0,
+    speaker: speaker(raw.speaker),
+  };
+}
+
+function segment(raw: Json, id: number, start: number, end: number, text: string, words: Json[], confidence?: number): Segment {
+  return {
+    id,
+    seek: 0,
+    start,
+    end,
+    text,
+    tokens: [],
+    temperature: 0,
+    avgLogprob: logConfidence(confidence),
+    compressionRatio: 0,
+    noSpeechProb: 0,
+    words: words.map(word),
+    speaker: speaker(raw.speaker),
+  };
+}
+
+/** @internal A transcript from the JSON of `POST /v1/transcribe` (or of a stored transcript). */
+export function transcriptFromApi(raw: Json): Transcript {
+  const segments = ((raw.segments ?? []) as Json[]).map((s, index) =>
+    segment(s, s.id ?? index, s.start, s.end, s.text, s.words ?? [], s.confidence),
+  );
+  return {
+    text: raw.text,
+    language: raw.language ?? '',
+    languageProbability: raw.language_probability ?? 0,
+    duration: raw.duration ?? 0,
+    durationAfterVad: raw.duration_after_vad ?? raw.duration ?? 0,
+    model: raw.model ?? '',
+    segments,
+    warnings: raw.warnings ?? [],
+    speakers: raw.speakers ?? [],
+  };
+}
+
+/** @internal A transcript from the Deepgram-shaped `result` of a completed job: segments from its
+ * `utterances`, else one segment of all the words. */
+export function transcriptFromDeepgram(result: Json): Transcript {
+  const metadata = result.metadata ?? {};
+  const channel = result.results.channels[0];
+  const alternative = channel.alternatives[0];
+  const words: Json[] = alternative.words ?? [];
+  let utterances: Json[] = result.results.utterances ?? [];
+  if (utterances.length === 0 && words.length > 0) {
+    utterances = [
+      {
+        start: words[0].start,
+        end: words[words.length - 1].end,
+        transcript: alternative.transcript,
+        confidence: alternative.confidence,
+        words,
+      },
+    ];
+  }
+  const segments = utterances.map((u, index) =>
+    segment(u, index, u.start, u.end, u.transcript, u.words ?? [], u.confidence),
+  );
+  return {
+    text: alternative.transcript,
+    language: channel.detected_language ?? '',
+    languageProbability: channel.language_confidence ?? 0,
+    duration: metadata.duration ?? 0,
+    durationAfterVad: metadata.duration ?? 0,
+    model: (metadata.models ?? [''])[0],
+    segments,
+    warnings: [],
+    speakers: [...new Set(segments.flatMap((s) => (s.speaker ? [s.speaker] : [])))].sort(
+      (a, b) => Number(a.split(' ')[1]) - Number(b.split(' ')[1]),
+    ),
+  };
+}

@@ -124,6 +124,40 @@ pub fn find_literals(text: &str, literals: &[(PiiKind, String)]) -> Vec<PiiSpan>
     spans
 }
 
+/// Whether what the model calls a person's or a place's name looks like one: a proper noun
+/// has no digits, is capitalised in scripts with case, is not a day or a month and does not
+/// start with a possessive. Small models also tag dates, amounts and objects ("laptop",
+/// "Friday", "14th of March", "My Austrian account") as names or places.
+pub fn plausible_name(name: &str) -> bool {
+    // Not April, May, June or August: people are called that.
+    const CALENDAR: [&str; 15] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "july",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    const POSSESSIVES: [&str; 7] = ["my", "your", "his", "her", "its", "our", "their"];
+    let name = name.trim();
+    let first_word = name.split_whitespace().next().unwrap_or("").to_lowercase();
+    let cased = name.chars().any(char::is_uppercase) || !name.chars().any(char::is_lowercase);
+    !name.is_empty()
+        && cased
+        && !name.chars().any(|c| c.is_ascii_digit())
+        && !CALENDAR.contains(&first_word.as_str())
+        && !POSSESSIVES.contains(&first_word.as_str())
+}
+
 /// Merges span lists (overlaps resolved; a patterned span beats a literal one it overlaps) and
 /// replaces each span by its placeholder. Spans that do not fit the text are dropped.
 pub fn redact(text: &str, spans: Vec<PiiSpan>) -> (String, Vec<PiiSpan>) {

@@ -262,3 +262,31 @@ fn kind_names() {
     assert_eq!(PiiKind::NationalId.as_str(), "national_id");
     assert_eq!(PiiKind::Location.placeholder(), "[LOCATION]");
 }
+
+#[test]
+fn names_are_proper_nouns() {
+    for name in [
+        "Lisbon",
+        "Oliver Grant",
+        "São Paulo",
+        "北京",
+        "Jean-Luc",
+        "May",
+    ] {
+        assert!(plausible_name(name), "{name}");
+    }
+    for name in [
+        "laptop",
+        "second floor",
+        "Friday",
+        "September twenty twenty-seven",
+        "14th of March",
+        "2023",
+        "Q3 budget",
+        "My Austrian account",
+        "His",
+        "",
+    ] {
+        assert!(!plausible_name(name), "{name}");
+    }
+}

@@ -258,10 +258,16 @@ fn unique<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
         .collect()
 }
 
-/// Detector findings and the model's names (those really in the text), redacted.
+/// Detector findings and the model's names (those that look like names and are really in the
+/// text), redacted.
 fn redact(text: &str, names: &[(PiiKind, String)]) -> Redaction {
+    let names: Vec<(PiiKind, String)> = names
+        .iter()
+        .filter(|(_, name)| pii::plausible_name(name))
+        .cloned()
+        .collect();
     let mut spans = pii::find_patterned(text);
-    spans.extend(pii::find_literals(text, names));
+    spans.extend(pii::find_literals(text, &names));
     let (redacted_text, spans) = pii::redact(text, spans);
     Redaction {
         redacted_text,

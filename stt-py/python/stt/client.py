@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import math
 import os
 import time
 import urllib.parse
@@ -49,7 +48,7 @@ from .llm import (
     summary_from_api,
     translations_from_api,
 )
-from .transcript import Segment, Transcript, Word
+from .transcript import Transcript, transcript_from_api, transcript_from_deepgram
 from .whisper import SAMPLE_RATE, AudioSource, float32_samples
 from .workspace import (
     EXPORT_FORMATS,
@@ -75,11 +74,6 @@ from .workspace import (
 )
 
 _CHUNK = 1 << 20
-
-
-def _log_confidence(confidence: float) -> float:
-    """A mean token probability as the average log probability the engine reports."""
-    return math.log(max(confidence, 1e-12))
 
 
 def _upload(source: AudioSource) -> Tuple[str, Union[bytes, Path]]:
@@ -274,7 +268,7 @@ class Client:
             if value is not None:
                 fields[name] = str(value).lower() if isinstance(value, bool) else str(value)
         answer = self._request("POST", "/v1/transcribe", _Multipart(fields, "file", source))
-        return _from_api_json(answer)
+        return transcript_from_api(answer)
 
     def submit(
         self,
@@ -314,7 +308,7 @@ class Client:
         while True:
             job = self.job(job_id)
             if job["status"] == "completed":
-                return _from_deepgram(job["result"])
+                return transcript_from_deepgram(job["result"])
             if job["status"] == "failed":
                 raise JobFailedError(str(job.get("error", "the job failed")), job_id)
             if deadline is not None and time.monotonic() >= deadline:
@@ -471,7 +465,7 @@ class Transcripts:
     def get(self, transcript_id: str) -> StoredTranscript:
         """The transcript whole, as :class:`~stt.Transcript` in ``transcript``."""
         raw = self._client._request("GET", transcript_path(transcript_id))
-        return stored_from_api(raw, _from_api_json(raw))
+        return stored_from_api(raw, transcript_from_api(raw))
 
     def delete(self, transcript_id: str) -> None:
         """Deletes the transcript and what derives from it (its job and the job's audio)."""
@@ -557,96 +551,6 @@ def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
     except ValueError:
         return None
     return answer if isinstance(answer, dict) else None
-
-
-def _from_api_json(answer: Mapping[str, Any]) -> Transcript:
-    """A transcript from the JSON of ``POST /v1/transcribe`` (or of a stored transcript)."""
-    segments = [
-        Segment(
-            id=segment.get("id", index),
-            start=segment["start"],
-            end=segment["end"],
-            text=segment["text"],
-            words=[_word(word) for word in segment.get("words", [])],
-            avg_logprob=_log_confidence(segment.get("confidence", 0.0)),
-            speaker=_speaker(segment.get("speaker")),
-        )
-        for index, segment in enumerate(answer.get("segments", []))
-    ]
-    # A stored transcript still processing (or failed) has null language and duration.
-    duration = answer.get("duration") or 0.0
-    return Transcript(
-        text=answer["text"],
-        language=answer.get("language") or "",
-        language_probability=answer.get("language_probability") or 0.0,
-        duration=duration,
-        segments=segments,
-        duration_after_vad=answer.get("duration_after_vad", duration),
-        model=answer.get("model", ""),
-        warnings=list(answer.get("warnings", [])),
-        speakers=list(answer.get("speakers", [])),
-    )
-
-
-def _speaker(raw: Any) -> Optional[str]:
-    """A speaker label; Deepgram's numbers from 0 become "Speaker 1"..."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return f"Speaker {raw + 1}"
-    return raw if isinstance(raw, str) else None
-
-
-def _word(word: Mapping[str, Any]) -> Word:
-    return Word(
-        word=word.get("punctuated_word", word["word"]),
-        start=word["start"],
-        end=word["end"],
-        probability=word.get("confidence", 0.0),
-        speaker=_speaker(word.get("speaker")),
-    )
-
-
-def _from_deepgram(result: Mapping[str, Any]) -> Transcript:
-    """A transcript from the Deepgram-shaped ``result`` of a completed job: segments from its
-    ``utterances``, else one segment of all the words."""
-    metadata = result.get("metadata", {})
-    channel = result["results"]["channels"][0]
-    alternative = channel["alternatives"][0]
-    utterances: List[Mapping[str, Any]] = result["results"].get("utterances") or []
-    words = alternative.get("words", [])
-    if not utterances and words:
-        utterances = [
-            {
-                "start": words[0]["start"],
-                "end": words[-1]["end"],
-                "transcript": alternative["transcript"],
-                "confidence": alternative.get("confidence", 0.0),
-                "words": words,
-            }
-        ]
-    segments = [
-        Segment(
-            id=index,
-            start=utterance["start"],
-            end=utterance["end"],
-            text=utterance["transcript"],
-            words=[_word(word) for word in utterance.get("words", [])],
-            avg_logprob=_log_confidence(utterance.get("confidence", 0.0)),
-            speaker=_speaker(utterance.get("speaker")),
-        )
-        for index, utterance in enumerate(utterances)
-    ]
-    speakers = sorted({s.speaker for s in segments if s.speaker}, key=lambda s: int(s.split()[-1]))
-    duration = metadata.get("duration", 0.0)
-    return Transcript(
-        text=alternative["transcript"],
-        language=channel.get("detected_language", ""),
-        language_probability=channel.get("language_confidence", 0.0),
-        duration=duration,
-        segments=segments,
-        duration_after_vad=duration,
-        model=(metadata.get("models") or [""])[0],
-        speakers=speakers,
-    )
 
 
 __all__ = ["Client", "Keys", "Transcripts"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -134,6 +135,101 @@ def stream_event(data: Mapping[str, Any]) -> StreamEvent:
         return Partial(data["partial"])
     words = [Word(**w) for w in data.get("words", [])]
     return Final(data["text"], data["start"], data["end"], words)
+
+
+def _log_confidence(confidence: float) -> float:
+    """A mean token probability as the average log probability the engine reports."""
+    return math.log(max(confidence, 1e-12))
+
+
+def transcript_from_api(answer: Mapping[str, Any]) -> Transcript:
+    """A transcript from the JSON of ``POST /v1/transcribe`` (or of a stored transcript)."""
+    segments = [
+        Segment(
+            id=segment.get("id", index),
+            start=segment["start"],
+            end=segment["end"],
+            text=segment["text"],
+            words=[_word(word) for word in segment.get("words", [])],
+            avg_logprob=_log_confidence(segment.get("confidence", 0.0)),
+            speaker=_speaker(segment.get("speaker")),
+        )
+        for index, segment in enumerate(answer.get("segments", []))
+    ]
+    # A stored transcript still processing (or failed) has null language and duration.
+    duration = answer.get("duration") or 0.0
+    return Transcript(
+        text=answer["text"],
+        language=answer.get("language") or "",
+        language_probability=answer.get("language_probability") or 0.0,
+        duration=duration,
+        segments=segments,
+        duration_after_vad=answer.get("duration_after_vad", duration),
+        model=answer.get("model", ""),
+        warnings=list(answer.get("warnings", [])),
+        speakers=list(answer.get("speakers", [])),
+    )
+
+
+def _speaker(raw: Any) -> Optional[str]:
+    """A speaker label; Deepgram's numbers from 0 become "Speaker 1"..."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return f"Speaker {raw + 1}"
+    return raw if isinstance(raw, str) else None
+
+
+def _word(word: Mapping[str, Any]) -> Word:
+    return Word(
+        word=word.get("punctuated_word", word["word"]),
+        start=word["start"],
+        end=word["end"],
+        probability=word.get("confidence", 0.0),
+        speaker=_speaker(word.get("speaker")),
+    )
+
+
+def transcript_from_deepgram(result: Mapping[str, Any]) -> Transcript:
+    """A transcript from the Deepgram-shaped ``result`` of a completed job: segments from its
+    ``utterances``, else one segment of all the words."""
+    metadata = result.get("metadata", {})
+    channel = result["results"]["channels"][0]
+    alternative = channel["alternatives"][0]
+    utterances: List[Mapping[str, Any]] = result["results"].get("utterances") or []
+    words = alternative.get("words", [])
+    if not utterances and words:
+        utterances = [
+            {
+                "start": words[0]["start"],
+                "end": words[-1]["end"],
+                "transcript": alternative["transcript"],
+                "confidence": alternative.get("confidence", 0.0),
+                "words": words,
+            }
+        ]
+    segments = [
+        Segment(
+            id=index,
+            start=utterance["start"],
+            end=utterance["end"],
+            text=utterance["transcript"],
+            words=[_word(word) for word in utterance.get("words", [])],
+            avg_logprob=_log_confidence(utterance.get("confidence", 0.0)),
+            speaker=_speaker(utterance.get("speaker")),
+        )
+        for index, utterance in enumerate(utterances)
+    ]
+    speakers = sorted({s.speaker for s in segments if s.speaker}, key=lambda s: int(s.split()[-1]))
+    duration = metadata.get("duration", 0.0)
+    return Transcript(
+        text=alternative["transcript"],
+        language=channel.get("detected_language", ""),
+        language_probability=channel.get("language_confidence", 0.0),
+        duration=duration,
+        segments=segments,
+        duration_after_vad=duration,
+        model=(metadata.get("models") or [""])[0],
+        speakers=speakers,
+    )
 
 
 __all__ = ["Final", "LanguageDetection", "Partial", "Segment", "StreamEvent", "Transcript", "Word"]
