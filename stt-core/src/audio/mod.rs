@@ -26,10 +26,11 @@ use std::io::{self, Cursor, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
-pub use resample::resample_to_16k;
+pub use resample::{resample, resample_to_16k};
 pub use sink::SPEECH_SAMPLE_RATES;
 pub use source::SampleSource;
 pub use spool::Samples;
+pub(crate) use spool::{MEMORY_SAMPLES, SpoolWriter};
 
 use crate::{Error, Result};
 use decode::{Decoded, Failure};
@@ -41,8 +42,8 @@ pub const SAMPLE_RATE: u32 = 16_000;
 /// Decoded audio, ready for feature extraction.
 #[derive(Clone, PartialEq)]
 pub struct Audio {
-    /// Mono samples at [`SAMPLE_RATE`] (16 kHz), in `[-1, 1]`. The channels of the source are
-    /// averaged.
+    /// Mono samples at [`SAMPLE_RATE`] (16 kHz; or [`DecodeOptions::sample_rate`]), in
+    /// `[-1, 1]`. The channels of the source are averaged.
     pub samples: Vec<f32>,
     /// Sample rate of the source audio track, in Hz (0 if unknown: only when ffmpeg decoded the
     /// file and `ffprobe` was not available to tell).
@@ -69,6 +70,10 @@ pub struct DecodeOptions {
     pub memory_samples: usize,
     /// The fallback decoder's program, looked up on `PATH`.
     pub ffmpeg: &'static str,
+    /// The rate of the decoded samples: [`SAMPLE_RATE`], what every model of transcription
+    /// takes, unless a tool needs another (noise removal runs at 48 kHz). Durations of
+    /// [`AudioInput`] assume [`SAMPLE_RATE`].
+    pub sample_rate: u32,
 }
 
 impl Default for DecodeOptions {
@@ -79,6 +84,7 @@ impl Default for DecodeOptions {
             max_seconds: None,
             memory_samples: usize::MAX,
             ffmpeg: ffmpeg::FFMPEG,
+            sample_rate: SAMPLE_RATE,
         }
     }
 }
@@ -96,7 +102,8 @@ impl DecodeOptions {
 /// Decoded audio that may be spooled to disk: what the engine reads a window at a time.
 #[derive(Debug)]
 pub struct SpooledAudio {
-    /// Mono samples at [`SAMPLE_RATE`], the channels averaged.
+    /// Mono samples at [`SAMPLE_RATE`] (or [`DecodeOptions::sample_rate`]), the channels
+    /// averaged.
     pub samples: Samples,
     /// As [`Audio::source_sample_rate`].
     pub source_sample_rate: u32,

@@ -1,4 +1,5 @@
-//! Sample-rate conversion to 16 kHz with rubato's FFT resampler.
+//! Sample-rate conversion (to 16 kHz for the models of transcription) with rubato's FFT
+//! resampler.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler};
@@ -13,17 +14,17 @@ const TARGET_BLOCK: usize = 1024;
 /// with `rate / gcd(rate, 16000)`) for nonsense rates from damaged headers.
 const MAX_RATE: u32 = 2_000_000;
 
-/// The chunk size to give rubato's [`Fft`] with [`FixedSync::Both`] for `rate` → 16 kHz.
+/// The chunk size to give rubato's [`Fft`] with [`FixedSync::Both`] for `rate` → `target`.
 ///
 /// rubato's block sizes are multiples of the smallest blocks the rate pair allows
 /// (`rate / gcd` input and `16000 / gcd` output frames). The multiple is made even: rubato
 /// centres its filter at `floor(n / 2)` of an `n`-point block but trims `n / 2` frames of delay,
 /// so an odd block (e.g. 1323 = 3 × 441 at 44.1 kHz) would shift the output half an input
 /// sample early.
-fn chunk_size(rate: u32) -> usize {
-    let g = gcd(rate, SAMPLE_RATE);
+fn chunk_size(rate: u32, target: u32) -> usize {
+    let g = gcd(rate, target);
     let min_in = (rate / g) as usize;
-    let min_out = (SAMPLE_RATE / g) as usize;
+    let min_out = (target / g) as usize;
     let blocks = TARGET_BLOCK.div_ceil(min_in.max(min_out)).max(1);
     (blocks + blocks % 2) * min_in
 }
@@ -46,17 +47,24 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 /// [`Error::InvalidOption`] if `rate` is 0 or above 2 MHz; [`Error::CorruptAudio`] if the
 /// resampler fails.
 pub fn resample_to_16k(samples: &[f32], rate: u32) -> Result<Vec<f32>> {
-    if rate == 0 || rate > MAX_RATE {
-        return Err(Error::InvalidOption(format!(
-            "cannot resample audio from a sample rate of {rate} Hz"
-        )));
+    resample(samples, rate, SAMPLE_RATE)
+}
+
+/// [`resample_to_16k`] to any `target` rate (`ceil(samples.len() * target / rate)` samples).
+pub fn resample(samples: &[f32], rate: u32, target: u32) -> Result<Vec<f32>> {
+    for rate in [rate, target] {
+        if rate == 0 || rate > MAX_RATE {
+            return Err(Error::InvalidOption(format!(
+                "cannot resample audio at a sample rate of {rate} Hz"
+            )));
+        }
     }
     let samples = clean(samples);
-    if rate == SAMPLE_RATE || samples.is_empty() {
+    if rate == target || samples.is_empty() {
         return Ok(samples);
     }
     let mut out = Vec::new();
-    let mut resampler = StreamResampler::new(rate).map_err(Error::CorruptAudio)?;
+    let mut resampler = StreamResampler::new(rate, target).map_err(Error::CorruptAudio)?;
     resampler
         .push(&samples, &mut |piece| out.extend_from_slice(piece))
         .and_then(|()| resampler.finish(&mut |piece| out.extend_from_slice(piece)))
@@ -80,10 +88,11 @@ pub(super) fn clean(samples: &[f32]) -> Vec<f32> {
 }
 
 /// Resamples mono audio that arrives in pieces, to the same output as rubato's `process_all`
-/// of the whole: the startup delay trimmed, exactly `ceil(len * 16000 / rate)` samples.
+/// of the whole: the startup delay trimmed, exactly `ceil(len * target / rate)` samples.
 pub(super) struct StreamResampler {
     resampler: Fft<f32>,
     rate: u32,
+    target: u32,
     /// Input not yet processed; at least one sample is kept back for the last (partial) chunk.
     pending: Vec<f32>,
     output: Vec<f32>,
@@ -94,14 +103,14 @@ pub(super) struct StreamResampler {
 }
 
 impl StreamResampler {
-    pub(super) fn new(rate: u32) -> std::result::Result<Self, String> {
+    pub(super) fn new(rate: u32, target: u32) -> std::result::Result<Self, String> {
         if rate == 0 || rate > MAX_RATE {
             return Err(format!("invalid sample rate {rate} Hz"));
         }
         let resampler = Fft::<f32>::new(
             rate as usize,
-            SAMPLE_RATE as usize,
-            chunk_size(rate),
+            target as usize,
+            chunk_size(rate, target),
             1,
             FixedSync::Both,
         )
@@ -111,6 +120,7 @@ impl StreamResampler {
             output: vec![0.0; resampler.output_frames_max()],
             resampler,
             rate,
+            target,
             pending: Vec::new(),
             input_len: 0,
             emitted: 0,
@@ -139,8 +149,7 @@ impl StreamResampler {
 
     /// Processes what is left and the delay's worth of zeros.
     pub(super) fn finish(mut self, out: &mut dyn FnMut(&[f32])) -> std::result::Result<(), String> {
-        let expected = (u64::from(SAMPLE_RATE) * self.input_len as u64)
-            .div_ceil(u64::from(self.rate)) as usize;
+        let expected = self.expected_len();
         let left = self.pending.len();
         if left > 0 {
             self.process(0..left, Some(left), out)?;
@@ -152,6 +161,11 @@ impl StreamResampler {
         Ok(())
     }
 
+    /// Output samples of all the input so far.
+    fn expected_len(&self) -> usize {
+        (u64::from(self.target) * self.input_len as u64).div_ceil(u64::from(self.rate)) as usize
+    }
+
     /// Runs one chunk of `pending`, emitting output past the delay and up to the expected length.
     fn process(
         &mut self,
@@ -161,8 +175,8 @@ impl StreamResampler {
     ) -> std::result::Result<usize, String> {
         let fail = |e: &dyn std::fmt::Display| {
             format!(
-                "resampling from {} Hz to {SAMPLE_RATE} Hz failed: {e}",
-                self.rate
+                "resampling from {} Hz to {} Hz failed: {e}",
+                self.rate, self.target
             )
         };
         let input = &self.pending[range];
@@ -182,8 +196,7 @@ impl StreamResampler {
             .map_err(|e| fail(&e))?;
         let trimmed = self.to_trim.min(produced);
         self.to_trim -= trimmed;
-        let expected = (u64::from(SAMPLE_RATE) * self.input_len as u64)
-            .div_ceil(u64::from(self.rate)) as usize;
+        let expected = self.expected_len();
         // Only the last call (from `finish`) can reach past the expected length.
         let wanted = match partial_len {
             Some(_) => (produced - trimmed).min(expected.saturating_sub(self.emitted)),
@@ -204,7 +217,7 @@ mod tests {
         for rate in [
             8000, 11025, 22050, 44100, 48000, 44101, 96000, 1, 7, 2_000_000,
         ] {
-            let chunk = chunk_size(rate);
+            let chunk = chunk_size(rate, 16000);
             let out = chunk as u64 * 16000 / u64::from(rate);
             assert!(
                 chunk.is_multiple_of(2) && out.is_multiple_of(2),

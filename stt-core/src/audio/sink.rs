@@ -2,9 +2,9 @@
 //! kept), resampled to 16 kHz, cleaned and spooled, with the input checked against the
 //! limits of [`DecodeOptions`] before and while it is decoded.
 
+use super::DecodeOptions;
 use super::resample::{StreamResampler, clean};
 use super::spool::{Samples, SpoolWriter};
-use super::{DecodeOptions, SAMPLE_RATE};
 use crate::{Error, Result};
 
 /// Sample rates accepted as speech: below, a few bytes would stand for hours of audio (and
@@ -76,7 +76,13 @@ impl Sink {
             )));
         }
         // The lanes share the memory allowance, so keeping channels does not multiply it.
-        let lane = || Lane::new(rate, options.memory_samples / (kept + 1));
+        let lane = || {
+            Lane::new(
+                rate,
+                options.sample_rate,
+                options.memory_samples / (kept + 1),
+            )
+        };
         let split = (0..kept).map(|_| lane()).collect::<Result<_>>()?;
         Ok(Self {
             rate,
@@ -148,7 +154,7 @@ impl Sink {
         Ok(())
     }
 
-    /// The mono samples and each channel's (when kept), all at 16 kHz.
+    /// The mono samples and each channel's (when kept), all at the options' sample rate.
     pub(super) fn finish(self) -> Result<(Samples, Vec<Samples>)> {
         let mono = self.mono.finish()?;
         let split = self
@@ -160,17 +166,17 @@ impl Sink {
     }
 }
 
-/// One signal on its way to 16 kHz and its spool.
+/// One signal on its way to the decoded rate and its spool.
 struct Lane {
     resampler: Option<StreamResampler>,
     spool: SpoolWriter,
 }
 
 impl Lane {
-    fn new(rate: u32, memory_samples: usize) -> Result<Self> {
-        let resampler = match rate {
-            SAMPLE_RATE => None,
-            _ => Some(StreamResampler::new(rate).map_err(Error::CorruptAudio)?),
+    fn new(rate: u32, target: u32, memory_samples: usize) -> Result<Self> {
+        let resampler = match rate == target {
+            true => None,
+            false => Some(StreamResampler::new(rate, target).map_err(Error::CorruptAudio)?),
         };
         Ok(Self {
             resampler,

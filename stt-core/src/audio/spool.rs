@@ -65,7 +65,7 @@ impl SampleSource for Samples {
 }
 
 /// Writes a [`Samples`].
-pub(super) struct SpoolWriter {
+pub(crate) struct SpoolWriter {
     memory: Vec<f32>,
     /// Past this many samples in memory, the rest goes to a file.
     memory_limit: usize,
@@ -74,7 +74,7 @@ pub(super) struct SpoolWriter {
 }
 
 impl SpoolWriter {
-    pub(super) fn new(memory_limit: usize) -> Self {
+    pub(crate) fn new(memory_limit: usize) -> Self {
         Self {
             memory: Vec::new(),
             memory_limit,
@@ -83,7 +83,7 @@ impl SpoolWriter {
         }
     }
 
-    pub(super) fn push(&mut self, samples: &[f32]) -> Result<()> {
+    pub(crate) fn push(&mut self, samples: &[f32]) -> Result<()> {
         self.len += samples.len();
         if self.file.is_none() && self.memory.len() + samples.len() <= self.memory_limit {
             self.memory.extend_from_slice(samples);
@@ -100,7 +100,7 @@ impl SpoolWriter {
         write_samples(file, samples)
     }
 
-    pub(super) fn finish(self) -> Result<Samples> {
+    pub(crate) fn finish(self) -> Result<Samples> {
         let store = match self.file {
             None => Store::Memory(self.memory),
             Some(file) => {

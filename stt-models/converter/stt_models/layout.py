@@ -16,6 +16,7 @@ VAD_KIND = "vad"
 SPEAKER_KIND = "speaker"
 LLM_KIND = "llm"
 EMBEDDING_KIND = "embedding"
+ENHANCE_KIND = "enhance"
 
 CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 OUTPUT_FILES = (

