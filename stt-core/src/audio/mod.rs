@@ -12,6 +12,7 @@
 //! at a time; [`load_file`] and [`load_bytes`] give the samples in memory.
 
 mod decode;
+mod encode;
 mod ffmpeg;
 mod resample;
 mod sink;
@@ -26,6 +27,8 @@ use std::io::{self, Cursor, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
+pub(crate) use encode::wav_header;
+pub use encode::{AudioFormat, Encoder, mp3_available};
 pub use resample::{resample, resample_to_16k};
 pub use sink::SPEECH_SAMPLE_RATES;
 pub use source::SampleSource;

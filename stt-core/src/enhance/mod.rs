@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use realfft::num_complex::Complex32;
 
-use crate::audio::{SampleSource, Samples, SpoolWriter};
+use crate::audio::{SampleSource, Samples, SpoolWriter, wav_header};
 use crate::model::{DeepFilterConfig, DeepFilterModel, LoadOptions};
 use crate::store::{self, ENHANCE_MODEL, ModelKind};
 use crate::{CancelToken, Error, Result};
@@ -80,7 +80,7 @@ impl Enhanced {
     }
 
     /// The audio as a 16-bit mono WAV file, written a second at a time.
-    pub fn write_wav(&self, out: &mut impl Write) -> Result<()> {
+    pub fn write_wav(&self, out: &mut dyn Write) -> Result<()> {
         let io = |e| Error::io(Path::new("the WAV output"), e);
         let bytes = u32::try_from(self.len() * 2)
             .map_err(|_| Error::TooLong("the audio is too long for a WAV file".into()))?;
@@ -101,24 +101,6 @@ impl Enhanced {
         }
         Ok(())
     }
-}
-
-/// The 44-byte header of a 16-bit mono PCM WAV file with `bytes` of data.
-fn wav_header(rate: u32, bytes: u32) -> Vec<u8> {
-    let mut header = Vec::with_capacity(44);
-    header.extend_from_slice(b"RIFF");
-    header.extend_from_slice(&bytes.saturating_add(36).to_le_bytes());
-    header.extend_from_slice(b"WAVEfmt ");
-    header.extend_from_slice(&16u32.to_le_bytes());
-    header.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    header.extend_from_slice(&1u16.to_le_bytes()); // mono
-    header.extend_from_slice(&rate.to_le_bytes());
-    header.extend_from_slice(&(rate * 2).to_le_bytes());
-    header.extend_from_slice(&2u16.to_le_bytes());
-    header.extend_from_slice(&16u16.to_le_bytes());
-    header.extend_from_slice(b"data");
-    header.extend_from_slice(&bytes.to_le_bytes());
-    header
 }
 
 /// A loaded noise remover; one recording runs through it at a time.

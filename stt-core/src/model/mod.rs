@@ -10,6 +10,7 @@ use crate::{Error, Result};
 mod deepfilter;
 mod embedder;
 pub mod layout;
+mod piper;
 mod runtime;
 mod silero;
 #[cfg(feature = "diarization")]
@@ -19,6 +20,7 @@ mod whisper;
 pub use deepfilter::{DeepFilterConfig, DeepFilterModel, DeepFilterOutput, DeepFilterState};
 pub use embedder::{LazyEmbedder, TextEmbedder};
 pub use layout::{ModelConfig, ModelFiles, Precision};
+pub use piper::{PiperConfig, PiperModel, PiperScales};
 pub use runtime::{Device, LoadOptions, runtime_library};
 pub use silero::{CONTEXT_SAMPLES, FRAME_SAMPLES, SileroModel, SileroState};
 #[cfg(feature = "diarization")]

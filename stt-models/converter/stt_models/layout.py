@@ -17,6 +17,7 @@ SPEAKER_KIND = "speaker"
 LLM_KIND = "llm"
 EMBEDDING_KIND = "embedding"
 ENHANCE_KIND = "enhance"
+VOICE_KIND = "voice"
 
 CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 OUTPUT_FILES = (

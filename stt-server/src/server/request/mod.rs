@@ -3,6 +3,7 @@
 //! uploaded file (`upload`: multipart streamed to disk under a limit). Handlers and the
 //! WebSocket config share these, so a field means the same everywhere.
 
+pub mod audio;
 pub mod stream;
 pub mod text;
 pub mod upload;

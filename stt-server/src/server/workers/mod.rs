@@ -8,7 +8,9 @@
 //! transcription workers; `queued` hands an API node's synchronous requests to the workers of
 //! other nodes through the shared queue.
 
+pub mod audio;
 pub mod jobs;
+pub mod pool;
 pub mod queued;
 pub mod stream;
 pub mod text;

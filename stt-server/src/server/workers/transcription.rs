@@ -123,15 +123,7 @@ fn run_work(work: Work, models: &mut Models) {
             models.forget(&request.model);
             Err(ApiError::internal("the engine failed on this input"))
         })
-        .map_err(|mut error| {
-            // Callers know their upload, not where the server stored it.
-            let stored = request.audio.display().to_string();
-            error.message = error
-                .message
-                .replace(&format!("file:{stored}"), "the audio")
-                .replace(&stored, "the audio");
-            error
-        });
+        .map_err(|error| error.hiding_path(&request.audio, "the audio"));
     work.stats.busy.fetch_sub(1, Ordering::Relaxed);
     if let Ok(transcript) = &result {
         work.stats.record(transcript.duration, started.elapsed());
