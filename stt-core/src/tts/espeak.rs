@@ -185,7 +185,7 @@ fn clause_ending(consumed: &str, at_end: bool) -> ClauseEnding {
     let run_start = body
         .char_indices()
         .rev()
-        .take_while(|(_, c)| ".?!,:;…—".contains(*c))
+        .take_while(|(_, c)| ".?!,:;…—–".contains(*c))
         .last()
         .map(|(i, _)| i);
     let Some(run_start) = run_start else {
@@ -202,7 +202,8 @@ fn clause_ending(consumed: &str, at_end: bool) -> ClauseEnding {
         Some(',') => ending(", ", at_end),
         Some(':') => ending(": ", at_end),
         Some(';') => ending("; ", at_end),
-        Some('—') => ending("— ", at_end),
+        // espeak-ng reads a dash as a semicolon.
+        Some('—' | '–') => ending("; ", at_end),
         _ => ending("", at_end),
     }
 }

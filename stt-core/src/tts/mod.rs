@@ -226,7 +226,9 @@ impl Voice for PiperVoice {
         };
         let silence = vec![0f32; (options.sentence_silence * self.sample_rate as f32) as usize];
         let mut spoken = false;
-        for sentence in self.phonemes(text)? {
+        // Punctuation alone has nothing to say.
+        let sentences = self.phonemes(text)?.into_iter();
+        for sentence in sentences.filter(|s| s.chars().any(char::is_alphabetic)) {
             for piece in split_long(&sentence, MAX_PHONEMES) {
                 cancel.check()?;
                 let mut samples = self
