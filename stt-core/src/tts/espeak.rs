@@ -84,12 +84,9 @@ fn load() -> std::result::Result<Espeak, String> {
     }
 }
 
-/// One sentence of phonemes, its clauses' punctuation included (`ˈɛvɹi klˈɔz, ɪnˈɛnd.`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sentence(pub String);
-
-/// `text` as espeak-ng phonemes in `voice` (e.g. `en-us`), one entry per sentence.
-pub fn phonemize(text: &str, voice: &str) -> Result<Vec<Sentence>> {
+/// `text` as espeak-ng phonemes in `voice` (e.g. `en-us`), one string per sentence, its
+/// clauses' punctuation included (`ˈɛvɹi klˈɔz, ɪnˈɛnd.`).
+pub fn phonemize(text: &str, voice: &str) -> Result<Vec<String>> {
     // espeak stops at a NUL; the text is the caller's, so drop them rather than fail.
     let text = CString::new(text.replace('\0', " "))
         .map_err(|_| Error::InvalidOption("text holds a NUL character".into()))?;
@@ -132,12 +129,12 @@ pub fn phonemize(text: &str, voice: &str) -> Result<Vec<Sentence>> {
         if ending.ends_sentence {
             let sentence = std::mem::take(&mut current);
             if !sentence.trim().is_empty() {
-                sentences.push(Sentence(sentence));
+                sentences.push(sentence);
             }
         }
     }
     if !current.trim().is_empty() {
-        sentences.push(Sentence(current));
+        sentences.push(current);
     }
     Ok(sentences)
 }

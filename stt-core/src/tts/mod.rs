@@ -182,8 +182,7 @@ impl PiperVoice {
             true => normalize_english(text),
             false => text.to_string(),
         };
-        let sentences = espeak::phonemize(&text, &self.espeak_voice)?;
-        Ok(sentences.into_iter().map(|s| s.0).collect())
+        espeak::phonemize(&text, &self.espeak_voice)
     }
 
     /// Piper's ids for one sentence: `^ _`, each known phoneme then `_`, `$`. Phonemes the
