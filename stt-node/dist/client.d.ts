@@ -1,8 +1,9 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
  * returning the same `Transcript` as the local engine, of its text endpoints (summaries,
- * analyses, generated content, translation, embeddings), and of its transcript workspace
- * (`/api/v1/`: stored transcripts and questions about them, usage, account, keys). Only
- * Node's own modules are used. */
+ * analyses, generated content, translation, embeddings), its audio tools (noise removal,
+ * speech), and of its transcript workspace (`/api/v1/`: stored transcripts and questions
+ * about them, usage, account, keys). Only Node's own modules are used. */
+import { EnhanceOptions, Speech } from './audio-tools';
 import { Analysis, AnalysisType, ChatAnswer, ContentType, Embeddings, Generated, Summary, SummaryStyle, Translation } from './llm';
 import { Transcript } from './transcript';
 import { AudioInput } from './whisper';
@@ -48,6 +49,16 @@ export interface WaitOptions {
 export interface RemoteTextOptions {
     /** An installed language model of the server; by default its `--llm-model`. */
     model?: string;
+    signal?: AbortSignal;
+}
+/** The form fields of `POST /v1/tts` (`Client.speak`). */
+export interface RemoteSpeakOptions {
+    /** A clip of the voice to imitate, for a voice that can clone (the installed ones cannot). */
+    reference?: AudioInput;
+    /** An installed voice of the server, or one of OpenAI's names (its default voice speaks). */
+    voice?: string;
+    /** Speaking rate, 0.25 to 4. */
+    speed?: number;
     signal?: AbortSignal;
 }
 /** Generated content as the server answers it. */
@@ -113,6 +124,12 @@ export declare class Client {
     embed(texts: readonly string[], options?: {
         signal?: AbortSignal;
     }): Promise<Embeddings>;
+    /** `input` with the noise removed on the server (`POST /v1/enhance-audio`): a 16-bit mono
+     * WAV file at 48 kHz. Options as the local `enhance`; left out, the server's (the same). */
+    enhance(input: AudioInput, options?: EnhanceOptions): Promise<Buffer>;
+    /** `text` spoken by the server (`POST /v1/tts`): a 16-bit mono WAV file in `audio`, with its
+     * `duration`, the `voice` that spoke and whether it cloned the `reference` (`voiceCloned`). */
+    speak(text: string, options?: RemoteSpeakOptions): Promise<Speech>;
     /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
      * today included (`GET /api/v1/usage/`). */
     usage(options?: {

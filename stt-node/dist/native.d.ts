@@ -20,6 +20,25 @@ export declare class CancelToken {
 }
 export type Cancellation = CancelToken
 
+/** A loaded noise remover; calls run one at a time. */
+export declare class Enhancer {
+  /**
+   * Loads the installed DeepFilterNet3 (`stt models pull deepfilternet3`). `device`: `auto`,
+   * `cpu`, `cuda` or `cuda:N`; `threads` 0 lets ONNX Runtime decide.
+   */
+  static load(device: string, threads: number, ortLibrary?: string | undefined | null): Promise<Enhancer>
+  /** The rate of the output (48 kHz). */
+  get sampleRate(): number
+  /**
+   * `input` (a path, or the bytes of an encoded file) with the noise removed: a mono 16-bit
+   * WAV file of the same length. `attenuationLimit` (0 to 100 dB) caps how much the noise
+   * is lowered; `loudness` (-70 to 0 LUFS) is the output's, by default the engine's, unless
+   * `normalize` is false.
+   */
+  enhance(input: string | Uint8Array, attenuationLimit: number | undefined | null, loudness: number | undefined | null, normalize: boolean, cancel: CancelToken): Promise<Buffer>
+}
+export type SharedEnhancer = Enhancer
+
 /**
  * A loaded language model; calls may run at once (each has a context of its own), and the
  * sentence embedder beside it.
@@ -99,6 +118,26 @@ export declare class Transcriber {
   stream(optionsJson: string): SharedStreamSession
 }
 export type SharedTranscriber = Transcriber
+
+/** A loaded voice; calls run one sentence at a time. */
+export declare class Voice {
+  /**
+   * Loads the installed voice `name` (null: the default voice); voices run on the CPU with
+   * `threads` per operator (0: ONNX Runtime decides).
+   */
+  static load(name: string | undefined | null, threads: number, ortLibrary?: string | undefined | null): Promise<Voice>
+  get name(): string
+  /** The rate of the speech (22050 Hz for the medium voices). */
+  get sampleRate(): number
+  /**
+   * `text` spoken in `format` (`wav`, `mp3` or `pcm`; null: `wav`) at `speed` (0.25 to 4;
+   * null: the engine's default), mono at the voice's rate.
+   */
+  speak(text: string, speed: number | undefined | null, format: string | undefined | null, cancel: CancelToken): Promise<Buffer>
+  /** The phonemes the voice reads for `text`, one string per sentence. */
+  phonemes(text: string): Promise<Array<string>>
+}
+export type SharedVoice = Voice
 
 /** Decodes an encoded file held in memory; `extension` is only a hint. */
 export declare function decodeBytes(data: Uint8Array, extension?: string | undefined | null, options?: Options | undefined | null): Promise<Audio>

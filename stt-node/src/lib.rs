@@ -2,6 +2,7 @@
 //! loop stays free. Everything that is JavaScript idiom (input types, camelCase options,
 //! `AbortSignal`, async iterators, the HTTP client) lives in `ts/`; this module only converts
 //! types and maps errors. Transcripts cross as JSON in the engine's own (snake_case) shape.
+//! The language model is in `llm`, noise removal in `enhance`, speech in `tts`.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -17,7 +18,9 @@ use stt_core::{
     Transcriber, store,
 };
 
+mod enhance;
 mod llm;
+mod tts;
 
 /// A JS `Error` whose `code` is the engine error's stable kind.
 fn js_error(env: &Env, error: &stt_core::Error) -> napi::Error {

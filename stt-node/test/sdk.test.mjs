@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { FIXTURES, JFK, PACKAGE_DIR, REPO, fixture, installedProject, startServer, words } from './helpers.mjs';
-// The text features (`Llm` and the client's text calls), in this run.
+// The text features (`Llm` and the client's text calls) and the audio tools, in this run.
+import './audio-tools.mjs';
 import './llm.mjs';
 
 const LONG = 'en_librivox_sonnets_001_002_106s.mp3';
@@ -78,11 +79,14 @@ describe('package', () => {
     }
   });
 
-  test("the README's TypeScript examples compile with tsc --strict, and the first runs", () => {
+  test("the READMEs' TypeScript examples compile with tsc --strict, and the first runs", () => {
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const node = /\n## Node\n([\s\S]*?)(\n## |$)/.exec(readme)?.[1] ?? '';
-    const examples = [...node.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    const blocks = (text) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    const examples = blocks(node);
     assert.ok(examples.length > 0, 'README.md has a ```ts block under "## Node"');
+    // The package's own README (shipped in the tarball): compiled, not run.
+    examples.push(...blocks(readFileSync(path.join(PACKAGE_DIR, 'README.md'), 'utf8')));
     const files = examples.map((example, i) => {
       const name = i === 0 ? 'example.mts' : `example${i + 1}.mts`;
       writeFileSync(path.join(project, name), example);

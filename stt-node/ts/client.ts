@@ -1,17 +1,14 @@
 /** Client of a running `stt serve` (the synchronous and asynchronous endpoints of the API),
  * returning the same `Transcript` as the local engine, of its text endpoints (summaries,
- * analyses, generated content, translation, embeddings), and of its transcript workspace
- * (`/api/v1/`: stored transcripts and questions about them, usage, account, keys). Only
- * Node's own modules are used. */
+ * analyses, generated content, translation, embeddings), its audio tools (noise removal,
+ * speech), and of its transcript workspace (`/api/v1/`: stored transcripts and questions
+ * about them, usage, account, keys). Only Node's own modules are used. */
 
-import { randomUUID } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { EnhanceOptions, Speech, speechFromApi } from './audio-tools';
 import { SttError, aborted, invalidOption } from './errors';
 import {
   Analysis,
@@ -25,6 +22,7 @@ import {
   Translation,
   fromWire,
 } from './llm';
+import { Multipart } from './multipart';
 import { renameKeys, snakeCase } from './names';
 import { Transcript, transcriptFromApi, transcriptFromDeepgram } from './transcript';
 import { AudioInput } from './whisper';
@@ -99,6 +97,17 @@ export interface RemoteTextOptions {
   signal?: AbortSignal;
 }
 
+/** The form fields of `POST /v1/tts` (`Client.speak`). */
+export interface RemoteSpeakOptions {
+  /** A clip of the voice to imitate, for a voice that can clone (the installed ones cannot). */
+  reference?: AudioInput;
+  /** An installed voice of the server, or one of OpenAI's names (its default voice speaks). */
+  voice?: string;
+  /** Speaking rate, 0.25 to 4. */
+  speed?: number;
+  signal?: AbortSignal;
+}
+
 /** Generated content as the server answers it. */
 export type RemoteGenerated<T extends ContentType = ContentType> = Generated<T> & { type: T; model: string };
 
@@ -119,91 +128,8 @@ interface Transport {
   bytes(method: string, route: string, signal?: AbortSignal): Promise<Buffer>;
 }
 
-const SAMPLE_RATE = 16_000;
 /** How long an upload waits for the server's `100 Continue` before it is sent anyway. */
 const CONTINUE_TIMEOUT_MS = 1_000;
-
-/** A file part from disk (streamed, never held in memory) or from memory. */
-type Content = { path: string; size: number } | Buffer;
-
-/** A WAV file of 16-bit samples, for uploading a `Float32Array`. */
-function wavBytes(samples: Float32Array): Buffer {
-  const data = Buffer.alloc(samples.length * 2);
-  samples.forEach((sample, i) => {
-    const clamped = Math.max(-1, Math.min(1, Number.isFinite(sample) ? sample : 0));
-    data.writeInt16LE(Math.round(clamped * 32767), i * 2);
-  });
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(SAMPLE_RATE, 24);
-  header.writeUInt32LE(SAMPLE_RATE * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
-
-function upload(input: AudioInput): [string, Content] {
-  if (typeof input === 'string') {
-    let size: number;
-    try {
-      size = statSync(input).size;
-    } catch {
-      throw invalidOption(`no such file: ${input}`);
-    }
-    return [path.basename(input), { path: input, size }];
-  }
-  if (input instanceof Float32Array) return ['audio.wav', wavBytes(input)];
-  if (input instanceof Uint8Array) return ['audio', Buffer.from(input.buffer, input.byteOffset, input.byteLength)];
-  if (input instanceof ArrayBuffer) return ['audio', Buffer.from(input)];
-  throw invalidOption('cannot upload this input: give a path, a Buffer, a Uint8Array or a Float32Array');
-}
-
-/** A multipart/form-data body whose file part is streamed. */
-class Multipart {
-  readonly boundary = randomUUID().replace(/-/g, '');
-  readonly #head: Buffer;
-  readonly #tail: Buffer;
-  readonly #content: Content;
-
-  constructor(fields: Record<string, string>, fileField: string, input: AudioInput) {
-    const [filename, content] = upload(input);
-    const part = (name: string, extra = ''): string =>
-      `--${this.boundary}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
-    const head = Object.entries(fields).map(([name, value]) => `${part(name)}\r\n${value}\r\n`);
-    head.push(`${part(fileField, `; filename="${filename}"`)}Content-Type: application/octet-stream\r\n\r\n`);
-    this.#head = Buffer.from(head.join(''));
-    this.#tail = Buffer.from(`\r\n--${this.boundary}--\r\n`);
-    this.#content = content;
-  }
-
-  get contentType(): string {
-    return `multipart/form-data; boundary=${this.boundary}`;
-  }
-
-  get length(): number {
-    const size = Buffer.isBuffer(this.#content) ? this.#content.length : this.#content.size;
-    return this.#head.length + size + this.#tail.length;
-  }
-
-  stream(): Readable {
-    const [head, content, tail] = [this.#head, this.#content, this.#tail];
-    return Readable.from(
-      (async function* () {
-        yield head;
-        if (Buffer.isBuffer(content)) yield content;
-        else yield* createReadStream(content.path);
-        yield tail;
-      })(),
-    );
-  }
-}
 
 /** Errors from the server reject with code `server` and its HTTP `status` (0: no answer at
  * all). The workspace calls (`transcripts`, `keys`, `usage`, `account`) need a key, and see
@@ -233,10 +159,7 @@ export class Client {
   /** Transcribes on the server and waits for the answer (`POST /v1/transcribe`). */
   async transcribe(input: AudioInput, options: RemoteTranscribeOptions = {}): Promise<Transcript> {
     const { signal, ...given } = options;
-    const fields: Record<string, string> = { response_format: 'json' };
-    for (const [name, value] of Object.entries(given)) {
-      if (value !== undefined) fields[snakeCase(name)] = String(value);
-    }
+    const fields = { response_format: 'json', ...formFields(given) };
     const answer = await this.#request('POST', '/v1/transcribe', new Multipart(fields, 'file', input), signal);
     return transcriptFromApi(answer);
   }
@@ -332,6 +255,23 @@ export class Client {
     return fromWire(await this.#transport.json('POST', '/v1/embed', { texts }, options.signal));
   }
 
+  /** `input` with the noise removed on the server (`POST /v1/enhance-audio`): a 16-bit mono
+   * WAV file at 48 kHz. Options as the local `enhance`; left out, the server's (the same). */
+  async enhance(input: AudioInput, options: EnhanceOptions = {}): Promise<Buffer> {
+    const { signal, ...given } = options;
+    const body = new Multipart(formFields(given), 'file', input);
+    return (await this.#exchange('POST', '/v1/enhance-audio', body, signal, 'audio/wav'))[1];
+  }
+
+  /** `text` spoken by the server (`POST /v1/tts`): a 16-bit mono WAV file in `audio`, with its
+   * `duration`, the `voice` that spoke and whether it cloned the `reference` (`voiceCloned`). */
+  async speak(text: string, options: RemoteSpeakOptions = {}): Promise<Speech> {
+    const { signal, reference, ...given } = options;
+    const body = new Multipart(formFields({ text, ...given }), 'reference', reference);
+    const [, audio, headers] = await this.#exchange('POST', '/v1/tts', body, signal, 'audio/wav');
+    return speechFromApi(audio, headers);
+  }
+
   /** The account's use over the last `days` UTC days (1 to 365, the server's default 30),
    * today included (`GET /api/v1/usage/`). */
   async usage(options: { days?: number; signal?: AbortSignal } = {}): Promise<Usage> {
@@ -365,14 +305,15 @@ export class Client {
     return parsed;
   }
 
-  /** Sends one request; resolves to its status and body, or rejects with the server's error. */
+  /** Sends one request; resolves to its status, body and headers, or rejects with the server's
+   * error. */
   #exchange(
     method: string,
     route: string,
     body: Multipart | Buffer | undefined,
     signal?: AbortSignal,
     accept = 'application/json',
-  ): Promise<[number, Buffer]> {
+  ): Promise<[number, Buffer, http.IncomingHttpHeaders]> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
     const url = new URL(this.baseUrl + route);
     const headers: Record<string, string | number> = { Accept: accept };
@@ -385,7 +326,7 @@ export class Client {
     if (body instanceof Multipart) headers.Expect = '100-continue';
     const transport = url.protocol === 'https:' ? https : http;
 
-    return new Promise<[number, Buffer]>((resolve, reject) => {
+    return new Promise<[number, Buffer, http.IncomingHttpHeaders]>((resolve, reject) => {
       let answered = false;
       let sent = false;
       const request = transport.request(url, { method, headers, timeout: this.timeoutMs, signal }, (response) => {
@@ -398,7 +339,7 @@ export class Client {
           const status = response.statusCode ?? 0;
           const raw = Buffer.concat(chunks);
           if (status >= 400) reject(serverError(status, raw.toString()));
-          else resolve([status, raw]);
+          else resolve([status, raw, response.headers]);
         });
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -424,6 +365,15 @@ export class Client {
       }
     });
   }
+}
+
+/** The form fields of the values given (not undefined), by their snake_case names. */
+function formFields(given: Record<string, unknown>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given)) {
+    if (value !== undefined) fields[snakeCase(name)] = String(value);
+  }
+  return fields;
 }
 
 function unreachable(baseUrl: string, error: Error): SttError {

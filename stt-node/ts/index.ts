@@ -1,22 +1,26 @@
 /**
  * Speech to text with Whisper on ONNX Runtime: the local engine (`Whisper`), the local text
- * features (`Llm`: summaries, analyses, generated content, translation, embeddings), a client
- * of a running `stt serve` and of its transcript workspace (`Client`), and the shared model
- * cache.
+ * features (`Llm`: summaries, analyses, generated content, translation, embeddings), the
+ * audio tools (`enhance`: noise removal; `speak`: speech synthesis), a client of a running
+ * `stt serve` and of its transcript workspace (`Client`), and the shared model cache.
  *
  * ```ts
- * import { Llm, Whisper } from 'stt-node';
- * const transcript = await new Whisper({ model: 'base' }).transcribe('audio.mp3');
+ * import { Llm, Whisper, enhance, speak } from 'stt-node';
+ * const transcript = await new Whisper({ model: 'base' }).transcribe(await enhance('audio.mp3'));
  * const summary = await (await Llm.load()).summarize(transcript.text);
+ * const mp3 = await speak(summary, { format: 'mp3' });
  * ```
  */
 
+export { Enhancer, Voice, enhance, speak } from './audio-tools';
+export type { AudioFile, AudioFormat, EnhanceOptions, EnhancerOptions, SpeakOptions, Speech, VoiceOptions } from './audio-tools';
 export { Client } from './client';
 export type {
   ClientOptions,
   JobStatus,
   Keys,
   RemoteGenerated,
+  RemoteSpeakOptions,
   RemoteTextOptions,
   RemoteTranscribeOptions,
   SubmitOptions,

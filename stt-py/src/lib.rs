@@ -1,9 +1,12 @@
 //! The native half of the Python SDK, `stt._native`: the engine, called without the GIL.
 //! Everything that is Python idiom (audio sources, result dataclasses, keyword options, the
 //! HTTP client) lives in `python/stt/`; this module only converts types and maps errors. The
-//! language model and the embedder are in `llm`.
+//! language model and the embedder are in `llm`, noise removal in `enhance`, speech in `tts`.
 
+mod enhance;
 mod llm;
+mod output;
+mod tts;
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -505,6 +508,17 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<SegmentStream>()?;
     module.add_class::<SharedStreamSession>()?;
     module.add_class::<llm::SharedLlm>()?;
+    module.add_class::<enhance::SharedEnhancer>()?;
+    module.add_class::<tts::SharedVoice>()?;
+    // The core's defaults, which the Python signatures show.
+    module.add(
+        "DEFAULT_LOUDNESS",
+        stt_core::enhance::EnhanceOptions::default().target_lufs,
+    )?;
+    module.add(
+        "DEFAULT_SPEED",
+        stt_core::tts::SpeechOptions::default().speed,
+    )?;
     module.add_function(wrap_pyfunction!(decode_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode_bytes, module)?)?;
     module.add_function(wrap_pyfunction!(from_float32, module)?)?;

@@ -423,6 +423,8 @@ def test_type_stubs_match_the_compiled_module(tmp_path):
     assert stubtest.returncode == 0, stubtest.stdout + stubtest.stderr
     usage = tmp_path / "usage.py"
     usage.write_text(textwrap.dedent("""
+        import pathlib
+
         import numpy as np
         import stt
 
@@ -442,6 +444,14 @@ def test_type_stubs_match_the_compiled_module(tmp_path):
         answer: stt.ChatAnswer = client.transcripts.chat("id", "why?", session_id="s")
         print(quiz.result, vectors, spanish[0].translated_text, answer.sources[0].segment_order,
               client.analyze("t", "pii_redact").result, client.translate("t", "de").model)
+        clean: bytes = stt.enhance(b"...", attenuation_limit=12.0, loudness=None)
+        written: pathlib.Path = stt.Enhancer(threads=2).enhance("a.mp3", "a.wav", normalize=False)
+        voice = stt.Voice("en_US-joe-medium")
+        mp3: bytes = voice.speak("Hello.", speed=1.5, format="mp3")
+        said: pathlib.Path = stt.speak("Hello.", "hello.wav", voice=voice.name)
+        speech: stt.Speech = client.speak("Hello.", reference=clean, speed=2.0)
+        print(written.name, mp3[:3], said, speech.voice_cloned, speech.audio[:4],
+              voice.phonemes("Hello.")[0], client.enhance("a.mp3", normalize=False)[:4])
     """))
     typed = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(usage)],
@@ -450,10 +460,12 @@ def test_type_stubs_match_the_compiled_module(tmp_path):
     assert typed.returncode == 0, typed.stdout + typed.stderr
     misuse = tmp_path / "misuse.py"
     misuse.write_text('import stt\nstt.Whisper("base").transcribe("a.mp3", beam_sise=5)\n'
-                      'stt.LLM().analyze("text", "mood")\n')
+                      'stt.LLM().analyze("text", "mood")\n'
+                      'stt.speak("Hello.", format="ogg")\n')
     wrong = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(misuse)],
         capture_output=True, text=True, timeout=600,
     )
     assert wrong.returncode == 1 and "beam_sise" in wrong.stdout, wrong.stdout
     assert "'mood'" in wrong.stdout, wrong.stdout
+    assert 'variant of "speak"' in wrong.stdout, wrong.stdout

@@ -31,14 +31,8 @@ pub struct EnhanceArgs {
 }
 
 pub fn enhance(args: EnhanceArgs) -> Result<(), String> {
-    let defaults = EnhanceOptions::default();
-    let options = EnhanceOptions {
-        attenuation_limit_db: args.attenuation_limit,
-        target_lufs: match args.no_normalize {
-            true => None,
-            false => args.loudness.or(defaults.target_lufs),
-        },
-    };
+    let options = EnhanceOptions::new(args.attenuation_limit, args.loudness, !args.no_normalize)
+        .map_err(|e| e.to_string())?;
     let enhancer = Enhancer::load(None, &LoadOptions::default()).map_err(|e| e.to_string())?;
     let decode = DecodeOptions {
         sample_rate: enhancer.sample_rate(),

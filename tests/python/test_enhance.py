@@ -196,7 +196,7 @@ def test_server_enhances_as_the_command_line_does(tmp_path, server):
 @pytest.mark.parametrize("files, data, status, message", [
     ({"other": ("x.txt", b"x")}, {}, 400, "missing file"),
     ({"file": ("x.wav", b"not audio")}, {}, 400, "unsupported audio format: the audio"),
-    ({"file": ("x.wav", b"RIFF")}, {"attenuation_limit": "120"}, 400, "attenuation_limit"),
+    ({"file": ("x.wav", b"RIFF")}, {"attenuation_limit": "120"}, 400, "attenuation limit"),
     ({"file": ("x.wav", b"RIFF")}, {"loudness": "5"}, 400, "loudness"),
     ({"file": ("x.wav", b"RIFF")}, {"normalize": "maybe"}, 400, "normalize"),
 ])

@@ -241,6 +241,9 @@ def test_tts_refuses_bad_requests(server, key):
         assert response.status_code == status, (files, response.text)
         assert message in response.json()["error"], response.text
         assert "/tmp" not in response.text and "/data/" not in response.text
+    # A reference larger or longer than a voice clip is refused, not stored or decoded whole.
+    response = tts({"text": (None, "hi"), "reference": ("big.wav", b"\0" * (17 << 20))})
+    assert response.status_code == 413 and "16 MB" in response.text, response.text
     # A reference longer than a voice clip is refused, not decoded to the end.
     long = fixture_path("en_librivox_sonnets_001_002_106s.mp3").read_bytes()
     response = tts({"text": (None, "hi"), "reference": ("long.mp3", long)})

@@ -49,6 +49,48 @@ impl Default for EnhanceOptions {
     }
 }
 
+impl EnhanceOptions {
+    /// A caller's options: `loudness` is the target (`None`: the default's) unless
+    /// `normalize` is false; values out of range are refused.
+    pub fn new(
+        attenuation_limit_db: Option<f32>,
+        loudness: Option<f32>,
+        normalize: bool,
+    ) -> Result<Self> {
+        let options = Self {
+            attenuation_limit_db,
+            target_lufs: match normalize {
+                true => loudness.or(Self::default().target_lufs),
+                false => None,
+            },
+        };
+        if let Some(lufs) = loudness.filter(|_| !normalize) {
+            return Err(Error::InvalidOption(format!(
+                "a loudness of {lufs} LUFS was asked for without normalising"
+            )));
+        }
+        options.validate()?;
+        Ok(options)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let check = |what: &str, value: Option<f32>, low: f32, high: f32, unit: &str| match value {
+            Some(v) if !(v.is_finite() && (low..=high).contains(&v)) => Err(Error::InvalidOption(
+                format!("the {what} must be between {low} and {high} {unit}, got {v}"),
+            )),
+            _ => Ok(()),
+        };
+        check(
+            "attenuation limit",
+            self.attenuation_limit_db,
+            0.0,
+            100.0,
+            "dB",
+        )?;
+        check("loudness", self.target_lufs, -70.0, 0.0, "LUFS")
+    }
+}
+
 /// Enhanced audio at [`Enhancer::sample_rate`], spooled, and the gain that normalises it.
 #[derive(Debug)]
 pub struct Enhanced {
@@ -153,6 +195,7 @@ impl Enhancer {
         options: &EnhanceOptions,
         cancel: &CancelToken,
     ) -> Result<Enhanced> {
+        options.validate()?;
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let mut run = Run::new(self, &model, options);
         let mut out = SpoolWriter::new(crate::audio::MEMORY_SAMPLES);

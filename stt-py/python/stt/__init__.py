@@ -1,14 +1,16 @@
-"""Speech to text with OpenAI's Whisper models on ONNX Runtime, and text features on a
-local language model.
+"""Speech to text with OpenAI's Whisper models on ONNX Runtime, text features on a local
+language model, noise removal and speech synthesis.
 
 >>> import stt
 >>> model = stt.Whisper("base")
->>> text = model.transcribe("talk.mp3").text
->>> print(stt.LLM().summarize(text, style="bullet_points"))
+>>> text = model.transcribe(stt.enhance("talk.mp3")).text
+>>> summary = stt.LLM().summarize(text, style="bullet_points")
+>>> stt.speak(summary, "summary.mp3")
 """
 
 from . import models
 from ._native import __version__
+from .audio_tools import AudioFile, AudioFormat, Enhancer, Speech, Voice, enhance, speak
 from .client import Client
 from .errors import (
     AudioDecodeError,
@@ -60,6 +62,8 @@ __all__ = [
     "ApiKeyInfo",
     "AudioChunk",
     "AudioDecodeError",
+    "AudioFile",
+    "AudioFormat",
     "AudioSource",
     "CancelledError",
     "ChatAnswer",
@@ -69,6 +73,7 @@ __all__ = [
     "CreatedKey",
     "EmailPreferences",
     "Embeddings",
+    "Enhancer",
     "ExportFormat",
     "Final",
     "Generated",
@@ -83,6 +88,7 @@ __all__ = [
     "RuntimeMissingError",
     "Segment",
     "ServerError",
+    "Speech",
     "StoredTranscript",
     "StreamEvent",
     "SttError",
@@ -99,8 +105,11 @@ __all__ = [
     "UsageDay",
     "UsageTotal",
     "VadParameters",
+    "Voice",
     "Whisper",
     "Word",
     "__version__",
+    "enhance",
     "models",
+    "speak",
 ]

@@ -4,6 +4,8 @@ import os
 from typing import Callable, List, Optional, Tuple, Union, final
 
 __version__: str
+DEFAULT_LOUDNESS: Optional[float]
+DEFAULT_SPEED: float
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -76,6 +78,44 @@ class LLM:
         on_text: Optional[Callable[[str], object]] = None,
     ) -> str: ...
     def embed(self, texts: List[str]) -> List[List[float]]: ...
+
+@final
+class Enhancer:
+    def __new__(
+        cls, device: str = "auto", threads: Optional[int] = None, ort_library: Optional[_Path] = None
+    ) -> Enhancer: ...
+    @property
+    def sample_rate(self) -> int: ...
+    def enhance(
+        self,
+        source: Union[_Path, bytes],
+        extension: Optional[str] = None,
+        attenuation_limit: Optional[float] = None,
+        loudness: Optional[float] = None,
+        normalize: bool = True,
+        output: Optional[_Path] = None,
+    ) -> Optional[bytes]: ...
+
+@final
+class Voice:
+    def __new__(
+        cls,
+        name: Optional[str] = None,
+        threads: Optional[int] = None,
+        ort_library: Optional[_Path] = None,
+    ) -> Voice: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def sample_rate(self) -> int: ...
+    def phonemes(self, text: str) -> List[str]: ...
+    def speak(
+        self,
+        text: str,
+        speed: Optional[float] = None,
+        format: Optional[str] = None,
+        output: Optional[_Path] = None,
+    ) -> Optional[bytes]: ...
 
 def decode_file(path: _Path, options_json: Optional[str] = None) -> DecodedAudio: ...
 def decode_bytes(

@@ -1,20 +1,16 @@
 """Client of a running ``stt serve`` (the synchronous and asynchronous endpoints of
 ``shared/spec/API.md``), returning the same :class:`~stt.Transcript` as the local engine,
-of its text features (``/v1/summarize``, ``analyze``, ``generate``, ``translate``, ``embed``)
-and of its transcript workspace (``/api/v1/``: stored transcripts and questions about them,
+of its text features (``/v1/summarize``, ``analyze``, ``generate``, ``translate``, ``embed``),
+its audio tools (``/v1/enhance-audio``, ``/v1/tts``) and its transcript workspace (``/api/v1/``: stored transcripts and questions about them,
 usage, account, keys). Only the standard library is used."""
 
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import os
 import time
 import urllib.parse
-import uuid
-import wave
-from pathlib import Path
 from typing import (
     Any,
     Dict,
@@ -29,6 +25,7 @@ from typing import (
     overload,
 )
 
+from .audio_tools import Speech, speech_from_api
 from .errors import InvalidOptionError, JobFailedError, ServerError
 from .llm import (
     Analysis,
@@ -48,8 +45,9 @@ from .llm import (
     summary_from_api,
     translations_from_api,
 )
+from .multipart import Multipart
 from .transcript import Transcript, transcript_from_api, transcript_from_deepgram
-from .whisper import SAMPLE_RATE, AudioSource, float32_samples
+from .whisper import AudioSource
 from .workspace import (
     EXPORT_FORMATS,
     Account,
@@ -72,75 +70,6 @@ from .workspace import (
     transcripts_query,
     usage_from_api,
 )
-
-_CHUNK = 1 << 20
-
-
-def _upload(source: AudioSource) -> Tuple[str, Union[bytes, Path]]:
-    """A file name and the content (or the path to stream it from) of an upload."""
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(os.fspath(source))
-        if not path.is_file():
-            raise InvalidOptionError(f"no such file: {path}", "invalid_option")
-        return path.name, path
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return "audio", bytes(source)
-    if hasattr(source, "read"):
-        name = getattr(source, "name", None)
-        return (Path(name).name if isinstance(name, str) else "audio"), source.read()
-    if hasattr(source, "__array__"):
-        import numpy as np
-
-        samples = np.clip(float32_samples(source), -1.0, 1.0)
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
-            out.writeframes((samples * 32767).astype("<i2").tobytes())
-        return "audio.wav", buffer.getvalue()
-    raise InvalidOptionError(f"cannot upload {type(source).__name__}", "invalid_option")
-
-
-class _Multipart:
-    """A multipart/form-data body, streamed so that large files are never held in memory."""
-
-    def __init__(self, fields: Mapping[str, str], file_field: str, source: AudioSource) -> None:
-        self.boundary = uuid.uuid4().hex
-        filename, self.content = _upload(source)
-        head = b"".join(
-            self._part_header(name, None) + value.encode() + b"\r\n" for name, value in fields.items()
-        )
-        self.head = head + self._part_header(file_field, filename)
-        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
-
-    def _part_header(self, name: str, filename: Optional[str]) -> bytes:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-            extra = "Content-Type: application/octet-stream\r\n"
-        else:
-            extra = ""
-        return f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n{extra}\r\n".encode()
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        size = self.content.stat().st_size if isinstance(self.content, Path) else len(self.content)
-        return len(self.head) + size + len(self.tail)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.head
-        if isinstance(self.content, Path):
-            with self.content.open("rb") as file:
-                while chunk := file.read(_CHUNK):
-                    yield chunk
-        else:
-            yield self.content
-        yield self.tail
-
 
 class Client:
     """Talks to a ``stt serve`` at ``base_url`` (with or without the ``/v1`` suffix).
@@ -169,15 +98,16 @@ class Client:
         self,
         method: str,
         path: str,
-        body: Union[None, bytes, _Multipart] = None,
+        body: Union[None, bytes, Multipart] = None,
         content_type: Optional[str] = None,
         accept: str = "application/json",
-    ) -> Tuple[int, bytes]:
-        """Sends one request; answers its status and body, or raises the server's error."""
+    ) -> Tuple[int, bytes, Dict[str, str]]:
+        """Sends one request; answers its status, body and headers (names in lower case), or
+        raises the server's error."""
         headers = {"Accept": accept}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        if isinstance(body, _Multipart):
+        if isinstance(body, Multipart):
             headers["Content-Type"] = body.content_type
         elif content_type is not None:
             headers["Content-Type"] = content_type
@@ -212,17 +142,17 @@ class Client:
             raise ServerError(
                 str(message or raw.decode(errors="replace") or response.reason), response.status
             )
-        return response.status, raw
+        return response.status, raw, {k.lower(): v for k, v in response.getheaders()}
 
     def _request(
         self,
         method: str,
         path: str,
-        body: Union[None, bytes, _Multipart] = None,
+        body: Union[None, bytes, Multipart] = None,
         content_type: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Sends one request whose answer is a JSON object."""
-        status, raw = self._exchange(method, path, body, content_type)
+        status, raw, _ = self._exchange(method, path, body, content_type)
         answer = _json_object(raw)
         if answer is None:
             raise ServerError(f"{method} {path}: the answer is not a JSON object", status)
@@ -263,11 +193,8 @@ class Client:
             "speakers": speakers,
             "store": store,
         }
-        fields = {"response_format": "json"}
-        for name, value in given.items():
-            if value is not None:
-                fields[name] = str(value).lower() if isinstance(value, bool) else str(value)
-        answer = self._request("POST", "/v1/transcribe", _Multipart(fields, "file", source))
+        fields = {"response_format": "json", **_form_fields(given)}
+        answer = self._request("POST", "/v1/transcribe", Multipart(fields, "file", source))
         return transcript_from_api(answer)
 
     def submit(
@@ -292,7 +219,7 @@ class Client:
             if store is not None:
                 fields["store"] = str(store).lower()
             assert source is not None
-            answer = self._request("POST", "/v1/stt/create", _Multipart(fields, "audio", source))
+            answer = self._request("POST", "/v1/stt/create", Multipart(fields, "audio", source))
         return str(answer["generation_id"])
 
     def job(self, job_id: str) -> Dict[str, Any]:
@@ -411,6 +338,39 @@ class Client:
     def embed(self, texts: Sequence[str]) -> Embeddings:
         """One unit-length vector per text (``POST /v1/embed``)."""
         return embeddings_from_api(self._send_json("POST", "/v1/embed", {"texts": _texts(texts)}))
+
+    def enhance(
+        self,
+        source: AudioSource,
+        *,
+        attenuation_limit: Optional[float] = None,
+        loudness: Optional[float] = None,
+        normalize: Optional[bool] = None,
+    ) -> bytes:
+        """``source`` with the noise removed on the server (``POST /v1/enhance-audio``): a
+        16-bit mono WAV file at 48 kHz. Options as :func:`stt.enhance`; left out, the server's
+        defaults (the same)."""
+        given = {"attenuation_limit": attenuation_limit, "loudness": loudness,
+                 "normalize": normalize}
+        body = Multipart(_form_fields(given), "file", source)
+        return self._exchange("POST", "/v1/enhance-audio", body, accept="audio/wav")[1]
+
+    def speak(
+        self,
+        text: str,
+        *,
+        reference: Optional[AudioSource] = None,
+        voice: Optional[str] = None,
+        speed: Optional[float] = None,
+    ) -> Speech:
+        """``text`` spoken by the server (``POST /v1/tts``) as a 16-bit mono WAV file, with
+        ``voice`` (an installed voice of the server, or one of OpenAI's names, which speak with
+        its default) at ``speed`` (0.25 to 4). A voice that can clone imitates the
+        ``reference`` clip; ``voice_cloned`` in the answer says whether it did."""
+        body = Multipart(_form_fields({"text": text, "voice": voice, "speed": speed}),
+                         "reference", reference)
+        _, audio, headers = self._exchange("POST", "/v1/tts", body, accept="audio/wav")
+        return speech_from_api(audio, headers)
 
 
 class Transcripts:
@@ -542,6 +502,15 @@ class Keys:
     def delete(self, key_id: str) -> None:
         """Revokes a key; the account's last one is refused (409): create another first."""
         self._client._exchange("DELETE", f"/api/v1/keys/{urllib.parse.quote(key_id, safe='')}/")
+
+
+def _form_fields(given: Mapping[str, Any]) -> Dict[str, str]:
+    """The form fields of the values given (not None); booleans as ``true``/``false``."""
+    return {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in given.items()
+        if value is not None
+    }
 
 
 def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:

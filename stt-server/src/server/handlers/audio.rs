@@ -19,7 +19,7 @@ use stt_core::tts::{SpeechOptions, choose_voice};
 
 use super::admit;
 use crate::server::AppState;
-use crate::server::error::{ApiError, Result};
+use crate::server::error::{ApiError, MB, Result};
 use crate::server::request::audio::{self as parse, OPENAI_PCM_RATE, Speech};
 use crate::server::request::upload::read_form;
 use crate::server::request::{form_fields, read_upload};
@@ -28,6 +28,8 @@ use crate::server::workers::audio::{AudioAnswer, AudioJob, AudioWorkers, PieceWr
 
 /// Seconds of reference audio a cloning voice may be given (the seed asks for 3 to 10).
 const MAX_REFERENCE_SECONDS: f64 = 30.0;
+/// Bytes of a reference clip: 30 s of 48 kHz 24-bit stereo WAV fit.
+const MAX_REFERENCE_BYTES: u64 = 16 * MB;
 
 fn workers(state: &AppState) -> Result<&AudioWorkers> {
     state
@@ -100,7 +102,9 @@ pub async fn tts(
         multipart,
         &["reference"],
         &state.tmp_dir,
-        caller.max_upload_bytes(&state.config),
+        caller
+            .max_upload_bytes(&state.config)
+            .min(MAX_REFERENCE_BYTES),
     )
     .await?;
     let Speech {

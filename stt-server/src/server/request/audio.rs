@@ -21,29 +21,14 @@ const OPENAI_MODELS: [&str; 3] = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
 /// OpenAI's `pcm` is 24 kHz.
 pub const OPENAI_PCM_RATE: u32 = 24_000;
 
-/// `/v1/enhance-audio`'s options (besides the `file`).
+/// `/v1/enhance-audio`'s options (besides the `file`): `attenuation_limit` (dB), `loudness`
+/// (LUFS), `normalize`.
 pub fn enhance_options(fields: &Fields) -> Result<EnhanceOptions> {
-    let defaults = EnhanceOptions::default();
-    let attenuation_limit_db = fields.parse::<f32>("attenuation_limit", "a number of dB")?;
-    if let Some(db) = attenuation_limit_db.filter(|db| !(0.0..=100.0).contains(db)) {
-        return Err(ApiError::bad_request(format!(
-            "invalid `attenuation_limit`: {db} is not between 0 and 100 dB"
-        )));
-    }
-    let loudness = fields.parse::<f32>("loudness", "a number of LUFS")?;
-    if let Some(lufs) = loudness.filter(|lufs| !(-70.0..=0.0).contains(lufs)) {
-        return Err(ApiError::bad_request(format!(
-            "invalid `loudness`: {lufs} is not between -70 and 0 LUFS"
-        )));
-    }
-    let target_lufs = match fields.flag("normalize")? {
-        Some(false) => None,
-        _ => loudness.or(defaults.target_lufs),
-    };
-    Ok(EnhanceOptions {
-        attenuation_limit_db,
-        target_lufs,
-    })
+    Ok(EnhanceOptions::new(
+        fields.parse("attenuation_limit", "a number of dB")?,
+        fields.parse("loudness", "a number of LUFS")?,
+        fields.flag("normalize")?.unwrap_or(true),
+    )?)
 }
 
 /// What to say, with which voice, how.
