@@ -130,7 +130,7 @@ export declare class Voice {
   /** The rate of the speech (22050 Hz for the medium voices). */
   get sampleRate(): number
   /**
-   * `text` spoken in `format` (`wav`, `mp3` or `pcm`; null: `wav`) at `speed` (0.25 to 4;
+   * `text` spoken in `format` (`wav`, `mp3`, `pcm` or `opus`; null: `wav`) at `speed` (0.25 to 4;
    * null: the engine's default), mono at the voice's rate.
    */
   speak(text: string, speed: number | undefined | null, format: string | undefined | null, cancel: CancelToken): Promise<Buffer>

@@ -103,7 +103,7 @@ impl SharedVoice {
         self.voice.sample_rate()
     }
 
-    /// `text` spoken in `format` (`wav`, `mp3` or `pcm`; null: `wav`) at `speed` (0.25 to 4;
+    /// `text` spoken in `format` (`wav`, `mp3`, `pcm` or `opus`; null: `wav`) at `speed` (0.25 to 4;
     /// null: the engine's default), mono at the voice's rate.
     #[napi(
         ts_args_type = "text: string, speed: number | undefined | null, format: string | undefined | null, cancel: CancelToken",

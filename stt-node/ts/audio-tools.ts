@@ -9,7 +9,7 @@ import { runtimeLibrary } from './whisper';
 
 /** Encodings of speech: 16-bit mono WAV, the same samples raw (little-endian, no header), or
  * MP3. */
-export type AudioFormat = 'wav' | 'mp3' | 'pcm';
+export type AudioFormat = 'wav' | 'mp3' | 'pcm' | 'opus';
 
 /** What can be enhanced: a path, or the bytes of an encoded file (any audio or video the
  * engine decodes). */

@@ -61,7 +61,7 @@ impl SharedVoice {
             .map_err(|e| to_py_err(py, &e))
     }
 
-    /// `text` spoken in `format` (`wav`, `mp3` or `pcm`; by default `output`'s extension, else
+    /// `text` spoken in `format` (`wav`, `mp3`, `pcm` or `opus`; by default `output`'s extension, else
     /// `wav`), at the voice's rate: its bytes, or `None` once written to `output`.
     #[pyo3(signature = (text, speed=None, format=None, output=None))]
     fn speak(

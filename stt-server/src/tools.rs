@@ -72,10 +72,10 @@ pub struct SayArgs {
     /// The text to speak (`-` reads standard input).
     text: String,
     /// Where the audio goes (`-` for standard output); its extension picks the format
-    /// (.wav, .mp3, .pcm) unless `--format` is given.
+    /// (.wav, .mp3, .opus, .pcm) unless `--format` is given.
     #[arg(short, long, required_unless_present = "phonemes")]
     output: Option<PathBuf>,
-    /// wav, mp3 or pcm (16-bit mono at the voice's rate).
+    /// wav, mp3, opus (Ogg, 48 kHz) or pcm (16-bit mono at the voice's rate).
     #[arg(long)]
     format: Option<String>,
     /// An installed voice (default: en_US-joe-medium).

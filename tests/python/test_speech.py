@@ -195,6 +195,9 @@ def test_openai_client_speech(server, key):
                                      response_format="wav")
     rate, _, samples = wav_info(wav.content)
     assert rate == RATE and abs(samples / rate - seconds) < 0.5
+    opus = client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                      response_format="opus")
+    assert opus.content[:4] == b"OggS" and abs(decoded_seconds(opus.content) - samples / rate) < 0.5
     with client.audio.speech.with_streaming_response.create(
         model="tts-1-hd", voice=VOICE, input=text, response_format="pcm", speed=2.0
     ) as streamed:

@@ -1,10 +1,11 @@
-//! Audio output, encoded as it is made: 16-bit WAV, raw 16-bit PCM, and MP3 through the
-//! system's LAME library (`libmp3lame.so.0`, loaded at run time; Debian's `libmp3lame0`,
-//! which ffmpeg brings), so the engine builds without it.
+//! Audio output, encoded as it is made: 16-bit WAV, raw 16-bit PCM, Ogg Opus (`ogg_opus.rs`),
+//! and MP3 through the system's LAME library (`libmp3lame.so.0`, loaded at run time; Debian's
+//! `libmp3lame0`, which ffmpeg brings), so the engine builds without it.
 
 use std::ffi::{c_int, c_short, c_uchar, c_void};
 use std::sync::OnceLock;
 
+use super::ogg_opus::{OPUS_RATE, OpusWriter};
 use super::resample::StreamResampler;
 use crate::{Error, Result};
 
@@ -17,16 +18,19 @@ pub enum AudioFormat {
     Pcm,
     /// MPEG-1/2 layer III, mono.
     Mp3,
+    /// Opus in Ogg, mono at 48 kHz.
+    Opus,
 }
 
 impl AudioFormat {
-    pub const NAMES: [&str; 3] = ["wav", "pcm", "mp3"];
+    pub const NAMES: [&str; 4] = ["wav", "pcm", "mp3", "opus"];
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "wav" => Ok(Self::Wav),
             "pcm" => Ok(Self::Pcm),
             "mp3" => Ok(Self::Mp3),
+            "opus" => Ok(Self::Opus),
             other => Err(Error::InvalidOption(format!(
                 "unsupported audio format {other:?}; expected {}",
                 Self::NAMES.join(", ")
@@ -39,6 +43,7 @@ impl AudioFormat {
             Self::Wav => "audio/wav",
             Self::Pcm => "audio/pcm",
             Self::Mp3 => "audio/mpeg",
+            Self::Opus => "audio/ogg",
         }
     }
 }
@@ -56,10 +61,12 @@ enum Kind {
     },
     Pcm,
     Mp3(Lame),
+    Opus(OpusWriter),
 }
 
 impl Encoder {
-    /// An encoder of mono samples at `rate` into `format` at `output_rate`. A WAV header
+    /// An encoder of mono samples at `rate` into `format` at `output_rate` (Opus: always
+    /// 48 kHz, the rate it codes at). A WAV header
     /// gives `samples` (at `output_rate`) as the length when it is known, else the largest
     /// size, which players read as "to the end of the stream".
     pub fn new(
@@ -68,6 +75,10 @@ impl Encoder {
         output_rate: u32,
         samples: Option<usize>,
     ) -> Result<Self> {
+        let output_rate = match format {
+            AudioFormat::Opus => OPUS_RATE,
+            _ => output_rate,
+        };
         let resampler = match rate == output_rate {
             true => None,
             false => Some(StreamResampler::new(rate, output_rate).map_err(Error::InvalidOption)?),
@@ -81,6 +92,7 @@ impl Encoder {
             }
             AudioFormat::Pcm => Kind::Pcm,
             AudioFormat::Mp3 => Kind::Mp3(Lame::new(output_rate)?),
+            AudioFormat::Opus => Kind::Opus(OpusWriter::new(rate)?),
         };
         Ok(Self { resampler, kind })
     }
@@ -112,6 +124,7 @@ impl Encoder {
         let mut out = self.encode(&tail)?;
         match &mut self.kind {
             Kind::Mp3(lame) => out.extend(lame.flush()?),
+            Kind::Opus(opus) => out.extend(opus.finish()?),
             Kind::Wav { header } => {
                 if let Some(header) = header.take() {
                     out.splice(0..0, header);
@@ -123,15 +136,16 @@ impl Encoder {
     }
 
     fn encode(&mut self, samples: &[f32]) -> Result<Vec<u8>> {
-        let pcm: Vec<i16> = samples.iter().map(|&x| to_i16(x)).collect();
+        let pcm = || samples.iter().map(|&x| to_i16(x));
         match &mut self.kind {
             Kind::Wav { header } => {
                 let mut out = header.take().unwrap_or_default();
-                out.extend(pcm.iter().flat_map(|s| s.to_le_bytes()));
+                out.extend(pcm().flat_map(i16::to_le_bytes));
                 Ok(out)
             }
-            Kind::Pcm => Ok(pcm.iter().flat_map(|s| s.to_le_bytes()).collect()),
-            Kind::Mp3(lame) => lame.encode(&pcm),
+            Kind::Pcm => Ok(pcm().flat_map(i16::to_le_bytes).collect()),
+            Kind::Mp3(lame) => lame.encode(&pcm().collect::<Vec<_>>()),
+            Kind::Opus(opus) => opus.encode(samples),
         }
     }
 }
@@ -374,11 +388,38 @@ mod tests {
     }
 
     #[test]
+    fn opus_decodes_back_to_the_tone_at_its_length() {
+        for seconds in [1.0, 0.01, 2.345] {
+            let samples = tone(22_050, seconds);
+            let mut encoder = Encoder::new(AudioFormat::Opus, 22_050, 22_050, None).unwrap();
+            let mut bytes = Vec::new();
+            for piece in samples.chunks(5000) {
+                bytes.extend(encoder.push(piece).unwrap());
+            }
+            bytes.extend(encoder.finish().unwrap());
+            assert_eq!(&bytes[..4], b"OggS");
+            let audio = crate::audio::load_bytes(bytes, Some("opus")).unwrap();
+            let decoded = audio.samples.len() as f32 / 16_000.0;
+            assert!(
+                (decoded - seconds).abs() < 0.002,
+                "{decoded} s for {seconds} s"
+            );
+            let rms = (audio.samples.iter().map(|x| x * x).sum::<f32>()
+                / audio.samples.len() as f32)
+                .sqrt();
+            assert!(
+                seconds < 0.1 || (rms - 0.5 / 2f32.sqrt()).abs() < 0.05,
+                "rms {rms}"
+            );
+        }
+    }
+
+    #[test]
     fn formats_are_named() {
         assert_eq!(AudioFormat::parse("mp3").unwrap(), AudioFormat::Mp3);
         let error = AudioFormat::parse("aac").unwrap_err().to_string();
         assert!(
-            error.contains("\"aac\"") && error.contains("wav, pcm, mp3"),
+            error.contains("\"aac\"") && error.contains("wav, pcm, mp3, opus"),
             "{error}"
         );
     }

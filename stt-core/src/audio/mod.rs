@@ -14,6 +14,7 @@
 mod decode;
 mod encode;
 mod ffmpeg;
+mod ogg_opus;
 mod resample;
 mod sink;
 mod sniff;

@@ -18,7 +18,7 @@ AudioFile = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryI
 
 #: Encodings of speech: 16-bit mono WAV, the same samples raw (little-endian, no header), or
 #: MP3.
-AudioFormat = Union[Literal["wav"], Literal["mp3"], Literal["pcm"]]
+AudioFormat = Union[Literal["wav"], Literal["mp3"], Literal["pcm"], Literal["opus"]]
 
 _Output = Union[str, "os.PathLike[str]"]
 
@@ -192,7 +192,7 @@ class Voice:
         format: Optional[AudioFormat] = None,  # noqa: A002
     ) -> Union[bytes, Path]:
         """``text`` spoken, mono at :attr:`sample_rate`, in ``format``: ``"wav"`` (16-bit),
-        ``"pcm"`` (the same samples without a header) or ``"mp3"``; by default ``output``'s
+        ``"pcm"`` (the same samples without a header), ``"mp3"`` or ``"opus"`` (Ogg, 48 kHz); by default ``output``'s
         extension, else WAV. Returns the bytes, or, with ``output``, writes that path and
         returns it. ``speed`` is the speaking rate, 0.25 to 4 (2 is twice as fast). Numbers,
         dates and abbreviations of English text are read out as words."""

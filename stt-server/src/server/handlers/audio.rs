@@ -167,7 +167,7 @@ pub async fn tts(
 }
 
 /// `POST /v1/audio/speech` (OpenAI): JSON `model`, `input`, `voice`, `response_format`
-/// (mp3, wav or pcm at 24 kHz), `speed`; the audio streamed a sentence at a time.
+/// (mp3, opus, wav or pcm at 24 kHz), `speed`; the audio streamed a sentence at a time.
 pub async fn openai_speech(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
