@@ -21,8 +21,7 @@ use super::admit;
 use crate::server::AppState;
 use crate::server::error::{ApiError, MB, Result};
 use crate::server::request::audio::{self as parse, OPENAI_PCM_RATE, Speech};
-use crate::server::request::upload::read_form;
-use crate::server::request::{form_fields, read_upload};
+use crate::server::request::{form_fields, read_multipart, read_upload};
 use crate::server::storage::db::now_unix;
 use crate::server::workers::audio::{AudioAnswer, AudioJob, AudioWorkers, PieceWriter};
 
@@ -92,21 +91,10 @@ pub async fn tts(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     let (caller, _admission) = admit(&state, &headers, peer).await?;
-    let multipart = multipart.map_err(|rejection| {
-        ApiError::bad_request(format!(
-            "expected a multipart/form-data body: {}",
-            rejection.body_text()
-        ))
-    })?;
-    let form = read_form(
-        multipart,
-        &["reference"],
-        &state.tmp_dir,
-        caller
-            .max_upload_bytes(&state.config)
-            .min(MAX_REFERENCE_BYTES),
-    )
-    .await?;
+    let limit = caller
+        .max_upload_bytes(&state.config)
+        .min(MAX_REFERENCE_BYTES);
+    let form = read_multipart(&state, multipart, &["reference"], limit).await?;
     let Speech {
         text,
         voice,

@@ -186,6 +186,22 @@ pub fn resolve_model(state: &AppState, requested: Option<&str>) -> Result<String
         .map_err(ApiError::bad_request)
 }
 
+/// A form, its file (if any) stored under `max_bytes`.
+pub async fn read_multipart(
+    state: &AppState,
+    multipart: Result<Multipart, MultipartRejection>,
+    file_fields: &[&str],
+    max_bytes: u64,
+) -> Result<Form> {
+    let multipart = multipart.map_err(|rejection| {
+        ApiError::bad_request(format!(
+            "expected a multipart/form-data body: {}",
+            rejection.body_text()
+        ))
+    })?;
+    read_form(multipart, file_fields, &state.tmp_dir, max_bytes).await
+}
+
 /// A form and its uploaded file, refusing a missing or empty one.
 pub async fn read_upload(
     state: &AppState,
@@ -193,19 +209,8 @@ pub async fn read_upload(
     caller: &Caller,
     file_fields: &[&str],
 ) -> Result<(Form, TempFile)> {
-    let multipart = multipart.map_err(|rejection| {
-        ApiError::bad_request(format!(
-            "expected a multipart/form-data body: {}",
-            rejection.body_text()
-        ))
-    })?;
-    let mut form = read_form(
-        multipart,
-        file_fields,
-        &state.tmp_dir,
-        caller.max_upload_bytes(&state.config),
-    )
-    .await?;
+    let limit = caller.max_upload_bytes(&state.config);
+    let mut form = read_multipart(state, multipart, file_fields, limit).await?;
     match form.file.take() {
         None => Err(ApiError::bad_request(format!(
             "missing file: send the audio as the `{}` form part",
