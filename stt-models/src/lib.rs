@@ -6,10 +6,10 @@
 //! own. It stays out of `stt-core`, which only reads model directories.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use stt_core::store::{self, MARKER, PULLABLE_MODELS};
-use stt_core::{Error, Result};
+use stt_core::{Error, Precision, Result};
 
 /// `(file name, source)` of each module of the embedded package.
 macro_rules! converter_modules {
@@ -18,18 +18,22 @@ macro_rules! converter_modules {
     };
 }
 
-const CONVERTER: [(&str, &str); 14] = converter_modules![
+const CONVERTER: [(&str, &str); 18] = converter_modules![
     "__init__.py",
     "__main__.py",
     "campplus.py",
+    "checkpoints.py",
     "convert.py",
     "ct2.py",
     "deepfilter.py",
+    "importer.py",
     "layout.py",
     "minilm.py",
     "onnx_graph.py",
+    "onnx_import.py",
     "pull.py",
     "quantize.py",
+    "transformers_whisper.py",
     "wheels.py",
     "whisper_config.py",
     "whisper_graphs.py",
@@ -60,6 +64,43 @@ pub fn pull(name: &str, python: &Path) -> Result<PathBuf> {
     if !status.success() || !dir.join(MARKER).is_file() {
         return Err(Error::ModelNotFound(format!(
             "pulling {name:?} failed ({status}); see the messages above"
+        )));
+    }
+    Ok(dir)
+}
+
+/// Installs a Whisper model the user already has into `$STT_HOME/models/NAME` and returns its
+/// directory. `source` is a CTranslate2, transformers or ONNX directory, or a Hugging Face
+/// repository id (`owner/name`) found in the local Hugging Face cache (nothing is downloaded).
+/// `name` defaults to one derived from the source (`Systran/faster-whisper-large-v3` →
+/// `large-v3`); `precision` keeps only those graphs (default: the checkpoint's own and int8).
+pub fn import(
+    source: &str,
+    name: Option<&str>,
+    precision: Option<Precision>,
+    python: &Path,
+) -> Result<PathBuf> {
+    let home = store::stt_home();
+    let python_path = install_converter(&home)?;
+    let mut command = Command::new(python);
+    command
+        .args(["-m", "stt_models", "import", source, "--home"])
+        .arg(&home)
+        .env("PYTHONPATH", python_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(name) = name {
+        command.args(["--name", name]);
+    }
+    if let Some(precision) = precision {
+        command.args(["--precision", precision.as_str()]);
+    }
+    let output = command.output().map_err(|e| Error::io(python, e))?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if !output.status.success() || !dir.join(MARKER).is_file() {
+        return Err(Error::InvalidModel(format!(
+            "importing {source:?} failed ({}); see the messages above",
+            output.status
         )));
     }
     Ok(dir)

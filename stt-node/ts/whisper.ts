@@ -31,7 +31,7 @@ export interface WhisperOptions {
    */
   device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
   /** `"float32"` (also `"default"`) or `"int8"`. */
-  computeType?: 'default' | 'auto' | 'float32' | 'int8' | 'int8_float32';
+  computeType?: 'default' | 'auto' | 'float32' | 'float16' | 'int8' | 'int8_float32';
   /** Threads per operator; 0 lets ONNX Runtime decide. */
   threads?: number;
   /** The ONNX Runtime library to load; by default the one shipped in this package. */

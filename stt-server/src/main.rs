@@ -9,12 +9,11 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use stt_core::audio::AudioInput;
 use stt_core::formats::{self, Format};
-use stt_core::{
-    CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber, store,
-};
+use stt_core::{CancelToken, Device, LoadOptions, Precision, TranscribeOptions, Transcriber};
 use stt_server::server;
 
 mod admin;
+mod models;
 mod tools;
 
 #[derive(Parser)]
@@ -36,10 +35,10 @@ enum Command {
     Enhance(tools::EnhanceArgs),
     /// Speak text with an installed voice (Piper VITS, espeak-ng phonemes) into an audio file.
     Say(tools::SayArgs),
-    /// Install and list models.
+    /// Install, import and list models.
     Models {
         #[command(subcommand)]
-        command: ModelsCommand,
+        command: models::ModelsCommand,
     },
     /// Run the HTTP service (shared/spec/API.md).
     Serve(Box<server::config::ServeConfig>),
@@ -118,17 +117,6 @@ struct TranscribeArgs {
     settings: Vec<String>,
 }
 
-#[derive(Subcommand)]
-enum ModelsCommand {
-    /// Download, verify and convert models into $STT_HOME/models (does nothing if present).
-    Pull {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-    /// Show installed models.
-    List,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -196,15 +184,7 @@ fn run(command: Command) -> Result<(), String> {
             };
             transcribe_all(&files, &model, &options, &load, format, &destination)
         }
-        Command::Models {
-            command: ModelsCommand::Pull { names },
-        } => {
-            for name in names {
-                let dir = stt_models::pull(&name, &store::python()).map_err(|e| e.to_string())?;
-                println!("{name}\t{}", dir.display());
-            }
-            Ok(())
-        }
+        Command::Models { command } => models::run(command),
         Command::Enhance(args) => tools::enhance(args),
         Command::Say(args) => tools::say(args),
         Command::Serve(config) => tokio::runtime::Runtime::new()
@@ -218,26 +198,6 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Keys { command, store } => store.run(|db| admin::keys(db, command)),
         Command::Accounts { command, store } => store.run(|db| admin::accounts(db, command)),
-        Command::Models {
-            command: ModelsCommand::List,
-        } => {
-            let installed = store::installed_models();
-            if installed.is_empty() {
-                eprintln!(
-                    "no models installed in {}; try `stt models pull base`",
-                    store::models_dir().display()
-                );
-            }
-            for model in installed {
-                println!(
-                    "{}\t{}\t{}",
-                    model.name,
-                    model.dir.display(),
-                    model.kind.as_str()
-                );
-            }
-            Ok(())
-        }
     }
 }
 

@@ -446,9 +446,9 @@ def test_unknown_model_and_bad_input_fail_with_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: unknown model")
 
-    result = run_converter("convert", str(tmp_path / "missing"), str(tmp_path / "out"))
-    assert result.returncode == 1 and result.stderr.startswith("error:") and "model.bin" in result.stderr
-    assert not (tmp_path / "out").exists()
+    result = run_converter("import", str(tmp_path / "missing"), "--home", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.startswith("error:") and "neither a directory" in result.stderr
+    assert not (tmp_path / "models").exists()
 
 
 def test_checksum_mismatch_is_refused(tmp_path):
@@ -465,13 +465,14 @@ def test_checksum_mismatch_is_refused(tmp_path):
     assert not (tmp_path / "ct2" / "tiny.en").exists()
 
 
-def test_convert_command_writes_a_complete_model(tmp_path):
+def test_import_command_writes_a_complete_model(tmp_path):
     require_model("tiny.en")
-    out = tmp_path / "tiny"
-    result = run_converter("convert", str(ct2_dir("tiny.en")), str(out))
+    result = run_converter("import", str(ct2_dir("tiny.en")), "--home", str(tmp_path), "--precision", "float32")
     assert result.returncode == 0, result.stderr
+    out = tmp_path / "models" / "tiny.en"
+    assert result.stdout.strip() == str(out)
     marker = json.loads((out / "stt-model.json").read_text())
-    assert marker["format"] == 6 and marker["name"] == "tiny.en"
+    assert marker["format"] == 6 and marker["name"] == "tiny.en" and marker["precisions"] == ["float32"]
     for file in marker["files"]:
         assert (out / file).is_file(), file
     reference = model_dir("tiny.en")
@@ -480,4 +481,4 @@ def test_convert_command_writes_a_complete_model(tmp_path):
     assert (out / "onnx/decoder_model_merged.onnx").read_bytes() == (
         reference / "onnx/decoder_model_merged.onnx"
     ).read_bytes()
-    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")], "temporary directory left behind"

@@ -16,24 +16,53 @@ pub const GENERATION_CONFIG: &str = "generation_config.json";
 pub const PREPROCESSOR_CONFIG: &str = "preprocessor_config.json";
 pub const TOKENIZER: &str = "tokenizer.json";
 
-/// Which weights to load: the float32 graphs or their int8-quantized variants (`*_quantized.onnx`).
+/// Which graphs to load: float32, float16-stored (`*_fp16.onnx`: half the file, cast to
+/// float32 as the graph loads) or int8-quantized (`*_quantized.onnx`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// Also accepts faster-whisper's `compute_type` names that mean float32 on a CPU.
+    /// The default takes the most precise graphs a model has: float32, else float16, else int8
+    /// (an import may keep only one). Also accepts faster-whisper's `compute_type` names that
+    /// mean float32 on a CPU.
     #[default]
     #[serde(alias = "default", alias = "auto")]
     Float32,
+    #[serde(alias = "fp16")]
+    Float16,
     #[serde(alias = "int8_float32")]
     Int8,
 }
 
 impl Precision {
+    /// Most precise first.
+    pub const ALL: [Precision; 3] = [Precision::Float32, Precision::Float16, Precision::Int8];
+
     fn file_suffix(self) -> &'static str {
         match self {
             Precision::Float32 => ".onnx",
+            Precision::Float16 => "_fp16.onnx",
             Precision::Int8 => "_quantized.onnx",
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Float32 => "float32",
+            Precision::Float16 => "float16",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// The precisions whose encoder and decoder graphs are both in `dir`.
+    pub fn installed(dir: &Path) -> Vec<Precision> {
+        Precision::ALL
+            .into_iter()
+            .filter(|p| {
+                [ENCODER, DECODER]
+                    .iter()
+                    .all(|graph| dir.join(format!("{graph}{}", p.file_suffix())).is_file())
+            })
+            .collect()
     }
 }
 
@@ -44,7 +73,7 @@ impl std::str::FromStr for Precision {
     fn from_str(name: &str) -> Result<Self> {
         serde_json::from_value(serde_json::Value::String(name.to_ascii_lowercase())).map_err(|_| {
             Error::InvalidOption(format!(
-                "precision {name:?} is not available; use \"float32\" or \"int8\" \
+                "precision {name:?} is not available; use \"float32\", \"float16\" or \"int8\" \
                  (\"default\" is float32)"
             ))
         })
@@ -55,6 +84,7 @@ impl std::str::FromStr for Precision {
 #[derive(Debug, Clone, Deserialize)]
 struct ArchitectureConfig {
     d_model: usize,
+    encoder_layers: Option<usize>,
     decoder_layers: usize,
     decoder_attention_heads: usize,
     #[serde(default = "default_mels")]
@@ -90,6 +120,8 @@ struct GenerationConfig {
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     pub dir: PathBuf,
+    /// The precision of the graphs found (see [`Precision::Float32`] for the default's choice).
+    pub precision: Precision,
     pub encoder: PathBuf,
     pub decoder: PathBuf,
     pub tokenizer: PathBuf,
@@ -101,6 +133,7 @@ pub struct ModelFiles {
 pub struct ModelConfig {
     pub n_mels: usize,
     pub d_model: usize,
+    pub encoder_layers: usize,
     pub decoder_layers: usize,
     pub decoder_heads: usize,
     pub vocab_size: usize,
@@ -117,6 +150,14 @@ pub struct ModelConfig {
 impl ModelConfig {
     pub fn head_dim(&self) -> usize {
         self.d_model / self.decoder_heads
+    }
+
+    /// About how many weights the model has (12 d² per encoder layer, 16 d² per decoder layer,
+    /// the embeddings): what tells large-v3 from turbo, whatever the models are called.
+    pub fn parameters(&self) -> u64 {
+        let d = self.d_model as u64;
+        d * d * (12 * self.encoder_layers as u64 + 16 * self.decoder_layers as u64)
+            + d * self.vocab_size as u64
     }
 }
 
@@ -139,6 +180,13 @@ impl ModelFiles {
                     dir.display()
                 )))
             }
+        };
+        let installed = Precision::installed(dir);
+        let precision = match precision {
+            Precision::Float32 if !installed.contains(&precision) => {
+                installed.first().copied().unwrap_or(precision)
+            }
+            _ => precision,
         };
         let encoder = file(&format!("{ENCODER}{}", precision.file_suffix()))?;
         let decoder = file(&format!("{DECODER}{}", precision.file_suffix()))?;
@@ -169,6 +217,9 @@ impl ModelFiles {
         let config = ModelConfig {
             n_mels: architecture.num_mel_bins,
             d_model: architecture.d_model,
+            encoder_layers: architecture
+                .encoder_layers
+                .unwrap_or(architecture.decoder_layers),
             decoder_layers: architecture.decoder_layers,
             decoder_heads: architecture.decoder_attention_heads,
             vocab_size: architecture.vocab_size,
@@ -181,6 +232,7 @@ impl ModelFiles {
         };
         Ok(Self {
             dir: dir.to_path_buf(),
+            precision,
             encoder,
             decoder,
             tokenizer,
@@ -238,12 +290,14 @@ mod tests {
             ("auto", Precision::Float32),
             ("INT8", Precision::Int8),
             ("int8_float32", Precision::Int8),
+            ("float16", Precision::Float16),
+            ("fp16", Precision::Float16),
         ] {
             assert_eq!(name.parse::<Precision>().unwrap(), expected, "{name}");
         }
-        let err = "float16".parse::<Precision>().unwrap_err();
+        let err = "bfloat16".parse::<Precision>().unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidOption);
-        assert!(err.to_string().contains("\"float16\""), "{err}");
+        assert!(err.to_string().contains("\"bfloat16\""), "{err}");
     }
 
     #[test]
@@ -256,6 +310,29 @@ mod tests {
         assert_eq!(files.config.alignment_heads, vec![(3, 1), (5, 6)]);
         assert!(files.config.is_multilingual);
         assert!(files.decoder.ends_with("onnx/decoder_model_merged.onnx"));
+    }
+
+    #[test]
+    fn the_default_takes_the_most_precise_graphs_installed() {
+        let dir = temp_dir("fp16");
+        export(&dir);
+        for graph in [ENCODER, DECODER] {
+            std::fs::rename(
+                dir.join(format!("{graph}.onnx")),
+                dir.join(format!("{graph}_fp16.onnx")),
+            )
+            .unwrap();
+        }
+        assert_eq!(Precision::installed(&dir), vec![Precision::Float16]);
+        let files = ModelFiles::open(&dir, Precision::Float32).unwrap();
+        assert_eq!(files.precision, Precision::Float16);
+        assert!(files.encoder.ends_with("onnx/encoder_model_fp16.onnx"));
+        // An explicit choice is never swapped for another.
+        let err = ModelFiles::open(&dir, Precision::Int8).unwrap_err();
+        assert!(
+            err.to_string().contains("encoder_model_quantized.onnx"),
+            "{err}"
+        );
     }
 
     #[test]

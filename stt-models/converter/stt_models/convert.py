@@ -1,106 +1,125 @@
-"""CTranslate2 Whisper directory -> ONNX model directory (graphs, int8 copies, JSON files,
-marker last)."""
+"""A Whisper `Checkpoint` -> ONNX model directory: the graphs in each asked precision, the
+JSON files, and the marker last."""
 
 import json
 import os
 import shutil
 import time
 
+import numpy as np
 import onnx
 
 from . import Failure, log
-from .ct2 import WhisperWeights, read_ct2_model
-from .layout import (
-    CT2_FILES,
-    MARKER,
-    MARKER_FORMAT,
-    OUTPUT_FILES,
-    WHISPER_KIND,
-    publish,
-    sha256_file,
-    temporary_sibling,
-    write_json,
-)
+from .ct2 import WhisperWeights
+from .layout import MARKER, MARKER_FORMAT, WHISPER_KIND, publish, temporary_sibling, write_json
 from .quantize import quantize
-from .whisper_config import build_configs, build_tokenizer, read_vocabulary
+from .whisper_config import build_configs, build_tokenizer
 from .whisper_graphs import build_decoder, build_encoder
 
+# File name endings of each precision's graphs, as optimum / onnx-community name them.
+PRECISION_SUFFIXES = {"float32": ".onnx", "float16": "_fp16.onnx", "int8": "_quantized.onnx"}
+GRAPHS = (("encoder_model", build_encoder), ("decoder_model_merged", build_decoder))
+# Graphs with more weight bytes than this keep them in a `.onnx_data` file beside the graph:
+# a protobuf file cannot exceed 2 GB (large-v3's float32 encoder is 2.5 GB).
+EXTERNAL_DATA_BYTES = int(os.environ.get("STT_MODELS_EXTERNAL_DATA_BYTES", 1 << 30))
 
-def build_and_save(build, w, path):
-    """Builds a graph, saves it, and validates it from the file once the proto is freed
-    (checking the in-memory proto would hold two more serialized copies of the weights)."""
-    model = build(w)
-    onnx.save_model(model, path)
+
+def graph_path(out_dir, graph, precision):
+    return os.path.join(out_dir, "onnx", graph + PRECISION_SUFFIXES[precision])
+
+
+def save_graph(model, path):
+    """Saves a graph (its weights in `<file>_data` when large), then validates it from the file
+    once the proto is freed (checking the in-memory proto would hold two more copies of the
+    weights). Returns whether the weights went to an external file."""
+    external = sum(len(t.raw_data) for t in model.graph.initializer) > EXTERNAL_DATA_BYTES
+    if external:
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=os.path.basename(path) + "_data", size_threshold=1024)
+    else:
+        onnx.save_model(model, path)
     del model
     onnx.checker.check_model(path)
-    log(f"wrote {os.path.relpath(path, os.path.dirname(os.path.dirname(path)))} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    return external
 
 
-def convert(ct2_dir, out_dir, name=None, source=None, sha256=None):
-    """Converts a CTranslate2 Whisper directory into `out_dir` (an empty directory)."""
-    for file in CT2_FILES:
-        if not os.path.isfile(os.path.join(ct2_dir, file)):
-            raise Failure(f"{ct2_dir} has no {file}")
-    with open(os.path.join(ct2_dir, "config.json"), encoding="utf-8") as f:
-        ct2_config = json.load(f)
-    with open(os.path.join(ct2_dir, "tokenizer.json"), encoding="utf-8") as f:
-        ct2_tokenizer = json.load(f)
-    vocabulary = read_vocabulary(os.path.join(ct2_dir, "vocabulary.txt"))
+def remove_graph(path):
+    for file in (path, path + "_data"):
+        if os.path.exists(file):
+            os.remove(file)
 
-    log(f"reading {os.path.join(ct2_dir, 'model.bin')}")
-    spec, variables = read_ct2_model(os.path.join(ct2_dir, "model.bin"))
-    if spec != "WhisperSpec":
-        raise Failure(f"{ct2_dir}/model.bin is a {spec or 'unknown'} model, not Whisper")
-    w = WhisperWeights(variables)
-    if w.vocab_size != len(vocabulary):
-        raise Failure(f"model has {w.vocab_size} tokens but vocabulary.txt has {len(vocabulary)}")
+
+def size_mb(path):
+    return sum(os.path.getsize(f) for f in (path, path + "_data") if os.path.exists(f)) / 1e6
+
+
+def write_graphs(w, out_dir, precisions):
+    """Each graph in each precision: int8 is quantized from the float32 graph (written for the
+    purpose when float32 itself is not wanted); float16 stores the weights in half precision."""
+    for graph, build in GRAPHS:
+        if {"float32", "int8"} & set(precisions):
+            path = graph_path(out_dir, graph, "float32")
+            log(f"building {graph} (float32)")
+            external = save_graph(build(w), path)
+            log(f"wrote onnx/{os.path.basename(path)} ({size_mb(path):.1f} MB)")
+            if "int8" in precisions:
+                quantized = graph_path(out_dir, graph, "int8")
+                log(f"quantizing {graph} (int8)")
+                quantize(path, quantized, external)
+                log(f"wrote onnx/{os.path.basename(quantized)} ({size_mb(quantized):.1f} MB)")
+            if "float32" not in precisions:
+                remove_graph(path)
+        if "float16" in precisions:
+            path = graph_path(out_dir, graph, "float16")
+            log(f"building {graph} (float16 weights)")
+            save_graph(build(w, np.float16), path)
+            log(f"wrote onnx/{os.path.basename(path)} ({size_mb(path):.1f} MB)")
+
+
+def convert(checkpoint, out_dir, precisions, marker):
+    """Converts `checkpoint` into `out_dir` (an empty directory); `marker` adds the marker's
+    provenance fields (name, source, ...)."""
+    unknown = set(precisions) - set(PRECISION_SUFFIXES)
+    if unknown or not precisions:
+        raise Failure(f"unknown precision {sorted(unknown)}; use {', '.join(PRECISION_SUFFIXES)}")
+    w = WhisperWeights(checkpoint.variables)
+    if w.vocab_size != len(checkpoint.vocabulary):
+        raise Failure(f"the model has {w.vocab_size} tokens but its vocabulary has {len(checkpoint.vocabulary)}")
     log(
         f"whisper: d_model {w.d_model}, {w.encoder_layers}+{w.decoder_layers} layers, "
         f"{w.decoder_heads} heads, {w.n_mels} mels, vocab {w.vocab_size}"
     )
-    tokenizer, special = build_tokenizer(ct2_tokenizer, vocabulary)
-    config, generation, preprocessor = build_configs(w, ct2_config, special)
+    tokenizer, special = build_tokenizer(checkpoint.tokenizer, checkpoint.vocabulary)
+    config, generation, preprocessor = build_configs(w, checkpoint, special)
+    os.makedirs(os.path.join(out_dir, "onnx"))
+    write_graphs(w, out_dir, precisions)
+    del w
 
-    onnx_dir = os.path.join(out_dir, "onnx")
-    os.makedirs(onnx_dir)
-    paths = {f: os.path.join(out_dir, f) for f in OUTPUT_FILES}
-
-    log("building encoder")
-    build_and_save(build_encoder, w, paths["onnx/encoder_model.onnx"])
-    log("building decoder")
-    build_and_save(build_decoder, w, paths["onnx/decoder_model_merged.onnx"])
-    del w, variables
-
-    for graph in ("encoder_model", "decoder_model_merged"):
-        log(f"quantizing {graph} (int8)")
-        src = paths[f"onnx/{graph}.onnx"]
-        dst = paths[f"onnx/{graph}_quantized.onnx"]
-        quantize(src, dst)
-        log(f"wrote onnx/{os.path.basename(dst)} ({os.path.getsize(dst) / 1e6:.1f} MB)")
-
-    write_json(paths["config.json"], config)
-    write_json(paths["generation_config.json"], generation)
-    write_json(paths["preprocessor_config.json"], preprocessor)
-    with open(paths["tokenizer.json"], "w", encoding="utf-8") as f:
+    write_json(os.path.join(out_dir, "config.json"), config)
+    write_json(os.path.join(out_dir, "generation_config.json"), generation)
+    write_json(os.path.join(out_dir, "preprocessor_config.json"), preprocessor)
+    with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tokenizer, f, ensure_ascii=False)
 
+    files = sorted(
+        os.path.relpath(os.path.join(root, file), out_dir) for root, _, names in os.walk(out_dir) for file in names
+    )
     marker = {
-        "name": name or os.path.basename(os.path.normpath(ct2_dir)),
         "kind": WHISPER_KIND,
-        "source": source or os.path.abspath(ct2_dir),
-        "sha256": sha256 or sha256_file(os.path.join(ct2_dir, "model.bin")),
+        **marker,
         "format": MARKER_FORMAT,
-        "files": list(OUTPUT_FILES),
+        "precisions": [p for p in PRECISION_SUFFIXES if p in precisions],
+        "files": files,
         "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(os.path.join(out_dir, MARKER), marker)  # last: the directory is now complete
 
 
-def convert_into(ct2_dir, out_dir, **marker):
+def convert_into(checkpoint, out_dir, precisions, **marker):
     """convert() into a temporary sibling of `out_dir`, renamed into place when complete."""
     tmp = temporary_sibling(out_dir)
     try:
-        convert(ct2_dir, tmp, **marker)
+        convert(checkpoint, tmp, precisions, marker)
         publish(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

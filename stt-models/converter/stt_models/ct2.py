@@ -1,10 +1,13 @@
 """The CTranslate2 `model.bin` reader: Whisper weights without CTranslate2 installed."""
 
+import json
+import os
 import struct
 
 import numpy as np
 
-from . import Failure
+from . import Failure, log
+from .whisper_config import Checkpoint
 
 CT2_GELU = 3  # CTranslate2 ActivationType::GELU (exact, erf based)
 
@@ -115,3 +118,49 @@ class WhisperWeights:
         while f"{stack}/layer_{n}/ffn/linear_0/weight" in self.vars:
             n += 1
         return n
+
+
+def is_ct2_dir(path):
+    return os.path.isfile(os.path.join(path, "model.bin")) and os.path.isfile(os.path.join(path, "config.json"))
+
+
+def _read_vocabulary(ct2_dir):
+    """vocabulary.txt (one token a line) or vocabulary.json (a list), as converters write them."""
+    text_path = os.path.join(ct2_dir, "vocabulary.txt")
+    if os.path.isfile(text_path):
+        with open(text_path, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
+    json_path = os.path.join(ct2_dir, "vocabulary.json")
+    if os.path.isfile(json_path):
+        with open(json_path, encoding="utf-8") as f:
+            vocabulary = json.load(f)
+        if isinstance(vocabulary, list) and all(isinstance(t, str) for t in vocabulary):
+            return vocabulary
+        raise Failure(f"{json_path} is not a list of tokens")
+    raise Failure(f"{ct2_dir} has no vocabulary.txt or vocabulary.json")
+
+
+def read_ct2_checkpoint(ct2_dir):
+    """A CTranslate2 Whisper directory (as `ct2-transformers-converter` and faster-whisper's
+    published models have it) as the converter's `Checkpoint`."""
+    for file in ("model.bin", "config.json", "tokenizer.json"):
+        if not os.path.isfile(os.path.join(ct2_dir, file)):
+            raise Failure(f"{ct2_dir} has no {file}")
+    with open(os.path.join(ct2_dir, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    with open(os.path.join(ct2_dir, "tokenizer.json"), encoding="utf-8") as f:
+        tokenizer = json.load(f)
+    vocabulary = _read_vocabulary(ct2_dir)
+    log(f"reading {os.path.join(ct2_dir, 'model.bin')}")
+    spec, variables = read_ct2_model(os.path.join(ct2_dir, "model.bin"))
+    if spec != "WhisperSpec":
+        raise Failure(f"{ct2_dir}/model.bin is a {spec or 'unknown'} model, not Whisper")
+    return Checkpoint(
+        variables=variables,
+        tokenizer=tokenizer,
+        vocabulary=vocabulary,
+        alignment_heads=config.get("alignment_heads", []),
+        suppress_tokens=config.get("suppress_ids", []),
+        begin_suppress_tokens=config.get("suppress_ids_begin"),
+        declared_languages=None,  # lang_ids are ids only: the tokenizer names them
+    )

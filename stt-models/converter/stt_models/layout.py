@@ -20,16 +20,6 @@ ENHANCE_KIND = "enhance"
 VOICE_KIND = "voice"
 
 CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
-OUTPUT_FILES = (
-    "onnx/encoder_model.onnx",
-    "onnx/decoder_model_merged.onnx",
-    "onnx/encoder_model_quantized.onnx",
-    "onnx/decoder_model_merged_quantized.onnx",
-    "config.json",
-    "generation_config.json",
-    "preprocessor_config.json",
-    "tokenizer.json",
-)
 
 
 def sha256_file(path):
@@ -54,7 +44,7 @@ def is_complete(model_dir):
             marker = json.load(f)
     except (OSError, ValueError):
         return False
-    files = marker.get("files", OUTPUT_FILES)
+    files = marker.get("files", [])
     return marker.get("format") == MARKER_FORMAT and all(
         os.path.isfile(os.path.join(model_dir, f)) for f in files
     )

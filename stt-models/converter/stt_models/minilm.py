@@ -1,14 +1,12 @@
 """all-MiniLM-L6-v2 in fp32: its safetensors checkpoint read with numpy alone, rebuilt as an
 ONNX BertModel (standard opset 17 ops) whose `last_hidden_state` the Rust embedder pools."""
 
-import json
-import struct
-
 import numpy as np
 import onnx
 from onnx import TensorProto
 
 from . import Failure, log
+from .checkpoints import read_safetensors
 from .onnx_graph import GraphBuilder, finish_model, tensor_info
 
 # The model's config.json (a BertModel); the weights' shapes are checked against it.
@@ -25,50 +23,6 @@ MINILM_CONFIG = {
 # What masked positions add to the attention scores: (1 - mask) * MASK_BIAS, as transformers
 # does (the float32 minimum, so that softmax gives padding exactly zero weight).
 MASK_BIAS = float(np.finfo(np.float32).min)
-
-_SAFETENSORS_DTYPES = {
-    "F64": np.float64,
-    "F32": np.float32,
-    "F16": np.float16,
-    "I64": np.int64,
-    "I32": np.int32,
-    "I16": np.int16,
-    "I8": np.int8,
-    "U8": np.uint8,
-    "BOOL": np.bool_,
-}
-
-
-def read_safetensors(path):
-    """The tensors of a safetensors file as numpy arrays: an 8-byte little-endian header
-    length, a JSON header of {name: {dtype, shape, data_offsets}}, then the raw data."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise Failure(f"{path} is not a safetensors file (too short)")
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    if header_len > len(raw) - 8:
-        raise Failure(f"{path} is not a safetensors file (header length {header_len})")
-    try:
-        header = json.loads(raw[8 : 8 + header_len])
-    except ValueError as exc:
-        raise Failure(f"{path} is not a safetensors file ({exc})") from exc
-    data = memoryview(raw)[8 + header_len :]
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise Failure(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
-        start, end = info["data_offsets"]
-        shape = tuple(info["shape"])
-        if not 0 <= start <= end <= len(data) or end - start != np.dtype(dtype).itemsize * int(np.prod(shape)):
-            raise Failure(f"{path}: tensor {name} has inconsistent offsets {start}..{end}")
-        array = np.frombuffer(data[start:end], dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
-        tensors[name] = array.astype(dtype)  # a native-order copy, independent of `raw`
-    return tensors
-
 
 def _bert_weights(tensors, config):
     """The state dict without a "bert." prefix, its shapes checked against `config`."""

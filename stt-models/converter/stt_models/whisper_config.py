@@ -3,7 +3,9 @@ Hugging Face config, generation and preprocessor files the engine reads."""
 
 import json
 
-from . import Failure
+import numpy as np
+
+from . import Failure, log
 
 SAMPLE_RATE = 16000
 N_FFT = 400
@@ -14,11 +16,6 @@ N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 mel frames per window
 N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>
 TIMESTAMP_STEP = 0.02
 MAX_INITIAL_TIMESTAMP_INDEX = 50
-
-
-def read_vocabulary(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
 
 
 class SpecialTokens:
@@ -84,11 +81,54 @@ def build_tokenizer(ct2_tokenizer, vocabulary):
     return tokenizer, special
 
 
-def build_configs(w, ct2_config, special):
+class Checkpoint:
+    """What the converter needs from any source (CTranslate2 or transformers): the weights
+    under CTranslate2's names, the tokenizer, its vocabulary by id, and the generation settings
+    read from the checkpoint's own files (never assumed from another model)."""
+
+    def __init__(self, variables, tokenizer, vocabulary, alignment_heads, suppress_tokens,
+                 begin_suppress_tokens, declared_languages=None):
+        self.variables = variables
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+        self.alignment_heads = alignment_heads
+        self.suppress_tokens = suppress_tokens
+        self.begin_suppress_tokens = begin_suppress_tokens
+        self.declared_languages = declared_languages
+
+    def stored_dtype(self):
+        """"float16" when every floating-point weight is stored in half precision (so float16
+        graphs lose nothing), else "float32"."""
+        floats = [a.dtype for a in self.variables.values() if np.ndim(a) > 0 and a.dtype.kind == "f"]
+        return "float16" if floats and all(d == np.float16 for d in floats) else "float32"
+
+
+def _checked_heads(heads, w):
+    """Alignment heads inside the model; heads outside it (a config copied from a larger model)
+    are dropped with a warning rather than failing word timings later."""
+    kept = []
+    for pair in heads:
+        layer, head = (int(v) for v in pair)
+        if 0 <= layer < w.decoder_layers and 0 <= head < w.decoder_heads:
+            kept.append([layer, head])
+    if len(kept) != len(heads):
+        log(f"warning: {len(heads) - len(kept)} of {len(heads)} alignment heads are outside the "
+            f"decoder ({w.decoder_layers} layers x {w.decoder_heads} heads) and are ignored")
+    return kept
+
+
+def build_configs(w, checkpoint, special):
     multilingual = bool(special.languages) and w.vocab_size >= 51865
-    alignment_heads = [[int(layer), int(head)] for layer, head in ct2_config.get("alignment_heads", [])]
-    suppress = [int(i) for i in ct2_config.get("suppress_ids", [])]
-    begin_suppress = [int(i) for i in ct2_config.get("suppress_ids_begin", [220, special.eot])]
+    declared = checkpoint.declared_languages
+    if multilingual and declared and {k: int(v) for k, v in declared.items()} != special.languages:
+        raise Failure("generation_config.json's lang_to_id disagrees with the tokenizer's language tokens")
+    alignment_heads = _checked_heads(checkpoint.alignment_heads, w)
+    suppress = [int(i) for i in checkpoint.suppress_tokens]
+    begin = checkpoint.begin_suppress_tokens
+    begin_suppress = [int(i) for i in (begin if begin is not None else [220, special.eot])]
+    for token in suppress + begin_suppress:
+        if not 0 <= token < w.vocab_size:
+            raise Failure(f"suppressed token {token} is outside the vocabulary of {w.vocab_size}")
     config = {
         "architectures": ["WhisperForConditionalGeneration"],
         "model_type": "whisper",

@@ -190,9 +190,9 @@ def conv1d(g, x, w, prefix, stride):
     return g.op("Conv", [x, weight, bias], kernel_shape=[3], pads=[1, 1], strides=[stride])
 
 
-def build_encoder(w):
+def build_encoder(w, weight_dtype=np.float32):
     """input_features [B, n_mels, 3000] -> last_hidden_state [B, 1500, D]."""
-    g = GraphBuilder()
+    g = GraphBuilder(weight_dtype)
     x = gelu(g, conv1d(g, "input_features", w, "encoder/conv1", stride=1))
     x = gelu(g, conv1d(g, x, w, "encoder/conv2", stride=2))
     x = g.op("Transpose", [x], perm=[0, 2, 1])  # [B, 1500, D]
@@ -225,9 +225,9 @@ def _present_names(layer):
     }
 
 
-def build_decoder(w):
+def build_decoder(w, weight_dtype=np.float32):
     """The merged decoder (first step and cached steps in one graph), see the module doc."""
-    g = GraphBuilder()
+    g = GraphBuilder(weight_dtype)
     heads, head_dim, d_model = w.decoder_heads, w.d_model // w.decoder_heads, w.d_model
 
     # Embeddings: one [D, V] matrix serves both the token lookup and the tied output projection.

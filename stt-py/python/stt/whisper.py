@@ -123,7 +123,8 @@ class Whisper:
     ``model`` is an installed name (``"base"``, see :mod:`stt.models`) or a model directory.
     ``device`` is ``"auto"`` (the GPU when the installed ONNX Runtime is ``onnxruntime-gpu``
     and a GPU is there, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    ``compute_type`` is ``"float32"`` (``"default"``) or ``"int8"``; ``threads`` is the number
+    ``compute_type`` is ``"float32"`` (``"default"``: the most precise graphs the model has),
+    ``"float16"`` or ``"int8"``; ``threads`` is the number
     of threads per operator (0: ONNX Runtime decides).
     """
 

@@ -6,7 +6,7 @@ use stt_core::model::ModelFiles;
 use stt_core::store::{self, ModelKind};
 use stt_core::{Precision, languages::language_name};
 
-/// Sizes of the Whisper family, smallest first; a name's rank is its size.
+/// Sizes of the Whisper family, smallest first (names clients send).
 const SIZES: [&str; 5] = ["tiny", "base", "small", "medium", "large"];
 
 #[derive(Debug, Clone)]
@@ -14,6 +14,29 @@ pub struct ModelInfo {
     pub name: String,
     /// Language codes the model knows (only `en` for English-only models).
     pub languages: Vec<String>,
+    /// About how many weights it has ([`stt_core::model::ModelConfig::parameters`]).
+    pub parameters: u64,
+    pub decoder_layers: usize,
+}
+
+impl ModelInfo {
+    /// The best model is the largest; at one size the multilingual model beats the
+    /// English-only one.
+    fn rank(&self) -> (u64, bool) {
+        (self.parameters, self.languages.len() > 1)
+    }
+
+    /// The seed's speed labels, from the model's size: up to small "very_fast", medium and the
+    /// shallow-decoder models (turbo, distil) "fast", the full large models "standard".
+    pub fn speed(&self) -> &'static str {
+        if self.parameters <= 300_000_000 {
+            "very_fast"
+        } else if self.parameters <= 800_000_000 || self.decoder_layers <= 4 {
+            "fast"
+        } else {
+            "standard"
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -33,6 +56,7 @@ impl Catalog {
             .filter(|model| model.kind == ModelKind::Whisper)
             .filter_map(|model| {
                 let files = ModelFiles::open(&model.dir, Precision::Float32).ok()?;
+                let parameters = files.config.parameters();
                 let mut languages: Vec<String> = files.config.languages.into_keys().collect();
                 if languages.is_empty() {
                     languages.push("en".into());
@@ -40,6 +64,8 @@ impl Catalog {
                 Some(ModelInfo {
                     name: model.name,
                     languages,
+                    parameters,
+                    decoder_layers: files.config.decoder_layers,
                 })
             })
             .collect();
@@ -49,7 +75,7 @@ impl Catalog {
             Some(name) => return Err(format!("default model {name:?} is not installed")),
             None => models
                 .iter()
-                .max_by_key(|m| rank(&m.name))
+                .max_by_key(|m| m.rank())
                 .map(|m| m.name.clone())
                 .ok_or("no Whisper model installed; run `stt models pull base`")?,
         };
@@ -132,15 +158,6 @@ fn is_whisper_name(name: &str) -> bool {
         )
 }
 
-/// Bigger models rank higher; at one size the multilingual model beats the English-only one.
-fn rank(name: &str) -> (usize, bool) {
-    let size = SIZES
-        .iter()
-        .rposition(|size| normalize(name).contains(size))
-        .map_or(0, |index| index + 1);
-    (size, !name.ends_with(".en"))
-}
-
 /// "Whisper Tiny English", "Whisper Large V3 Turbo".
 pub fn display_name(name: &str) -> String {
     let (size, english) = match name.strip_suffix(".en") {
@@ -159,18 +176,6 @@ pub fn display_name(name: &str) -> String {
     format!("Whisper {}{english}", words.join(" "))
 }
 
-/// The seed's speed labels: small models are "very_fast", large ones "standard".
-pub fn speed(name: &str) -> &'static str {
-    let name = normalize(name);
-    if name.contains("turbo") || name.contains("medium") {
-        "fast"
-    } else if name.contains("large") {
-        "standard"
-    } else {
-        "very_fast"
-    }
-}
-
 /// `{"code", "name"}` pairs for a model's languages.
 pub fn language_entries(model: &ModelInfo) -> Vec<(String, String)> {
     model
@@ -187,11 +192,17 @@ pub fn language_entries(model: &ModelInfo) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    fn catalog(strict: bool) -> Catalog {
-        let model = |name: &str| ModelInfo {
+    fn model(name: &str, parameters: u64, decoder_layers: usize, languages: usize) -> ModelInfo {
+        ModelInfo {
             name: name.into(),
-            languages: vec!["en".into()],
-        };
+            languages: (0..languages).map(|i| format!("l{i}")).collect(),
+            parameters,
+            decoder_layers,
+        }
+    }
+
+    fn catalog(strict: bool) -> Catalog {
+        let model = |name: &str| model(name, 0, 1, 1);
         Catalog {
             models: vec![model("base"), model("tiny.en")],
             default: "base".into(),
@@ -219,14 +230,21 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_multilingual_model_ranks_first() {
-        assert!(rank("base") > rank("tiny.en"));
-        assert!(rank("small.en") > rank("base"));
-        assert!(rank("base") > rank("base.en"));
-        assert!(rank("large-v3-turbo") > rank("medium"));
+    fn the_largest_multilingual_model_ranks_first_whatever_its_name() {
+        // Parameters as ModelConfig::parameters counts them for the published sizes.
+        let base = model("base", 72_000_000, 6, 99);
+        let base_en = model("my-english-model", 72_000_000, 6, 1);
+        let small_en = model("small.en", 240_000_000, 12, 1);
+        let turbo = model("turbo-import", 800_000_000, 4, 100);
+        let large = model("v3", 1_540_000_000, 32, 100);
+        assert!(base.rank() > base_en.rank());
+        assert!(small_en.rank() > base.rank());
+        assert!(large.rank() > turbo.rank());
+        assert_eq!(
+            [&base, &small_en, &turbo, &large].map(ModelInfo::speed),
+            ["very_fast", "very_fast", "fast", "standard"]
+        );
         assert_eq!(display_name("tiny.en"), "Whisper Tiny English");
         assert_eq!(display_name("large-v3-turbo"), "Whisper Large V3 Turbo");
-        assert_eq!(speed("large-v3"), "standard");
-        assert_eq!(speed("large-v3-turbo"), "fast");
     }
 }

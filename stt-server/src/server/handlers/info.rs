@@ -25,7 +25,7 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
                 "id": model.name,
                 "name": catalog::display_name(&model.name),
                 "languages": model.languages.len(),
-                "speed": catalog::speed(&model.name),
+                "speed": model.speed(),
                 "default": model.name == state.catalog.default,
             })
         })
