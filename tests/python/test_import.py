@@ -162,12 +162,16 @@ def test_synthetic_checkpoints_of_the_published_configurations_import_and_decode
     checkpoint = tmp_path / f"whisper-{published}"
     write_checkpoint(checkpoint, config, generation, tokenizer, synthetic_tensors(config, width))
 
-    # turbo's graphs keep their weights in external files, as a large checkpoint's must.
-    external = {"STT_MODELS_EXTERNAL_DATA_BYTES": "0"} if published == "large-v3-turbo" else {}
-    stt(home, "models", "import", checkpoint, "--precision", "float32", env=external)
+    # turbo is imported as a user would (the checkpoint's float16, and int8), its graphs' weights
+    # in external files as a large checkpoint's must be; the others in float32 only, for speed.
+    turbo = published == "large-v3-turbo"
+    external = {"STT_MODELS_EXTERNAL_DATA_BYTES": "0"} if turbo else {}
+    stt(home, "models", "import", checkpoint, *([] if turbo else ["--precision", "float32"]), env=external)
     model_dir = home / "models" / published  # the name comes from the directory
-    if external:
-        assert (model_dir / "onnx/decoder_model_merged.onnx_data").is_file()
+    precisions = "float16+int8" if turbo else "float32"
+    if turbo:
+        for graph in ("decoder_model_merged_fp16.onnx", "encoder_model_fp16.onnx"):
+            assert (model_dir / "onnx" / f"{graph}_data").is_file(), graph
 
     written = json.loads((model_dir / "config.json").read_text())
     for key in ("encoder_layers", "decoder_layers", "decoder_attention_heads", "num_mel_bins", "vocab_size"):
@@ -190,7 +194,7 @@ def test_synthetic_checkpoints_of_the_published_configurations_import_and_decode
     listed = stt(home, "models", "list").stdout
     line = next(l for l in listed.splitlines() if l.startswith(f"{published}\t"))
     languages = f"{spec['languages']} languages" if spec["languages"] else "English only"
-    assert f"\t{languages}\tfloat32\t" in line, line
+    assert f"\t{languages}\t{precisions}\t" in line, line
 
     # Random weights say nothing sensible, but every step runs: mel bins, language detection
     # over the model's own languages, timestamps and word timing on its heads (greedy, one
@@ -202,6 +206,10 @@ def test_synthetic_checkpoints_of_the_published_configurations_import_and_decode
         assert all(0 <= token < spec["config"]["vocab_size"] for token in segment["tokens"])
     if spec["languages"]:
         assert result["language"] in {c.strip("<|>") for c in written_generation["lang_to_id"]}
+    if turbo:
+        quantized = transcripts(home, published, tmp_path / "int8", ["jfk.flac"], "--precision", "int8",
+                                "--beam-size", "1", "--set", "temperature=[0]")["jfk.flac"]
+        assert quantized["duration"] == result["duration"]
     if published == "large-v3":
         served_by_its_name(home, tmp_path)
 

@@ -61,10 +61,10 @@ def vocabulary_from_tokenizer(tokenizer, vocab_size):
 
 def _fused(tensors, parts, rows):
     """Concatenates projection weights or biases along the output axis; a missing bias (Whisper's
-    key projection has none) is zeros."""
-    return np.concatenate(
-        [np.asarray(tensors[p]) if p in tensors else np.zeros(rows, np.float32) for p in parts], axis=0
-    )
+    key projection has none) is zeros of the others' type."""
+    present = [np.asarray(tensors[p]) for p in parts if p in tensors]
+    zeros = np.zeros(rows, present[0].dtype if present else np.float32)
+    return np.concatenate([np.asarray(tensors[p]) if p in tensors else zeros for p in parts], axis=0)
 
 
 def ct2_variables(tensors, config):
