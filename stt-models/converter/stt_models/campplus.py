@@ -5,7 +5,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from . import Failure, log
+from . import log
 from .checkpoints import read_torch_state_dict
 from .onnx_graph import GraphBuilder, finish_model, tensor_info
 

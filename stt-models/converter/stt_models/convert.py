@@ -4,14 +4,13 @@ JSON files, and the marker last."""
 import json
 import os
 import shutil
-import time
 
 import numpy as np
 import onnx
 
 from . import Failure, log
 from .ct2 import WhisperWeights
-from .layout import MARKER, MARKER_FORMAT, WHISPER_KIND, publish, temporary_sibling, write_json
+from .layout import WHISPER_KIND, publish, temporary_sibling, write_json, write_marker
 from .quantize import quantize
 from .whisper_config import build_configs, build_tokenizer
 from .whisper_graphs import build_decoder, build_encoder
@@ -101,18 +100,8 @@ def convert(checkpoint, out_dir, precisions, marker):
     with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tokenizer, f, ensure_ascii=False)
 
-    files = sorted(
-        os.path.relpath(os.path.join(root, file), out_dir) for root, _, names in os.walk(out_dir) for file in names
-    )
-    marker = {
-        "kind": WHISPER_KIND,
-        **marker,
-        "format": MARKER_FORMAT,
-        "precisions": [p for p in PRECISION_SUFFIXES if p in precisions],
-        "files": files,
-        "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    write_json(os.path.join(out_dir, MARKER), marker)  # last: the directory is now complete
+    precisions = [p for p in PRECISION_SUFFIXES if p in precisions]
+    write_marker(out_dir, kind=WHISPER_KIND, **marker, precisions=precisions)
 
 
 def convert_into(checkpoint, out_dir, precisions, **marker):

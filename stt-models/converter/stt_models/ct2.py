@@ -94,7 +94,11 @@ class WhisperWeights:
             raise Failure("unsupported Whisper variant: scaled embeddings")
         for name, array in variables.items():
             if array.dtype not in (np.float32, np.float16) and array.ndim > 0:
-                raise Failure(f"quantized CTranslate2 models are not supported ({name} is {array.dtype})")
+                raise Failure(
+                    f"quantized CTranslate2 models cannot be imported ({name} is {array.dtype}): import the "
+                    "float16 or float32 model (faster-whisper's published models are float16); --precision int8 "
+                    "makes int8 graphs from it"
+                )
 
         embeddings = self["decoder/embeddings/weight"]
         self.vocab_size, self.d_model = embeddings.shape

@@ -173,4 +173,3 @@ def convert_deepfilter(archive_path, model_file):
     config["states"] = graphs
     with open(os.path.join(out_dir, CONFIG), "w", encoding="utf-8") as out:
         json.dump(config, out, indent=2)
-    return [name for name in GRAPHS if name != os.path.basename(model_file)] + [CONFIG]

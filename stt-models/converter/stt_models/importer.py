@@ -8,9 +8,9 @@ import shutil
 import time
 
 from . import Failure, log
-from .convert import PRECISION_SUFFIXES, convert_into
+from .convert import convert_into
 from .ct2 import is_ct2_dir, read_ct2_checkpoint
-from .layout import MARKER, MARKER_FORMAT, WHISPER_KIND, publish, temporary_sibling, write_json
+from .layout import MARKER, WHISPER_KIND, publish, temporary_sibling, write_marker
 from .onnx_import import import_onnx, is_onnx_dir
 from .transformers_whisper import is_transformers_dir, read_transformers_checkpoint
 
@@ -87,8 +87,6 @@ def import_model(source, home, name=None, precision=None):
     if os.path.exists(os.path.join(model_dir, MARKER)):
         raise Failure(f"a model called {name!r} is already installed in {model_dir}; remove it or pass --name")
     precisions = [precision] if precision else []
-    if precision and precision not in PRECISION_SUFFIXES:
-        raise Failure(f"unknown precision {precision!r}; use {', '.join(PRECISION_SUFFIXES)}")
     provenance = {"name": name, "source": repo or directory}
     started = time.monotonic()
     if is_ct2_dir(directory) or is_transformers_dir(directory):
@@ -104,12 +102,7 @@ def import_model(source, home, name=None, precision=None):
         tmp = temporary_sibling(model_dir)
         try:
             copied = import_onnx(directory, tmp, precisions)
-            files = sorted(os.path.relpath(os.path.join(r, f), tmp) for r, _, fs in os.walk(tmp) for f in fs)
-            write_json(os.path.join(tmp, MARKER), {
-                "kind": WHISPER_KIND, **provenance, "source_format": "onnx", "format": MARKER_FORMAT,
-                "precisions": copied, "files": files,
-                "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            })
+            write_marker(tmp, kind=WHISPER_KIND, **provenance, source_format="onnx", precisions=copied)
             publish(tmp, model_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

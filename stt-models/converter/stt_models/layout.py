@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 MARKER = "stt-model.json"
 MARKER_FORMAT = 6  # 6: per-channel int8; fused encoder attention; cross cache per audio; logits_to_keep
@@ -35,6 +36,17 @@ def write_json(path, value):
         json.dump(value, f, indent=2, ensure_ascii=False)
         f.write("\n")
 
+
+
+def write_marker(model_dir, **fields):
+    """Writes the marker of a finished directory (last: it makes the directory complete), with
+    the list of every file in it."""
+    files = sorted(
+        os.path.relpath(os.path.join(root, file), model_dir) for root, _, names in os.walk(model_dir) for file in names
+    )
+    marker = {**fields, "format": MARKER_FORMAT, "files": files,
+              "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    write_json(os.path.join(model_dir, MARKER), marker)
 
 
 def is_complete(model_dir):

