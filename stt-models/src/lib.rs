@@ -5,6 +5,7 @@
 //! torch), embedded here so that the `stt` binary and the SDKs can provision models on their
 //! own. It stays out of `stt-core`, which only reads model directories.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -54,16 +55,11 @@ pub fn pull(name: &str, python: &Path) -> Result<PathBuf> {
     if dir.join(MARKER).is_file() {
         return Ok(dir);
     }
-    let python_path = install_converter(&home)?;
-    let status = Command::new(python)
-        .args(["-m", "stt_models", "pull", name, "--home"])
-        .arg(&home)
-        .env("PYTHONPATH", python_path)
-        .status()
-        .map_err(|e| Error::io(python, e))?;
-    if !status.success() || !dir.join(MARKER).is_file() {
+    let run = run_converter(python, &home, &["pull", name])?;
+    if !run.succeeded || !dir.join(MARKER).is_file() {
         return Err(Error::ModelNotFound(format!(
-            "pulling {name:?} failed ({status}); see the messages above"
+            "pulling {name:?} failed: {}",
+            run.failure
         )));
     }
     Ok(dir)
@@ -80,30 +76,77 @@ pub fn import(
     precision: Option<Precision>,
     python: &Path,
 ) -> Result<PathBuf> {
-    let home = store::stt_home();
-    let python_path = install_converter(&home)?;
-    let mut command = Command::new(python);
-    command
-        .args(["-m", "stt_models", "import", source, "--home"])
-        .arg(&home)
-        .env("PYTHONPATH", python_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    let mut args = vec!["import", source];
     if let Some(name) = name {
-        command.args(["--name", name]);
+        args.extend(["--name", name]);
     }
     if let Some(precision) = precision {
-        command.args(["--precision", precision.as_str()]);
+        args.extend(["--precision", precision.as_str()]);
     }
-    let output = command.output().map_err(|e| Error::io(python, e))?;
-    let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    if !output.status.success() || !dir.join(MARKER).is_file() {
+    let run = run_converter(python, &store::stt_home(), &args)?;
+    let dir = PathBuf::from(run.stdout.trim());
+    if !run.succeeded || !dir.join(MARKER).is_file() {
         return Err(Error::InvalidModel(format!(
-            "importing {source:?} failed ({}); see the messages above",
-            output.status
+            "importing {source:?} failed: {}",
+            run.failure
         )));
     }
     Ok(dir)
+}
+
+/// How a converter run ended.
+struct ConverterRun {
+    succeeded: bool,
+    stdout: String,
+    /// Its last `error: ...` line, or its exit status.
+    failure: String,
+}
+
+/// Runs `python -m stt_models ARGS --home HOME`. Its progress lines are relayed to this
+/// process's stderr as they come, its error kept for the caller's error, through a pipe rather than an inherited descriptor (a host
+/// such as Node may hold its stderr close-on-exec, and Python then has none).
+fn run_converter(python: &Path, home: &Path, args: &[&str]) -> Result<ConverterRun> {
+    let python_path = install_converter(home)?;
+    let mut child = Command::new(python)
+        .args(["-m", "stt_models"])
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .env("PYTHONPATH", python_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io(python, e))?;
+    let stderr = child.stderr.take().expect("piped");
+    let relay = std::thread::spawn(move || {
+        let mut last_error = None;
+        for line in BufReader::new(stderr)
+            .lines()
+            .map_while(std::io::Result::ok)
+        {
+            match line.strip_prefix("error: ") {
+                // The caller's error says it.
+                Some(message) => last_error = Some(message.to_string()),
+                None => eprintln!("{line}"),
+            }
+        }
+        last_error
+    });
+    let mut stdout = String::new();
+    let read = child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stdout);
+    let status = child.wait().map_err(|e| Error::io(python, e))?;
+    read.map_err(|e| Error::io(python, e))?;
+    let last_error = relay.join().unwrap_or(None);
+    Ok(ConverterRun {
+        succeeded: status.success(),
+        stdout,
+        failure: last_error.unwrap_or_else(|| format!("the converter ended with {status}")),
+    })
 }
 
 /// Writes the package into `home/converter/stt_models` and returns `home/converter`, the

@@ -19,7 +19,7 @@ export { SttError } from './errors';
 export type { ErrorCode, SttErrorOptions } from './errors';
 export { Llm } from './llm';
 export type { ActionItem, Analysis, AnalysisResults, AnalysisType, ChatAnswer, ChatSource, ContentType, Embeddings, Entity, Generated, LlmOptions, PiiEntity, PiiType, QuizQuestion, Redaction, Sentiment, StructuredContent, Summary, SummaryStyle, TextCallOptions, Translation, } from './llm';
-export { listModels, pullModel, sttHome } from './models';
+export { importModel, listModels, pullModel, sttHome } from './models';
 export type { InstalledModel } from './models';
 export type { TranscribeOptions, VadParameters } from './options';
 export { toJson, toSrt, toText, toVtt } from './transcript';

@@ -17,3 +17,16 @@ export declare function sttHome(): string;
 export declare function pullModel(name: string, options?: {
     python?: string;
 }): Promise<string>;
+/**
+ * Installs a Whisper model you already have, as `stt models import` does: a CTranslate2
+ * directory (faster-whisper's), a transformers checkpoint (safetensors or `pytorch_model.bin`),
+ * an ONNX export, or `owner/name` found in the local Hugging Face cache (nothing is
+ * downloaded). `name` defaults to the model's (`large-v3`); `precision` (`float32`, `float16`
+ * or `int8`) keeps only those graphs (default: the checkpoint's own precision and int8).
+ * Resolves to the model's directory.
+ */
+export declare function importModel(source: string, options?: {
+    name?: string;
+    precision?: 'float32' | 'float16' | 'int8';
+    python?: string;
+}): Promise<string>;

@@ -151,6 +151,12 @@ export declare function decodeFile(path: string, options?: Options | undefined |
 /** Takes samples that are already 16 kHz mono (copied). */
 export declare function fromFloat32(samples: Float32Array): Audio
 
+/**
+ * Installs a Whisper model the user already has (as `stt models import`); resolves to its
+ * directory. The converter runs with `python` as for `pullModel`.
+ */
+export declare function importModel(source: string, name?: string | undefined | null, precision?: string | undefined | null, python?: string | undefined | null): Promise<string>
+
 export interface InstalledModel {
   name: string
   /** `whisper`, `vad`, `speaker`, `llm` or `embedding`. */

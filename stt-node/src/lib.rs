@@ -485,6 +485,44 @@ impl EngineWork for Pull {
     }
 }
 
+pub struct Import {
+    source: String,
+    name: Option<String>,
+    precision: Option<String>,
+    python: PathBuf,
+}
+
+impl EngineWork for Import {
+    type Output = String;
+
+    fn run(&mut self) -> stt_core::Result<String> {
+        let precision = self
+            .precision
+            .as_deref()
+            .map(str::parse::<Precision>)
+            .transpose()?;
+        stt_models::import(&self.source, self.name.as_deref(), precision, &self.python)
+            .map(|dir| dir.display().to_string())
+    }
+}
+
+/// Installs a Whisper model the user already has (as `stt models import`); resolves to its
+/// directory. The converter runs with `python` as for `pullModel`.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn import_model(
+    source: String,
+    name: Option<String>,
+    precision: Option<String>,
+    python: Option<String>,
+) -> AsyncTask<Call<Import>> {
+    AsyncTask::new(Call(Import {
+        source,
+        name,
+        precision,
+        python: python.map_or_else(store::python, PathBuf::from),
+    }))
+}
+
 /// Fetches and converts a model into the cache; resolves to its directory. The converter
 /// runs with `python` (default: `$STT_PYTHON`, else the project's venv, else `python3`).
 #[napi(ts_return_type = "Promise<string>")]

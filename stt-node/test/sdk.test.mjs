@@ -57,6 +57,29 @@ describe('package', () => {
     await assert.rejects(stt.pullModel('large-v9'), { code: 'model_not_found', message: /no recipe/ });
   });
 
+  test('imports a model the user already has', async () => {
+    const shared = stt.sttHome();
+    const home = mkdtempSync(path.join(tmpdir(), 'stt-import-'));
+    const saved = { STT_HOME: process.env.STT_HOME, STT_PYTHON: process.env.STT_PYTHON };
+    process.env.STT_PYTHON = path.join(shared, 'venv', 'bin', 'python');
+    process.env.STT_HOME = home; // the engine reads it at each call
+    try {
+      const source = path.join(shared, 'ct2', 'tiny.en');
+      const dir = await stt.importModel(source, { name: 'tiny-copy', precision: 'int8' });
+      assert.equal(dir, path.join(home, 'models', 'tiny-copy'));
+      assert.deepEqual(stt.listModels().map((model) => [model.name, model.kind]), [['tiny-copy', 'whisper']]);
+      const graph = path.join('onnx', 'decoder_model_merged_quantized.onnx');
+      assert.ok(readFileSync(path.join(dir, graph)).equals(readFileSync(path.join(shared, 'models', 'tiny.en', graph))));
+      await assert.rejects(stt.importModel(source, { precision: 'float8' }), { code: 'invalid_option' });
+      await assert.rejects(stt.importModel(source, { name: 'tiny-copy' }), { code: 'invalid_model', message: /already installed/ });
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   test('index.d.ts and native.d.ts are what a fresh build generates', () => {
     const fresh = mkdtempSync(path.join(tmpdir(), 'stt-node-types-'));
     const bin = path.join(PACKAGE_DIR, 'node_modules', '.bin');

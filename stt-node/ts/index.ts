@@ -53,7 +53,7 @@ export type {
   TextCallOptions,
   Translation,
 } from './llm';
-export { listModels, pullModel, sttHome } from './models';
+export { importModel, listModels, pullModel, sttHome } from './models';
 export type { InstalledModel } from './models';
 export type { TranscribeOptions, VadParameters } from './options';
 export { toJson, toSrt, toText, toVtt } from './transcript';

@@ -446,6 +446,26 @@ fn pull_model(py: Python<'_>, name: String, python: Option<PathBuf>) -> PyResult
         .map_err(|e| to_py_err(py, &e))
 }
 
+/// Installs a Whisper model the user already has (`stt models import`); `python` runs the
+/// converter.
+#[pyfunction]
+#[pyo3(signature = (source, name=None, precision=None, python=None))]
+fn import_model(
+    py: Python<'_>,
+    source: String,
+    name: Option<String>,
+    precision: Option<String>,
+    python: Option<PathBuf>,
+) -> PyResult<PathBuf> {
+    let precision = precision
+        .map(|p| p.parse::<Precision>())
+        .transpose()
+        .map_err(|e| to_py_err(py, &e))?;
+    let python = python.unwrap_or_else(store::python);
+    py.detach(|| stt_models::import(&source, name.as_deref(), precision, &python))
+        .map_err(|e| to_py_err(py, &e))
+}
+
 /// `$STT_HOME`, where models and the runtime are cached.
 #[pyfunction]
 fn stt_home() -> PathBuf {
@@ -525,6 +545,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(render, module)?)?;
     module.add_function(wrap_pyfunction!(installed_models, module)?)?;
     module.add_function(wrap_pyfunction!(pull_model, module)?)?;
+    module.add_function(wrap_pyfunction!(import_model, module)?)?;
     module.add_function(wrap_pyfunction!(stt_home, module)?)?;
     Ok(())
 }

@@ -372,6 +372,21 @@ def test_models_are_listed_and_pulled_from_the_shared_cache():
         stt.models.pull("large-v9")
 
 
+def test_a_model_the_user_has_is_imported(tmp_path, monkeypatch):
+    shared = stt.models.home()
+    monkeypatch.setenv("STT_PYTHON", str(shared / "venv" / "bin" / "python"))
+    monkeypatch.setenv("STT_HOME", str(tmp_path))
+    path = stt.models.import_model(shared / "ct2" / "tiny.en", name="tiny-copy", precision="int8")
+    assert path == tmp_path / "models" / "tiny-copy"
+    assert [(m.name, m.kind) for m in stt.models.list()] == [("tiny-copy", "whisper")]
+    graph = "onnx/decoder_model_merged_quantized.onnx"
+    assert (path / graph).read_bytes() == (shared / "models" / "tiny.en" / graph).read_bytes()
+    with pytest.raises(stt.InvalidOptionError, match="float8"):
+        stt.models.import_model(shared / "ct2" / "tiny.en", precision="float8")
+    with pytest.raises(stt.ModelNotFoundError, match="already installed"):  # the converter's reason
+        stt.models.import_model(shared / "ct2" / "tiny.en", name="tiny-copy")
+
+
 def test_client_transcribes_on_a_real_server(server, base):
     client = stt.Client(server.base + "/v1", api_key=server.key)
     remote = client.transcribe(fixture_path("jfk.flac"))

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from . import _native
 
@@ -45,9 +45,21 @@ def pull(name: str) -> Path:
     return Path(_native.pull_model(name, _converter_python()))
 
 
+def import_model(
+    source: Union[str, "os.PathLike[str]"], name: Optional[str] = None, precision: Optional[str] = None
+) -> Path:
+    """Installs a Whisper model you already have, as ``stt models import`` does: a CTranslate2
+    directory (faster-whisper's), a transformers checkpoint (safetensors or
+    ``pytorch_model.bin``), an ONNX export, or ``"owner/name"`` found in the local Hugging Face
+    cache (nothing is downloaded). ``name`` defaults to the model's (``"large-v3"``);
+    ``precision`` (``"float32"``, ``"float16"`` or ``"int8"``) keeps only those graphs
+    (default: the checkpoint's own precision and int8). Returns the model's directory."""
+    return Path(_native.import_model(os.fspath(source), name, precision, _converter_python()))
+
+
 def home() -> Path:
     """``$STT_HOME``: where models and the ONNX Runtime library are cached."""
     return Path(_native.stt_home())
 
 
-__all__ = ["InstalledModel", "home", "list", "pull"]
+__all__ = ["InstalledModel", "home", "import_model", "list", "pull"]
