@@ -120,8 +120,6 @@ struct GenerationConfig {
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     pub dir: PathBuf,
-    /// The precision of the graphs found (see [`Precision::Float32`] for the default's choice).
-    pub precision: Precision,
     pub encoder: PathBuf,
     pub decoder: PathBuf,
     pub tokenizer: PathBuf,
@@ -232,7 +230,6 @@ impl ModelFiles {
         };
         Ok(Self {
             dir: dir.to_path_buf(),
-            precision,
             encoder,
             decoder,
             tokenizer,
@@ -325,7 +322,6 @@ mod tests {
         }
         assert_eq!(Precision::installed(&dir), vec![Precision::Float16]);
         let files = ModelFiles::open(&dir, Precision::Float32).unwrap();
-        assert_eq!(files.precision, Precision::Float16);
         assert!(files.encoder.ends_with("onnx/encoder_model_fp16.onnx"));
         // An explicit choice is never swapped for another.
         let err = ModelFiles::open(&dir, Precision::Int8).unwrap_err();

@@ -7,6 +7,7 @@ import struct
 import numpy as np
 
 from . import Failure, log
+from .checkpoints import bfloat16_to_float32
 from .whisper_config import Checkpoint
 
 CT2_GELU = 3  # CTranslate2 ActivationType::GELU (exact, erf based)
@@ -61,8 +62,7 @@ def read_ct2_model(path):
             n_bytes = cur.unpack("I")
             raw = cur.take(n_bytes)
             if dtype_id == _CT2_BFLOAT16:
-                bits = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-                array = bits.view(np.float32)
+                array = bfloat16_to_float32(np.frombuffer(raw, dtype=np.uint16))
             elif dtype_id in _CT2_DTYPES:
                 array = np.frombuffer(raw, dtype=_CT2_DTYPES[dtype_id])
             else:
