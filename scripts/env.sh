@@ -5,3 +5,14 @@ export STT_HOME="${STT_HOME:-$HOME/.cache/stt}"
 # the same explicit target (and stt-feature-union gives them the same features).
 CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
 export CARGO_BUILD_TARGET
+
+# PATH without the directories that hold cargo or rustc: the release's packages are installed
+# and run under it, as on a machine without Rust.
+path_without_rust() {
+  local dir kept=()
+  local IFS=:
+  for dir in $PATH; do
+    [ -x "$dir/cargo" ] || [ -x "$dir/rustc" ] || kept+=("$dir")
+  done
+  printf '%s' "${kept[*]}"
+}

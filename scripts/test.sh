@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, formatting, lints, Rust tests on the real models and fixtures,
-# the Python checks of the converter and the server, and the Python and Node SDKs as pip and
-# npm install them. Every stage's time is printed at the end (README, "Tests").
+# the Python checks of the converter and the server, the release artifacts, and the Python and
+# Node SDKs as pip and npm install them from those artifacts. Every stage's time is printed at the end (README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -48,5 +48,12 @@ stage "Rust tests (nextest)" cargo nextest run --release --no-fail-fast --status
   --final-status-level slow
 stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q tests/python
 stage "server on PostgreSQL" on_postgres
+# The release's artifacts, built with zig for glibc 2.28; the archive and the binaries checked,
+# then both SDKs installed from them with no Rust on the PATH.
+release() {
+  scripts/package.sh
+  "$STT_PYTHON" -m pytest -q tests/release
+}
+stage "release artifacts (package.sh)" release
 stage "Python SDK (wheel, pytest)" scripts/test_python_sdk.sh
-stage "Node SDK (npm pack, node --test)" scripts/test_node_sdk.sh
+stage "Node SDK (npm registry, node --test)" scripts/test_node_sdk.sh

@@ -107,7 +107,7 @@ struct ConverterRun {
 /// such as Node may hold its stderr close-on-exec, and Python then has none).
 fn run_converter(python: &Path, home: &Path, args: &[&str]) -> Result<ConverterRun> {
     let python_path = install_converter(home)?;
-    let mut child = Command::new(python)
+    let spawned = Command::new(python)
         .args(["-m", "stt_models"])
         .args(args)
         .arg("--home")
@@ -116,8 +116,23 @@ fn run_converter(python: &Path, home: &Path, args: &[&str]) -> Result<ConverterR
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io(python, e))?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        // A release binary may run where no Python is: say what the conversion needs.
+        Err(e) => {
+            return Ok(ConverterRun {
+                succeeded: false,
+                stdout: String::new(),
+                failure: format!(
+                    "converting models needs Python 3 with numpy and onnx, and {} could not \
+                     be started ({e}); install Python 3 (then: python3 -m pip install numpy \
+                     onnx) or set STT_PYTHON",
+                    python.display()
+                ),
+            });
+        }
+    };
     let stderr = child.stderr.take().expect("piped");
     let relay = std::thread::spawn(move || {
         let mut last_error = None;

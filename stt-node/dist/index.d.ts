@@ -11,6 +11,8 @@
  * const mp3 = await speak(summary, { format: 'mp3' });
  * ```
  */
+/** The package's version: also the engine's, `stt --version`'s and the Python SDK's. */
+export declare const version: string;
 export { Enhancer, Voice, enhance, speak } from './audio-tools';
 export type { AudioFile, AudioFormat, EnhanceOptions, EnhancerOptions, SpeakOptions, Speech, VoiceOptions } from './audio-tools';
 export { Client } from './client';

@@ -187,3 +187,6 @@ export declare function render(transcriptJson: string, format: string): string
 
 /** The cache directory of models and runtime (`$STT_HOME`, else `~/.cache/stt`). */
 export declare function sttHome(): string
+
+/** The version of the engine, which the package, `stt --version` and the Python SDK share. */
+export declare function version(): string

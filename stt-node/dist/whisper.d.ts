@@ -35,7 +35,11 @@ export interface CallOptions {
     onProgress?: (processedSeconds: number, totalSeconds: number) => void;
 }
 export type TranscribeCallOptions = TranscribeOptions & CallOptions;
-/** The library shipped in the package's `runtime/`, unless `$STT_ORT_LIB` chooses one. */
+/**
+ * The ONNX Runtime library the package carries, unless `$STT_ORT_LIB` chooses one: in the
+ * platform package (`stt-node-linux-x64-gnu`'s `runtime/`), or in `runtime/` beside `dist/`
+ * when the addon was built in place.
+ */
 export declare function runtimeLibrary(): string | undefined;
 /**
  * A transcription in the background: iterate over it for each segment as it is decoded

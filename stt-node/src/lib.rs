@@ -466,6 +466,12 @@ pub fn installed_models() -> Vec<InstalledModel> {
         .collect()
 }
 
+/// The version of the engine, which the package, `stt --version` and the Python SDK share.
+#[napi]
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
 /// The cache directory of models and runtime (`$STT_HOME`, else `~/.cache/stt`).
 #[napi]
 pub fn stt_home() -> String {

@@ -35,7 +35,7 @@ describe('audio tools', () => {
   let enhancer;
   let voice;
   before(async () => {
-    ({ stt } = installedProject());
+    ({ stt } = await installedProject());
     [enhancer, voice] = await Promise.all([stt.Enhancer.load(), stt.Voice.load()]);
   });
 

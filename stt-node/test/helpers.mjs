@@ -1,13 +1,18 @@
 // What the Node SDK tests share: the packed tarball installed into a fresh project, the audio
 // fixtures, and `stt serve` processes on loopback.
 
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = path.dirname(PACKAGE_DIR);
@@ -21,31 +26,70 @@ export function fixture(name) {
   return file;
 }
 
-/** The tarball `npm pack` made in the package directory (scripts/test_node_sdk.sh makes it). */
-export function tarball() {
-  const packed = readdirSync(PACKAGE_DIR).filter((name) => /^stt-node-.*\.tgz$/.test(name));
-  if (packed.length !== 1) {
-    throw new Error(`expected one stt-node-*.tgz in ${PACKAGE_DIR} (run scripts/test_node_sdk.sh), found ${packed}`);
+/** The release's npm packages (scripts/package.sh makes them in dist/). */
+export const DIST = process.env.STT_DIST ?? path.join(REPO, 'dist');
+
+/**
+ * A loopback npm registry that serves the packages in `DIST` and knows no other: npm sees
+ * `stt-node` and its platform packages as it would on npmjs.com, and picks the one for this
+ * machine through the main package's optionalDependencies.
+ */
+async function startRegistry() {
+  const packages = new Map();
+  for (const file of readdirSync(DIST).filter((name) => name.endsWith('.tgz'))) {
+    const tarball = path.join(DIST, file);
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
+    const bytes = readFileSync(tarball);
+    packages.set(manifest.name, { manifest, file, bytes });
   }
-  return path.join(PACKAGE_DIR, packed[0]);
+  if (!packages.has('stt-node')) throw new Error(`no stt-node-*.tgz in ${DIST}: run scripts/package.sh`);
+  const server = createServer((request, response) => {
+    const name = decodeURIComponent(request.url.slice(1));
+    const byFile = [...packages.values()].find((entry) => request.url === `/-/${entry.file}`);
+    if (byFile) {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      return response.end(byFile.bytes);
+    }
+    const entry = packages.get(name);
+    if (!entry) {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      return response.end('{"error":"not found"}');
+    }
+    const { version } = entry.manifest;
+    const integrity = `sha512-${createHash('sha512').update(entry.bytes).digest('base64')}`;
+    const tarball = `http://${request.headers.host}/-/${entry.file}`;
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        name,
+        'dist-tags': { latest: version },
+        versions: { [version]: { ...entry.manifest, dist: { tarball, integrity } } },
+      }),
+    );
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
 
 let installed;
 
-/** A new project with the packed package installed by `npm install`, as a user would: one
- * per test process, which every test module shares. */
+/** A new project with `stt-node` installed by `npm install` from the release's packages, as a
+ * user would: one per test process, which every test module shares. */
 export function installedProject() {
   installed ??= newProject();
   return installed;
 }
 
-function newProject() {
+async function newProject() {
   const project = mkdtempSync(path.join(tmpdir(), 'stt-node-user-'));
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball()], {
-    cwd: project,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const registry = await startRegistry();
+  try {
+    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--registry', registry.url,
+      '--cache', path.join(project, '.npm-cache'), 'stt-node'], { cwd: project, stdio: ['ignore', 'inherit', 'inherit'] });
+  } finally {
+    registry.close();
+  }
   const require = createRequire(path.join(project, 'index.js'));
   return { project, stt: require('stt-node') };
 }

@@ -23,7 +23,7 @@ describe('text features', () => {
   let stt;
   let llm;
   before(async () => {
-    ({ stt } = installedProject());
+    ({ stt } = await installedProject());
     llm = await stt.Llm.load({ model: MODEL });
   });
 

@@ -12,6 +12,11 @@
  * ```
  */
 
+import * as native from './native';
+
+/** The package's version: also the engine's, `stt --version`'s and the Python SDK's. */
+export const version: string = native.version();
+
 export { Enhancer, Voice, enhance, speak } from './audio-tools';
 export type { AudioFile, AudioFormat, EnhanceOptions, EnhancerOptions, SpeakOptions, Speech, VoiceOptions } from './audio-tools';
 export { Client } from './client';

