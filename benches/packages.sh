@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 export PATH="$STT_HOME/venv/bin:$PATH"
-out=benches/out/packages
+out="$PWD/benches/out/packages"
 rm -rf "$out"
 mkdir -p "$out"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
