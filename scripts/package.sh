@@ -58,6 +58,11 @@ endforeach()
 EOF
   export "CC_$var=$dir/cc" "CXX_$var=$dir/c++" "AR_$var=$dir/ar" "RANLIB_$var=$dir/ranlib"
   export "CMAKE_TOOLCHAIN_FILE_$var=$dir/toolchain.cmake"
+  # bindgen reads the C headers of the libc that zig compiles against, not the host's.
+  local include zig_arch=${arch/x86_64/x86} # (zig keeps x86_64's headers with x86's)
+  include=$(python3 -c "import ziglang, os; print(os.path.dirname(ziglang.__file__))")/lib/libc/include
+  export "BINDGEN_EXTRA_CLANG_ARGS_$var=--target=$arch-linux-gnu -isystem $include/$zig_arch-linux-gnu \
+-isystem $include/generic-glibc -isystem $include/$zig_arch-linux-any -isystem $include/any-linux-any"
   export "CARGO_TARGET_${var^^}_LINKER=$dir/cc"
 }
 
@@ -98,8 +103,14 @@ staging="$CARGO_TARGET_DIR/staging"
 rm -rf "$staging"
 platforms=()
 for target in "${targets[@]}"; do
-  [ -d "$(rustc --print target-libdir --target "$target")" ] ||
-    { log "no Rust standard library for $target (rustup target add $target)"; exit 1; }
+  # rustup's standard library where it has one, else Debian's compiler with the target's, in
+  # a target directory of its own (the two compilers would rebuild each other's build scripts).
+  unset RUSTC
+  export CARGO_TARGET_DIR="$PWD/target/dist"
+  if [ ! -d "$(rustc --print target-libdir --target "$target")" ]; then
+    RUSTC=$(scripts/debian_rustc.sh "$target")
+    export RUSTC CARGO_TARGET_DIR="$PWD/target/dist/rustc-web"
+  fi
   platform=$(npm_platform "$target") || { log "no npm platform name for $target"; exit 1; }
   use_zig "$target"
 

@@ -39,7 +39,7 @@ on_postgres() (
     -p stt-server -E 'test(/storage::/)'
   STT_TEST_DATABASE=$url "$STT_PYTHON" -m pytest -q tests/python/test_server.py \
     tests/python/test_server_hardening.py tests/python/test_stream.py \
-    tests/python/test_server_restart.py tests/python/test_workspace.py
+    tests/python/test_server_restart.py tests/python/test_workspace.py tests/python/test_jobs.py
 )
 
 stage "set-up" scripts/setup.sh
@@ -48,6 +48,7 @@ stage "Rust tests (nextest)" cargo nextest run --release --no-fail-fast --status
   --final-status-level slow
 stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q tests/python
 stage "server on PostgreSQL" on_postgres
+stage "web app (Chromium)" node --test tests/web/app.test.mjs
 # The release's artifacts, built with zig for glibc 2.28; the archive and the binaries checked,
 # then both SDKs installed from them with no Rust on the PATH.
 release() {

@@ -63,6 +63,33 @@ pub struct Word {
     pub speaker: Option<String>,
 }
 
+impl Transcript {
+    /// Shows each speaker label of `names` (`"Speaker 1"`) as its name there, in the
+    /// speaker list, the segments and the words; other labels stay as they are.
+    pub fn rename_speakers(&mut self, names: &std::collections::HashMap<String, String>) {
+        let rename = |speaker: &mut Option<String>| {
+            if let Some(name) = speaker.as_ref().and_then(|label| names.get(label)) {
+                *speaker = Some(name.clone());
+            }
+        };
+        for segment in &mut self.segments {
+            rename(&mut segment.speaker);
+            segment
+                .words
+                .iter_mut()
+                .for_each(|word| rename(&mut word.speaker));
+        }
+        let mut speakers: Vec<String> = Vec::with_capacity(self.speakers.len());
+        for label in &self.speakers {
+            let name = names.get(label).unwrap_or(label);
+            if !speakers.contains(name) {
+                speakers.push(name.clone());
+            }
+        }
+        self.speakers = speakers;
+    }
+}
+
 impl Segment {
     /// Geometric mean of the token probabilities of the window, in [0, 1].
     pub fn confidence(&self) -> f64 {
@@ -92,5 +119,23 @@ mod tests {
         ] {
             assert_eq!(round_to_hundredths(x), rounded, "{x}");
         }
+    }
+
+    #[test]
+    fn renamed_speakers_show_everywhere_and_the_others_keep_their_labels() {
+        let mut transcript = crate::formats::sample_transcript();
+        let names = [("Speaker 1".to_string(), "Ada".to_string())].into();
+        transcript.rename_speakers(&names);
+        assert_eq!(transcript.speakers, ["Ada", "Speaker 2"]);
+        assert_eq!(transcript.segments[0].speaker.as_deref(), Some("Ada"));
+        assert_eq!(
+            transcript.segments[0].words[0].speaker.as_deref(),
+            Some("Ada")
+        );
+        assert_eq!(transcript.segments[1].speaker.as_deref(), Some("Speaker 2"));
+        // Two labels given one name are one speaker.
+        let names = [("Speaker 2".to_string(), "Ada".to_string())].into();
+        transcript.rename_speakers(&names);
+        assert_eq!(transcript.speakers, ["Ada"]);
     }
 }

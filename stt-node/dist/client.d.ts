@@ -68,7 +68,9 @@ export type RemoteGenerated<T extends ContentType = ContentType> = Generated<T> 
 };
 /** A job as the server shows it: `status` and, once completed, `result`. */
 export interface JobStatus {
-    status: 'queued' | 'processing' | 'completed' | 'failed';
+    status: 'waiting' | 'active' | 'completed' | 'failed';
+    /** While `active`: the share of the audio decoded so far, from 0 to 1. */
+    progress?: number;
     error?: string;
     result?: DeepgramResult;
     [field: string]: unknown;
@@ -95,6 +97,11 @@ export declare class Client {
     }, options?: SubmitOptions): Promise<string>;
     /** The job's status (`GET /v1/stt/{id}`). */
     job(jobId: string, options?: {
+        signal?: AbortSignal;
+    }): Promise<JobStatus>;
+    /** Cancels a waiting or active job (`DELETE /v1/stt/{id}`): it fails with "cancelled by its
+     * creator" and its worker stops; a finished job rejects with status 409. */
+    cancel(jobId: string, options?: {
         signal?: AbortSignal;
     }): Promise<JobStatus>;
     /** Polls a job until it completes; rejects with code `job_failed` if it failed. */

@@ -469,6 +469,11 @@ describe('client', () => {
         assert.equal(error.jobId, broken);
         return true;
       });
+      const long = await client.submit(fixture(LONG));
+      assert.ok(['waiting', 'active'].includes((await client.job(long)).status));
+      assert.equal((await client.cancel(long)).status, 'failed');
+      await assert.rejects(client.wait(long, { timeoutMs: 10_000, pollIntervalMs: 200 }), /cancelled by its creator/);
+      await assert.rejects(client.cancel(long), { code: 'server', status: 409 });
     } finally {
       files.close();
     }

@@ -113,7 +113,9 @@ export type RemoteGenerated<T extends ContentType = ContentType> = Generated<T> 
 
 /** A job as the server shows it: `status` and, once completed, `result`. */
 export interface JobStatus {
-  status: 'queued' | 'processing' | 'completed' | 'failed';
+  status: 'waiting' | 'active' | 'completed' | 'failed';
+  /** While `active`: the share of the audio decoded so far, from 0 to 1. */
+  progress?: number;
   error?: string;
   result?: DeepgramResult;
   [field: string]: unknown;
@@ -181,6 +183,12 @@ export class Client {
   /** The job's status (`GET /v1/stt/{id}`). */
   async job(jobId: string, options: { signal?: AbortSignal } = {}): Promise<JobStatus> {
     return (await this.#request('GET', `/v1/stt/${encodeURIComponent(jobId)}`, undefined, options.signal)) as JobStatus;
+  }
+
+  /** Cancels a waiting or active job (`DELETE /v1/stt/{id}`): it fails with "cancelled by its
+   * creator" and its worker stops; a finished job rejects with status 409. */
+  async cancel(jobId: string, options: { signal?: AbortSignal } = {}): Promise<JobStatus> {
+    return (await this.#request('DELETE', `/v1/stt/${encodeURIComponent(jobId)}`, undefined, options.signal)) as JobStatus;
   }
 
   /** Polls a job until it completes; rejects with code `job_failed` if it failed. */

@@ -447,6 +447,14 @@ def test_client_jobs_by_upload_and_by_url(server, fixture_http):
     broken = client.submit(url=f"{fixture_http}/does-not-exist.mp3")
     with pytest.raises(stt.JobFailedError):
         client.wait(broken, timeout=120, poll_interval=0.5)
+    long = client.submit(fixture_path("en_librivox_sonnets_001_002_106s.mp3"))
+    assert client.job(long)["status"] in ("waiting", "active")
+    assert client.cancel(long)["status"] == "failed"
+    with pytest.raises(stt.JobFailedError, match="cancelled by its creator"):
+        client.wait(long, timeout=10, poll_interval=0.2)
+    with pytest.raises(stt.ServerError) as finished:
+        client.cancel(long)
+    assert finished.value.status == 409
 
 
 def test_client_errors_carry_the_http_status(server, tmp_path):

@@ -75,29 +75,48 @@ def dynamic_needs(binary: Path) -> tuple[set[str], tuple[int, int]]:
     return needed, max(versions)
 
 
-@pytest.fixture(scope="module")
-def unpacked(tmp_path_factory):
-    root = tmp_path_factory.mktemp("release")
-    with tarfile.open(archive()) as tar:
+def unpack(root: Path, arch: str) -> Path:
+    """The binaries of one machine's artifacts, unpacked under `root`."""
+    node_arch = {"x86_64": "x64", "aarch64": "arm64"}[arch]
+    with tarfile.open(artifact(f"stt-{VERSION}-{arch}-unknown-linux-gnu.tar.gz")) as tar:
         tar.extractall(root, filter="data")
-    with zipfile.ZipFile(wheel()) as whl:
+    with zipfile.ZipFile(artifact(f"stt-{VERSION}-cp39-abi3-manylinux_2_28_{arch}.whl")) as whl:
         module = next(name for name in whl.namelist() if name.startswith("stt/_native"))
         whl.extract(module, root / "wheel")
-    with tarfile.open(artifact(f"stt-node-linux-{NODE_ARCH}-gnu-{VERSION}.tgz")) as tar:
+    with tarfile.open(artifact(f"stt-node-linux-{node_arch}-gnu-{VERSION}.tgz")) as tar:
         tar.extractall(root / "npm", filter="data")
     return root
 
 
-def test_the_binaries_need_glibc_2_28_and_nothing_outside_the_manylinux_policy(unpacked):
-    binaries = [
-        unpacked / f"stt-{VERSION}-{TARGET}" / "stt",
-        next((unpacked / "wheel" / "stt").glob("_native*.so")),
-        unpacked / "npm" / "package" / f"stt.linux-{NODE_ARCH}-gnu.node",
-    ]
-    for binary in binaries:
-        needed, newest = dynamic_needs(binary)
-        assert needed <= ALLOWED_LIBRARIES, f"{binary.name} links {needed - ALLOWED_LIBRARIES}"
-        assert newest <= GLIBC_FLOOR, f"{binary.name} needs GLIBC_{newest[0]}.{newest[1]}"
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory):
+    return unpack(tmp_path_factory.mktemp("release"), ARCH)
+
+
+def built_machines() -> list[str]:
+    """This machine, and every other one that dist/ has artifacts for (package.sh TARGET...)."""
+    others = {path.name.removeprefix(f"stt-{VERSION}-").removesuffix("-unknown-linux-gnu.tar.gz")
+              for path in DIST.glob(f"stt-{VERSION}-*-unknown-linux-gnu.tar.gz")}
+    return [ARCH] + sorted(others - {ARCH})
+
+
+def test_the_binaries_need_glibc_2_28_and_nothing_outside_the_manylinux_policy(tmp_path):
+    for arch in built_machines():
+        root = unpack(tmp_path / arch, arch)
+        node_arch = {"x86_64": "x64", "aarch64": "arm64"}[arch]
+        binaries = [
+            root / f"stt-{VERSION}-{arch}-unknown-linux-gnu" / "stt",
+            next((root / "wheel" / "stt").glob("_native*.so")),
+            root / "npm" / "package" / f"stt.linux-{node_arch}-gnu.node",
+        ]
+        machine = {"x86_64": "X86-64", "aarch64": "AArch64"}[arch]
+        for binary in binaries:
+            header = subprocess.run(["readelf", "-hW", binary], capture_output=True, text=True,
+                                    check=True).stdout
+            assert re.search(rf"Machine:.*\b{machine}$", header, re.M), f"{binary} is not for {arch}"
+            needed, newest = dynamic_needs(binary)
+            assert needed <= ALLOWED_LIBRARIES, f"{binary.name} links {needed - ALLOWED_LIBRARIES}"
+            assert newest <= GLIBC_FLOOR, f"{binary.name} needs GLIBC_{newest[0]}.{newest[1]}"
 
 
 def test_the_archive_holds_the_binary_its_runtime_and_the_licences(unpacked):

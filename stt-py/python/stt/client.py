@@ -223,8 +223,15 @@ class Client:
         return str(answer["generation_id"])
 
     def job(self, job_id: str) -> Dict[str, Any]:
-        """The job as the server shows it: ``status`` and, when completed, ``result``."""
+        """The job as the server shows it: ``status`` (waiting, active, completed, failed),
+        ``progress`` from 0 to 1 while active, and ``result`` when completed."""
         return self._request("GET", f"/v1/stt/{job_id}")
+
+    def cancel(self, job_id: str) -> Dict[str, Any]:
+        """Cancels a waiting or active job (``DELETE /v1/stt/{id}``): it fails with "cancelled
+        by its creator" and its worker stops. A finished job raises :class:`~stt.ServerError`
+        with status 409."""
+        return self._request("DELETE", f"/v1/stt/{job_id}")
 
     def wait(
         self, job_id: str, *, timeout: Optional[float] = None, poll_interval: float = 1.0

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use stt_core::store::ModelKind;
 
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
@@ -78,6 +79,34 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "workers": workers,
         "role": format!("{:?}", state.config.role).to_lowercase(),
         "default_model": state.catalog.default,
+    }))
+}
+
+/// `GET /v1/capabilities`: what this server offers, so that a client (the web app) shows
+/// only what works: each feature is true when its models are installed and its workers run
+/// here. How callers are admitted, the upload limits and the export formats come with it.
+pub async fn capabilities(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let installed = tokio::task::spawn_blocking(stt_core::store::installed_models)
+        .await
+        .unwrap_or_default();
+    let has = |kind: ModelKind| installed.iter().any(|model| model.kind == kind);
+    let config = &state.config;
+    let text = state.text.is_some() && has(ModelKind::Llm);
+    let audio = state.audio_tools.is_some();
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "anonymous": config.anonymous,
+        "max_upload_mb": config.max_upload_mb,
+        "anonymous_max_upload_mb": config.anonymous.then_some(config.anonymous_max_upload_mb),
+        "max_duration_seconds": config.max_duration,
+        "transcription": !state.catalog.models.is_empty(),
+        "diarization": has(ModelKind::Speaker),
+        "streaming": state.streams.is_some(),
+        "summary": text,
+        "chat": text && has(ModelKind::Embedding),
+        "speech": audio && has(ModelKind::Voice),
+        "noise_removal": audio && has(ModelKind::Enhance),
+        "export_formats": ["txt", "srt", "vtt", "json", "csv", "docx", "pdf"],
     }))
 }
 

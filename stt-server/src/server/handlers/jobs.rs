@@ -5,11 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use stt_core::Transcript;
+use stt_core::formats::{DeepgramMetadata, DocumentInfo, to_deepgram};
 
+use super::export::{Export, readable_date, speaker_names};
 use super::{admit, with_model, with_transcript_id};
 use crate::server::auth;
 use crate::server::error::{ApiError, Result};
@@ -17,7 +20,7 @@ use crate::server::fetch;
 use crate::server::request::upload::clean_file_name;
 use crate::server::request::{form_fields, json_fields, read_json, read_upload, resolve_model};
 use crate::server::storage::db::now_unix;
-use crate::server::storage::jobs::{Job, JobKind, JobStatus};
+use crate::server::storage::jobs::{CANCELLED, Job, JobKind, JobStatus};
 use crate::server::storage::transcripts::{TranscriptRecord, TranscriptSource};
 use crate::server::{AppState, declared_seconds};
 
@@ -104,6 +107,7 @@ pub async fn create_job(
         created: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         result: None,
         error: None,
+        progress: None,
     };
     if let Err(error) = state.db.insert_job(&job, transcript.as_ref()).await {
         if let Some(stored) = &audio_path {
@@ -125,15 +129,14 @@ fn url_file_name(url: &str) -> Option<String> {
     clean_file_name(&percent_encoding::percent_decode_str(last).decode_utf8_lossy())
 }
 
-/// `GET /v1/stt/{id}`: only the caller who created a job sees it, and only for the result
-/// lifetime.
-pub async fn get_job(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip()).await?;
+/// Job `id` if `headers` authenticate its creator, within its result lifetime.
+async fn callers_job(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Job> {
+    let caller = auth::authenticate(&state.db, &state.config, headers, peer.ip()).await?;
     let gone = || {
         ApiError::not_found(format!(
             "no generation {id:?} (results are kept {} s)",
@@ -142,23 +145,115 @@ pub async fn get_job(
     };
     let job = state
         .db
-        .job(&id)
+        .job(id)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(gone)?;
     let expired = job.created_unix + state.config.result_ttl as i64 <= now_unix();
-    if job.subject != caller.subject() || (expired && job.status.is_finished()) {
+    if job.subject != caller.subject() || job.kind != JobKind::Async {
         return Err(gone());
     }
+    if expired && job.status.is_finished() {
+        return Err(gone());
+    }
+    Ok(job)
+}
+
+/// A completed job's transcript (`None` from a result stored before transcripts were).
+fn job_transcript(job: &Job) -> Option<Transcript> {
+    serde_json::from_str(job.result.as_deref()?).ok()
+}
+
+/// `GET /v1/stt/{id}`: only the caller who created a job sees it, and only for the result
+/// lifetime.
+pub async fn get_job(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let job = callers_job(&state, peer, &headers, &id).await?;
     let mut body = json!({"generation_id": id, "status": job.status.as_str()});
     match job.status {
         JobStatus::Completed => {
-            let result: Value = serde_json::from_str(job.result.as_deref().unwrap_or("null"))
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            body["result"] = result;
+            body["result"] = match job_transcript(&job) {
+                Some(transcript) => {
+                    let metadata = DeepgramMetadata {
+                        request_id: job.id.clone(),
+                        created: job.created.clone(),
+                    };
+                    to_deepgram(&transcript, &metadata)
+                }
+                None => serde_json::from_str(job.result.as_deref().unwrap_or("null"))
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            }
         }
         JobStatus::Failed => body["error"] = json!(job.error),
-        JobStatus::Waiting | JobStatus::Active => {}
+        // The share of the audio decoded, to three places (0 until its worker reports).
+        JobStatus::Active => {
+            body["progress"] = json!((job.progress.unwrap_or(0.0) * 1000.0).round() / 1000.0)
+        }
+        JobStatus::Waiting => {}
     }
     Ok(with_model(Json(body).into_response(), &job.model))
+}
+
+/// `GET /v1/stt/{id}/export/{format}[?speaker_names=...]`: a completed job's transcript as
+/// a file in any export format (`txt`, `srt`, `vtt`, `json`, `csv`, `docx`, `pdf`).
+pub async fn export_job(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, format)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    let export = Export::parse(&format)?;
+    let names = speaker_names(query.as_deref())?;
+    let job = callers_job(&state, peer, &headers, &id).await?;
+    if job.status != JobStatus::Completed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "generation {id:?} is {}: only a completed one exports",
+                job.status.as_str()
+            ),
+        ));
+    }
+    let mut transcript = job_transcript(&job).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "this result was stored before exports existed",
+        )
+    })?;
+    transcript.rename_speakers(&names);
+    let info = DocumentInfo {
+        title: format!("Transcript {id}"),
+        date: readable_date(&job.created),
+    };
+    export.respond(transcript, info, None).await
+}
+
+/// `DELETE /v1/stt/{id}`: its creator cancels a waiting or active job, which then answers
+/// `failed` with why; its worker stops within a second. A finished job is 409.
+pub async fn cancel_job(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let caller = auth::authenticate(&state.db, &state.config, &headers, peer.ip()).await?;
+    let status = state
+        .db
+        .cancel_job(&id, &caller.subject())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no generation {id:?}")))?;
+    if status.is_finished() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("generation {id:?} is {} already", status.as_str()),
+        ));
+    }
+    let body = json!({"generation_id": id, "status": "failed", "error": CANCELLED});
+    Ok(Json(body).into_response())
 }

@@ -2,10 +2,11 @@
 //! handler parses (`request`), admits the caller (`auth`), queues on the workers and renders
 //! with the core's `formats`. Files by section of the contract: `transcribe` (1), `stream`
 //! (2), `jobs` (3), `openai` (4), `info` (5), `keys` (6), `workspace` (the seed's REST API
-//! under `/api/v1/`), and the seed's other features: `text` (LLM, embeddings) and `audio`
-//! (noise removal, speech).
+//! under `/api/v1/`), the seed's other features: `text` (LLM, embeddings) and `audio`
+//! (noise removal, speech), and `web`, the page at `/`.
 
 mod audio;
+mod export;
 mod info;
 mod jobs;
 mod keys;
@@ -13,6 +14,7 @@ mod openai;
 mod stream;
 mod text;
 mod transcribe;
+mod web;
 mod workspace;
 
 use std::net::SocketAddr;
@@ -45,7 +47,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/tts", routing::post(audio::tts))
         .layer(upload_limit)
         .route("/v1/audio/speech", routing::post(audio::openai_speech))
-        .route("/v1/stt/{id}", routing::get(jobs::get_job))
+        .route(
+            "/v1/stt/{id}",
+            routing::get(jobs::get_job).delete(jobs::cancel_job),
+        )
+        .route(
+            "/v1/stt/{id}/export/{format}",
+            routing::get(jobs::export_job),
+        )
         .route("/v1/summarize", routing::post(text::summarize))
         .route("/v1/analyze", routing::post(text::analyze))
         .route("/v1/generate", routing::post(text::generate))
@@ -53,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/embed", routing::post(text::embed))
         .route("/v1/models", routing::get(info::models))
         .route("/v1/languages", routing::get(info::languages))
+        .route("/v1/capabilities", routing::get(info::capabilities))
         .route("/v1/stream", routing::get(stream::stream))
         .route("/health", routing::get(info::health))
         .route("/metrics", routing::get(info::metrics))
@@ -64,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/keys/{id}", routing::delete(keys::revoke_key))
         .merge(workspace::routes())
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -166,6 +177,7 @@ async fn run_now(
         options,
         budget_minutes: reservation.as_ref().map(|r| r.minutes),
         max_seconds: state.config.max_duration as f64,
+        progress: Arc::default(),
     };
     let transcript = match &state.workers {
         Some(workers) => {

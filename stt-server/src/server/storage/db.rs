@@ -102,6 +102,8 @@ const MIGRATIONS: &[&str] = &[
         account_id TEXT NOT NULL, id TEXT NOT NULL, transcript_id TEXT NOT NULL,
         turns TEXT NOT NULL, updated_ms BIGINT NOT NULL, PRIMARY KEY (account_id, id));
     CREATE INDEX IF NOT EXISTS chat_sessions_by_transcript ON chat_sessions (transcript_id);",
+    // 5: how far an active job has got (0 to 1), written by its worker with each renewal.
+    "ALTER TABLE jobs ADD COLUMN progress DOUBLE PRECISION;",
 ];
 
 impl Db {

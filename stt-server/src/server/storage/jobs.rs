@@ -89,7 +89,12 @@ pub struct Job {
     pub created: String,
     pub result: Option<String>,
     pub error: Option<String>,
+    /// How far an active job has got, from 0 to 1, as its worker last reported.
+    pub progress: Option<f64>,
 }
+
+/// Why a job was failed by `cancel_job`.
+pub const CANCELLED: &str = "cancelled by its creator";
 
 /// A job's successful outcome.
 pub struct JobResult {
@@ -111,7 +116,7 @@ pub enum Finished {
 }
 
 const JOB_COLUMNS: &str = "id, kind, subject, status, model, options, audio_path, url, \
-    budget_minutes, max_bytes, audio_seconds, created_unix, created, result, error";
+    budget_minutes, max_bytes, audio_seconds, created_unix, created, result, error, progress";
 
 fn job_from_row(row: &Row) -> DbResult<Job> {
     Ok(Job {
@@ -134,6 +139,7 @@ fn job_from_row(row: &Row) -> DbResult<Job> {
         created: row.text(12)?,
         result: row.opt_text(13)?,
         error: row.opt_text(14)?,
+        progress: row.opt_real(15)?,
     })
 }
 
@@ -154,7 +160,7 @@ impl Db {
     ) -> DbResult<()> {
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS}, queued_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-             $9, $10, $11, $12, $13, $14, $15, $16)"
+             $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         let mut tx = self.engine.begin_locked(&format!("job {}", job.id)).await?;
         tx.execute(
@@ -175,6 +181,7 @@ impl Db {
                 job.created.as_str(),
                 job.result.clone(),
                 job.error.clone(),
+                job.progress,
                 chrono::Utc::now().timestamp_millis()
             ],
         )
@@ -238,21 +245,60 @@ impl Db {
         row.as_ref().map(job_from_row).transpose()
     }
 
-    /// Extends `worker`'s lease on job `id`; `false` when the lease is no longer its own.
-    pub async fn renew_lease(&self, id: &str, worker: &str, lease_seconds: i64) -> DbResult<bool> {
+    /// Extends `worker`'s lease on job `id` and records its `progress` (0 to 1); `false`
+    /// when the lease is no longer its own (taken over, cancelled or deleted).
+    pub async fn renew_lease(
+        &self,
+        id: &str,
+        worker: &str,
+        lease_seconds: i64,
+        progress: f64,
+    ) -> DbResult<bool> {
         let changed = self
             .engine
             .execute(
-                "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND worker = $2 AND status = $4",
+                "UPDATE jobs SET lease_until = $3, progress = $5
+                 WHERE id = $1 AND worker = $2 AND status = $4",
                 params![
                     id,
                     worker,
                     now_unix() + lease_seconds,
-                    JobStatus::Active.as_str()
+                    JobStatus::Active.as_str(),
+                    progress.clamp(0.0, 1.0)
                 ],
             )
             .await?;
         Ok(changed > 0)
+    }
+
+    /// Fails job `id` of `subject` if it is waiting or active (its worker then finds its
+    /// lease gone at the next renewal and stops), with its workspace record. The status the
+    /// job had, or `None` for no such job of `subject`.
+    pub async fn cancel_job(&self, id: &str, subject: &str) -> DbResult<Option<JobStatus>> {
+        let mut tx = self.engine.begin_locked(&format!("job {id}")).await?;
+        let rows = tx
+            .query(
+                "SELECT status FROM jobs WHERE id = $1 AND subject = $2 AND kind = $3",
+                params![id, subject, JobKind::Async.as_str()],
+            )
+            .await?;
+        let Some(status) = rows.first().map(|row| row.text(0)).transpose()? else {
+            return Ok(None);
+        };
+        let status = JobStatus::parse(&status)?;
+        if !status.is_finished() {
+            transcripts::finish_job_transcript(&mut tx, id, Err(CANCELLED)).await?;
+            tx.execute(
+                "UPDATE jobs SET status = $2, error = $3, lease_until = 0 WHERE id = $1",
+                params![id, JobStatus::Failed.as_str(), CANCELLED],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if !status.is_finished() {
+            self.notify_job_finished(id).await;
+        }
+        Ok(Some(status))
     }
 
     /// Every lease of a server that stopped: with SQLite the one server is the only worker,
@@ -424,7 +470,33 @@ mod tests {
             created: String::new(),
             result: None,
             error: None,
+            progress: None,
         }
+    }
+
+    #[tokio::test]
+    async fn renewals_record_progress_and_a_cancelled_job_loses_its_lease() {
+        let (db, _dir) = test_db().await;
+        db.insert_job(&job("a", 10), None).await.unwrap();
+        db.insert_job(&job("b", 20), None).await.unwrap();
+        db.claim_job("w1", 60).await.unwrap().unwrap();
+        assert!(db.renew_lease("a", "w1", 60, 0.25).await.unwrap());
+        assert_eq!(db.job("a").await.unwrap().unwrap().progress, Some(0.25));
+
+        assert_eq!(db.cancel_job("a", "account:other").await.unwrap(), None);
+        let cancel = async |id| db.cancel_job(id, "account:a").await.unwrap();
+        assert_eq!(cancel("a").await, Some(JobStatus::Active));
+        assert!(!db.renew_lease("a", "w1", 60, 0.5).await.unwrap());
+        let cancelled = db.job("a").await.unwrap().unwrap();
+        assert_eq!(cancelled.status, JobStatus::Failed);
+        assert_eq!(cancelled.error.as_deref(), Some(CANCELLED));
+        let late = db.finish_job("a", "w1", Ok(done("{}"))).await.unwrap();
+        assert_eq!(late, Finished::LeaseLost);
+        // A waiting job is never claimed once cancelled; a finished one stays as it was.
+        assert_eq!(cancel("b").await, Some(JobStatus::Waiting));
+        assert!(db.claim_job("w1", 60).await.unwrap().is_none());
+        assert_eq!(cancel("a").await, Some(JobStatus::Failed));
+        assert_eq!(db.usage_since("account:a", 0).await.unwrap(), (0, 0));
     }
 
     #[tokio::test]
@@ -440,10 +512,10 @@ mod tests {
         assert_eq!(db.unfinished_jobs("account:a").await.unwrap(), 2);
 
         // w1 dies: its lease runs out and w3 takes the job over; w1's late result is dropped.
-        assert!(db.renew_lease("old", "w1", -1).await.unwrap());
+        assert!(db.renew_lease("old", "w1", -1, 0.0).await.unwrap());
         let taken = db.claim_job("w3", 60).await.unwrap().unwrap();
         assert_eq!(taken.id, "old");
-        assert!(!db.renew_lease("old", "w1", 60).await.unwrap());
+        assert!(!db.renew_lease("old", "w1", 60, 0.0).await.unwrap());
         let late = db.finish_job("old", "w1", Ok(done("{}"))).await;
         assert_eq!(late.unwrap(), Finished::LeaseLost);
         assert_eq!(
@@ -463,9 +535,9 @@ mod tests {
         assert_eq!(db.usage_since("account:a", 0).await.unwrap(), (1, 2));
 
         // Its second lease runs out too: the job fails instead of being started a third time.
-        assert!(db.renew_lease("new", "w2", -1).await.unwrap());
+        assert!(db.renew_lease("new", "w2", -1, 0.0).await.unwrap());
         assert_eq!(db.claim_job("w1", 60).await.unwrap().unwrap().id, "new");
-        assert!(db.renew_lease("new", "w1", -1).await.unwrap());
+        assert!(db.renew_lease("new", "w1", -1, 0.0).await.unwrap());
         assert!(db.claim_job("w2", 60).await.unwrap().is_none());
         let failed = db.job("new").await.unwrap().unwrap();
         assert_eq!(failed.status, JobStatus::Failed);

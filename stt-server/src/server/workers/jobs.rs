@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stt_core::TranscribeOptions;
-use stt_core::formats::{DeepgramMetadata, to_deepgram};
 
 use super::Transcription;
+use super::transcription::Progress;
 use crate::server::AppState;
 use crate::server::auth::Reservation;
 use crate::server::error::ApiError;
@@ -29,21 +29,24 @@ pub fn spawn(state: &Arc<AppState>) {
     tokio::spawn(sweeper(Arc::clone(state)));
 }
 
-/// How long a lease lasts without renewal, and how often it is renewed.
+/// How long a lease lasts without renewal, and how often it is renewed with the job's
+/// progress (a cancelled job stops within one renewal).
 const LEASE_SECONDS: i64 = 30;
-const RENEW_EVERY: Duration = Duration::from_secs(10);
+const RENEW_EVERY: Duration = Duration::from_secs(1);
 
 async fn runner(state: Arc<AppState>) {
     loop {
         match state.db.claim_job(&state.node, LEASE_SECONDS).await {
             Ok(Some(job)) => {
+                let progress = Arc::new(Progress::default());
+                // Losing the lease drops `run`, which cancels the transcription.
                 let (outcome, reservation) = tokio::select! {
-                    outcome = run(&state, &job) => match outcome {
+                    outcome = run(&state, &job, &progress) => match outcome {
                         Ok((result, reservation)) => (Ok(result), reservation),
                         Err(error) => (Err(stored_error(&job, error)), None),
                     },
-                    lost = keep_lease(&state, &job.id) => {
-                        eprintln!("stt: job {}: {lost}; left to the worker that has it", job.id);
+                    lost = keep_lease(&state, &job.id, &progress) => {
+                        eprintln!("stt: job {}: stopped: {lost}", job.id);
                         continue;
                     }
                 };
@@ -83,13 +86,18 @@ fn stored_error(job: &Job, error: ApiError) -> String {
     }
 }
 
-/// Renews the lease on job `id` until it is lost (returns why); runs beside the job.
-async fn keep_lease(state: &AppState, id: &str) -> String {
+/// Renews the lease on job `id` with its progress until it is lost (returns why); runs
+/// beside the job.
+async fn keep_lease(state: &AppState, id: &str, progress: &Progress) -> String {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
-        match state.db.renew_lease(id, &state.node, LEASE_SECONDS).await {
+        let renewed = state
+            .db
+            .renew_lease(id, &state.node, LEASE_SECONDS, progress.fraction())
+            .await;
+        match renewed {
             Ok(true) => {}
-            Ok(false) => return "its lease passed to another worker".into(),
+            Ok(false) => return "it was cancelled or its lease passed to another worker".into(),
             // The database may come back before the lease runs out.
             Err(error) => eprintln!("stt: job {id}: cannot renew its lease: {error}"),
         }
@@ -97,7 +105,11 @@ async fn keep_lease(state: &AppState, id: &str) -> String {
 }
 
 /// Runs a job: its result, and the minutes held for it.
-async fn run(state: &AppState, job: &Job) -> Result<(JobResult, Option<Reservation>), ApiError> {
+async fn run(
+    state: &AppState,
+    job: &Job,
+    progress: &Arc<Progress>,
+) -> Result<(JobResult, Option<Reservation>), ApiError> {
     let Some(workers) = &state.workers else {
         return Err(ApiError::internal(
             "this node runs no transcription workers",
@@ -149,27 +161,16 @@ async fn run(state: &AppState, job: &Job) -> Result<(JobResult, Option<Reservati
             options,
             budget_minutes,
             max_seconds: state.config.max_duration as f64,
+            progress: Arc::clone(progress),
         })
         .await?;
     let seconds = transcript.duration;
-    let result = match job.kind {
-        JobKind::Async => {
-            let metadata = DeepgramMetadata {
-                request_id: job.id.clone(),
-                created: job.created.clone(),
-            };
-            JobResult {
-                body: to_deepgram(&transcript, &metadata).to_string(),
-                seconds,
-                transcript: Some(transcript),
-            }
-        }
-        JobKind::Sync => JobResult {
-            body: serde_json::to_string(&transcript)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            seconds,
-            transcript: None,
-        },
+    // Both kinds keep the whole transcript: a queued request renders it for its caller, an
+    // asynchronous job answers in Deepgram's shape and exports from it.
+    let result = JobResult {
+        body: serde_json::to_string(&transcript).map_err(|e| ApiError::internal(e.to_string()))?,
+        seconds,
+        transcript: (job.kind == JobKind::Async).then_some(transcript),
     };
     Ok((result, reservation))
 }

@@ -43,7 +43,8 @@ pub struct Running<D: ?Sized + ToOwned, A> {
     _cancel_on_drop: CancelOnDrop,
 }
 
-struct CancelOnDrop(CancelToken);
+/// Cancels its token when dropped: work whose caller stopped waiting stops too.
+pub(super) struct CancelOnDrop(pub CancelToken);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {

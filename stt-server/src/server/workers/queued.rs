@@ -80,6 +80,7 @@ pub async fn run(
         created: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         result: None,
         error: None,
+        progress: None,
     };
     // Listening before the job exists: its end cannot come before the wait.
     let mut finished = state.db.events.finished();

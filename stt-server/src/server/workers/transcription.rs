@@ -1,18 +1,20 @@
 //! The transcription workers: files of synchronous requests and of asynchronous jobs, through
 //! one bounded queue (full → 503 for synchronous requests).
 
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::Instant;
 
 use axum::http::StatusCode;
 use stt_core::audio::DecodeOptions;
-use stt_core::{Device, ErrorKind, LoadOptions, TranscribeOptions, Transcript};
+use stt_core::{CancelToken, Device, ErrorKind, LoadOptions, TranscribeOptions, Transcript};
 use tokio::sync::oneshot;
 
+use super::pool::CancelOnDrop;
 use super::{Models, start_workers};
 use crate::server::error::ApiError;
 use crate::server::metrics::WorkerStats;
@@ -27,12 +29,33 @@ pub struct Transcription {
     pub budget_minutes: Option<u64>,
     /// The server's longest audio (`--max-duration`).
     pub max_seconds: f64,
+    /// Where the worker reports how far it has got (a job's lease renewal reads it).
+    pub progress: Arc<Progress>,
+}
+
+/// The share of a transcription's audio decoded so far, from 0 to 1.
+#[derive(Debug, Default)]
+pub struct Progress(AtomicU32);
+
+impl Progress {
+    const SCALE: f64 = 1_000_000.0;
+
+    pub fn fraction(&self) -> f64 {
+        f64::from(self.0.load(Ordering::Relaxed)) / Self::SCALE
+    }
+
+    fn set(&self, fraction: f64) {
+        let scaled = (fraction.clamp(0.0, 1.0) * Self::SCALE) as u32;
+        self.0.store(scaled, Ordering::Relaxed);
+    }
 }
 
 struct Work {
     request: Transcription,
     reply: oneshot::Sender<Result<Transcript, ApiError>>,
     stats: Arc<WorkerStats>,
+    /// Cancelled when the caller stops waiting (a closed connection, a lost or cancelled job).
+    cancel: CancelToken,
 }
 
 pub struct TranscriptionWorkers {
@@ -66,6 +89,7 @@ impl TranscriptionWorkers {
     pub async fn try_run(&self, request: Transcription) -> Result<Transcript, ApiError> {
         let (reply, answer) = oneshot::channel();
         let work = self.work(request, reply);
+        let _cancel_on_drop = CancelOnDrop(work.cancel.clone());
         match self.queue.try_send(work) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(ApiError::overloaded()),
@@ -79,6 +103,7 @@ impl TranscriptionWorkers {
     pub async fn run(&self, request: Transcription) -> Result<Transcript, ApiError> {
         let (reply, answer) = oneshot::channel();
         let work = self.work(request, reply);
+        let _cancel_on_drop = CancelOnDrop(work.cancel.clone());
         let queue = self.queue.clone();
         tokio::task::spawn_blocking(move || queue.send(work).map_err(drop))
             .await
@@ -98,6 +123,7 @@ impl TranscriptionWorkers {
             request,
             reply,
             stats: Arc::clone(&self.stats),
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -117,13 +143,15 @@ fn run_work(work: Work, models: &mut Models) {
     let request = &work.request;
     work.stats.busy.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| transcribe(request, models)))
-        .unwrap_or_else(|_| {
-            // A model that panicked may be in any state: load it afresh next time.
-            models.forget(&request.model);
-            Err(ApiError::internal("the engine failed on this input"))
-        })
-        .map_err(|error| error.hiding_path(&request.audio, "the audio"));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        transcribe(request, models, &work.cancel)
+    }))
+    .unwrap_or_else(|_| {
+        // A model that panicked may be in any state: load it afresh next time.
+        models.forget(&request.model);
+        Err(ApiError::internal("the engine failed on this input"))
+    })
+    .map_err(|error| error.hiding_path(&request.audio, "the audio"));
     work.stats.busy.fetch_sub(1, Ordering::Relaxed);
     if let Ok(transcript) = &result {
         work.stats.record(transcript.duration, started.elapsed());
@@ -131,7 +159,11 @@ fn run_work(work: Work, models: &mut Models) {
     let _ = work.reply.send(result);
 }
 
-fn transcribe(work: &Transcription, models: &mut Models) -> Result<Transcript, ApiError> {
+fn transcribe(
+    work: &Transcription,
+    models: &mut Models,
+    cancel: &CancelToken,
+) -> Result<Transcript, ApiError> {
     // The caller's reserved minutes bound the decoding, as does the server's longest audio.
     let budget_seconds = work.budget_minutes.map(|minutes| minutes as f64 * 60.0);
     let decoding = DecodeOptions {
@@ -150,5 +182,14 @@ fn transcribe(work: &Transcription, models: &mut Models) -> Result<Transcript, A
             _ => error.into(),
         }
     })?;
-    Ok(models.get(&work.model)?.transcribe(&audio, &work.options)?)
+    let transcriber = models.get(&work.model)?;
+    let transcript =
+        transcriber.transcribe_with_progress(&audio, &work.options, cancel, &mut |progress| {
+            if progress.total_seconds > 0.0 {
+                work.progress
+                    .set(progress.processed_seconds / progress.total_seconds);
+            }
+            ControlFlow::Continue(())
+        })?;
+    Ok(transcript)
 }
