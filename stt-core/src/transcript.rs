@@ -64,6 +64,30 @@ pub struct Word {
 }
 
 impl Transcript {
+    /// A transcript of segments made elsewhere (live captions kept by a client, an import):
+    /// its text, duration and speakers follow from them; the decoding statistics are zero.
+    pub fn from_segments(segments: Vec<Segment>, language: &str, model: &str) -> Self {
+        let mut speakers: Vec<String> = Vec::new();
+        for speaker in segments.iter().filter_map(|s| s.speaker.as_ref()) {
+            if !speakers.contains(speaker) {
+                speakers.push(speaker.clone());
+            }
+        }
+        let duration = segments.iter().map(|s| s.end).fold(0.0, f64::max);
+        let text = segments.iter().map(|s| s.text.trim()).collect::<Vec<_>>();
+        Self {
+            text: text.join(" ").trim().to_string(),
+            language: language.to_string(),
+            language_probability: 1.0,
+            duration,
+            duration_after_vad: duration,
+            model: model.to_string(),
+            segments,
+            warnings: Vec::new(),
+            speakers,
+        }
+    }
+
     /// Shows each speaker label of `names` (`"Speaker 1"`) as its name there, in the
     /// speaker list, the segments and the words; other labels stay as they are.
     pub fn rename_speakers(&mut self, names: &std::collections::HashMap<String, String>) {
@@ -91,6 +115,24 @@ impl Transcript {
 }
 
 impl Segment {
+    /// Segment `id` of `text` from `start` to `end`, with no tokens, words or statistics.
+    pub fn from_text(id: usize, start: f64, end: f64, text: &str) -> Self {
+        Self {
+            id,
+            seek: 0,
+            start,
+            end,
+            text: text.to_string(),
+            tokens: Vec::new(),
+            temperature: 0.0,
+            avg_logprob: 0.0,
+            compression_ratio: 0.0,
+            no_speech_prob: 0.0,
+            words: Vec::new(),
+            speaker: None,
+        }
+    }
+
     /// Geometric mean of the token probabilities of the window, in [0, 1].
     pub fn confidence(&self) -> f64 {
         self.avg_logprob.exp().clamp(0.0, 1.0)
@@ -119,6 +161,26 @@ mod tests {
         ] {
             assert_eq!(round_to_hundredths(x), rounded, "{x}");
         }
+    }
+
+    #[test]
+    fn a_transcript_of_given_segments_has_their_text_length_and_speakers() {
+        let mut first = Segment::from_text(0, 0.0, 2.0, " Hello there.");
+        first.speaker = Some("Ada".into());
+        let mut second = Segment::from_text(1, 2.5, 4.25, "General Kenobi! ");
+        second.speaker = Some("Ben".into());
+        let mut third = Segment::from_text(2, 4.5, 5.0, "Hi.");
+        third.speaker = Some("Ada".into());
+        let transcript = Transcript::from_segments(vec![first, second, third], "en", "live");
+        assert_eq!(transcript.text, "Hello there. General Kenobi! Hi.");
+        assert_eq!(transcript.duration, 5.0);
+        assert_eq!(transcript.speakers, ["Ada", "Ben"]);
+        assert_eq!(transcript.model, "live");
+        assert!(
+            Transcript::from_segments(vec![], "", "live")
+                .text
+                .is_empty()
+        );
     }
 
     #[test]

@@ -82,7 +82,33 @@ export function postJson(path, body, options = {}) {
   });
 }
 
-/** Uploads `form` with progress (fetch cannot report it): resolves to the JSON answer. */
+/** POSTs `body` asking for a streamed answer and calls `onText` with each piece as it comes
+ * (the server's `delta` events); resolves to the `done` event's whole answer. */
+export async function streamJson(path, body, onText, signal) {
+  const response = await postJson(path, { ...body, stream: true }, { signal });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('The answer stopped before it was complete; try again.');
+    buffer += value.replaceAll('\r\n', '\n');
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const lines = buffer.slice(0, end).split('\n');
+      buffer = buffer.slice(end + 2);
+      const event = lines.find((line) => line.startsWith('event:'))?.slice(6).trim();
+      const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5)).join('\n');
+      if (!data) continue; // a keep-alive
+      const payload = JSON.parse(data);
+      if (event === 'delta') onText(payload.text);
+      else if (event === 'done') return payload;
+      else if (event === 'error') throw new ApiError(payload.status, payload.error);
+    }
+  }
+}
+
+/** Uploads `form` with progress (fetch cannot report it): resolves to the JSON answer and
+ * the id the workspace keeps the transcript under (`X-Transcript-Id`), if any. */
 export function upload(path, form, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
@@ -96,7 +122,7 @@ export function upload(path, form, onProgress, signal) {
       } catch {
         // keep the status
       }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      if (xhr.status >= 200 && xhr.status < 300) resolve({ body, transcriptId: xhr.getResponseHeader('X-Transcript-Id') });
       else reject(new ApiError(xhr.status, body.error || '', xhr.getResponseHeader('Retry-After')));
     };
     xhr.onerror = () => reject(new ApiError(0, ''));

@@ -2,6 +2,7 @@
 // every task's errors are shown in words.
 
 import { apiKey, getJson, setApiKey } from './api.js';
+import { initAssist } from './assist.js';
 import { initLibrary, loadLibrary } from './library.js';
 import { initLive } from './live.js';
 import { initTranscriptView } from './transcript.js';
@@ -66,6 +67,7 @@ function applyCapabilities() {
   $('diarize').closest('p').hidden = !capabilities.diarization;
   $('speakers').closest('p').hidden = !capabilities.diarization;
   $('tab-library').hidden = !apiKey();
+  $('live-keep').hidden = !apiKey();
   if (!apiKey() && !capabilities.anonymous) {
     notice('This server needs an API key: enter yours above.');
   } else if (!apiKey()) {
@@ -103,6 +105,7 @@ async function start() {
   initTabs();
   initKey();
   initTranscriptView(run);
+  initAssist(run, () => capabilities);
   initUpload(run, formats);
   initLive(run);
   initLibrary(run, formats);

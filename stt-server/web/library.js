@@ -23,7 +23,9 @@ function item(record, run, formats) {
   open.addEventListener('click', () => run(async () => {
     const exportPath = `/api/v1/transcripts/${record.id}/export`;
     const transcript = await getJson(`${exportPath}/json`);
-    showTranscript(transcript, { exportPath, fileName: record.file_name, media: null, formats: formats() });
+    showTranscript(transcript, {
+      exportPath, fileName: record.file_name, media: null, formats: formats(), transcriptId: record.id,
+    });
     $('result').scrollIntoView({ block: 'start' });
   }));
   const remove = document.createElement('button');

@@ -1,7 +1,8 @@
 // Live captions: the microphone through an AudioWorklet as 16 kHz PCM to /v1/stream; partials
-// in grey, finals in black; stop flushes the last words, and the result can be saved.
+// in grey, finals in black; stop flushes the last words, and the result can be downloaded or
+// kept in the library as a transcript.
 
-import { apiKey, explain, saveBlob } from './api.js';
+import { apiKey, explain, postJson, saveBlob } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,6 +17,7 @@ function buttons(live) {
   $('live-start').disabled = live;
   $('live-stop').disabled = !live;
   $('live-save').disabled = live || finals.length === 0;
+  $('live-keep').disabled = live || finals.length === 0;
 }
 
 function streamUrl() {
@@ -54,7 +56,9 @@ function onMessage(event, report) {
   } else if (message.partial !== undefined) {
     $('live-partial').textContent = message.partial;
   } else if (message.text !== undefined) {
-    finals.push({ text: message.text.trim(), start: message.start, end: message.end });
+    // Times are optional in the protocol: a final without them follows the one before.
+    const start = message.start ?? finals.at(-1)?.end ?? 0;
+    finals.push({ text: message.text.trim(), start, end: message.end ?? start });
     $('live-finals').textContent = finals.map((final) => final.text).join(' ');
     $('live-partial').textContent = '';
   } else if (message.is_final) {
@@ -101,14 +105,31 @@ function stop() {
   if (session.socket.readyState === WebSocket.OPEN) session.socket.send(JSON.stringify({ action: 'stop' }));
 }
 
+function sessionName() {
+  return `Live captions ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`;
+}
+
 function save() {
   const text = finals.map((final) => final.text).join('\n');
-  const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
-  saveBlob(new Blob([`${text}\n`], { type: 'text/plain' }), `live-${stamp}.txt`);
+  saveBlob(new Blob([`${text}\n`], { type: 'text/plain' }), `${sessionName().replaceAll(/[ :]/g, '-')}.txt`);
+}
+
+/** Keeps the finals as a transcript in the library (`POST /api/v1/transcripts/`). */
+async function keep(report) {
+  const language = $('live-language').value;
+  const body = {
+    file_name: sessionName(),
+    segments: finals.map(({ text, start, end }) => ({ text, start, end })),
+    ...(language !== 'auto' && { language }),
+  };
+  const kept = await (await postJson('/api/v1/transcripts/', body)).json();
+  $('live-keep').disabled = true;
+  report(`Saved to your library as “${kept.file_name}”.`);
 }
 
 export function initLive(run) {
   $('live-start').addEventListener('click', () => run((report) => start(report)));
   $('live-stop').addEventListener('click', stop);
   $('live-save').addEventListener('click', save);
+  $('live-keep').addEventListener('click', () => run(keep));
 }

@@ -3,6 +3,7 @@
 // copy and downloads in every export format.
 
 import { request, saveBlob } from './api.js';
+import { showAssist } from './assist.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,8 +18,9 @@ export function clock(seconds) {
 let shown = null; // { transcript, exportPath, fileName, names: Map, words: [] }
 
 /** Shows `transcript` (the API's JSON shape). `exportPath`: where its exports are
- * (`/v1/stt/{id}/export` or `/api/v1/transcripts/{id}/export`); `media`: a File to play. */
-export function showTranscript(transcript, { exportPath, fileName, media, formats }) {
+ * (`/v1/stt/{id}/export` or `/api/v1/transcripts/{id}/export`); `media`: a File to play;
+ * `transcriptId`: where the workspace keeps it, if it does (chat needs it). */
+export function showTranscript(transcript, { exportPath, fileName, media, formats, transcriptId }) {
   shown = { transcript, exportPath, fileName, names: new Map(), words: [] };
   $('result-title').textContent = fileName || 'Transcript';
   const facts = [clock(transcript.duration), transcript.language && `language ${transcript.language}`,
@@ -30,6 +32,7 @@ export function showTranscript(transcript, { exportPath, fileName, media, format
   $('search-count').textContent = '';
   renderSpeakerFields();
   renderTurns();
+  showAssist(transcriptId);
   $('result').hidden = false;
 }
 
@@ -172,12 +175,13 @@ function search() {
   document.querySelector('#transcript .match')?.scrollIntoView({ block: 'center', behavior: 'smooth' });
 }
 
-/** The text with each turn's speaker (as named) and time. */
-export function plainText() {
+/** The text with each turn's speaker (as named), and its time when `timed`. */
+export function plainText(timed = true) {
   return turns(shown.transcript.segments).map((turn) => {
     const text = turn.segments.map((segment) => segment.text.trim()).join(' ');
-    const who = turn.speaker ? `${speakerName(turn.speaker)} ` : '';
-    return `${who}[${clock(turn.segments[0].start)}]\n${text}`;
+    const who = turn.speaker ? speakerName(turn.speaker) : '';
+    if (!timed) return who ? `${who}: ${text}` : text;
+    return `${who ? `${who} ` : ''}[${clock(turn.segments[0].start)}]\n${text}`;
   }).join('\n\n');
 }
 

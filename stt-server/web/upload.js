@@ -35,16 +35,17 @@ async function createJob(file, url, signal) {
     for (const [name, value] of Object.entries(options())) form.append(name, value);
     form.append('audio', file, file.name);
     stage('Uploading', 0, `Sending ${file.name}`);
-    const answer = await upload('/v1/stt/create', form, (fraction) => {
+    const { body, transcriptId } = await upload('/v1/stt/create', form, (fraction) => {
       stage('Uploading', fraction, `${Math.round(fraction * 100)}% of ${file.name} sent`);
     }, signal);
-    return answer.generation_id;
+    return { jobId: body.generation_id, transcriptId };
   }
   stage('Fetching', null, `The server is fetching ${url}`);
   const fields = options();
   const body = { url, ...fields, diarize: fields.diarize === 'true' };
   if (fields.speakers) body.speakers = Number(fields.speakers);
-  return (await (await postJson('/v1/stt/create', body, { signal })).json()).generation_id;
+  const response = await postJson('/v1/stt/create', body, { signal });
+  return { jobId: (await response.json()).generation_id, transcriptId: response.headers.get('X-Transcript-Id') };
 }
 
 async function waitForJob(jobId, signal) {
@@ -68,13 +69,14 @@ async function transcribe(formats) {
   $('transcribe').disabled = true;
   $('result').hidden = true;
   try {
-    running.jobId = await createJob(file, file ? null : url, controller.signal);
+    const { jobId, transcriptId } = await createJob(file, file ? null : url, controller.signal);
+    running.jobId = jobId;
     await waitForJob(running.jobId, controller.signal);
     stage('Done', 1, 'Transcribed');
     const exportPath = `/v1/stt/${running.jobId}/export`;
     const transcript = await getJson(`${exportPath}/json`, { signal: controller.signal });
     const fileName = file ? file.name : decodeURIComponent(url.split('/').pop() || url);
-    showTranscript(transcript, { exportPath, fileName, media: file, formats });
+    showTranscript(transcript, { exportPath, fileName, media: file, formats, transcriptId });
     $('result').scrollIntoView({ block: 'start' });
   } finally {
     running = null;

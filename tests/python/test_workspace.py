@@ -329,6 +329,44 @@ def test_account_profile_keys_usage_and_cloud(server, owner, stored):
     assert cloud["count"] == 1 and cloud["results"][0]["status"] == "running"
 
 
+def test_a_transcript_made_elsewhere_is_kept_and_used_like_the_others(server):
+    """Live captions saved by the web app: `POST /api/v1/transcripts/` keeps checked segments,
+    which list, search and export like a transcription's; bad ones are refused by name."""
+    key = server.create_key(plan="paid", name="importer")["key"]
+    path = "/api/v1/transcripts/"
+    body = {"file_name": "Live captions", "language": "en", "segments": [
+        {"start": 0.0, "end": 2.5, "text": " And so, my fellow Americans,", "speaker": "Ada"},
+        {"start": 3.0, "end": 6.25, "text": "ask not what your country can do for you."},
+    ]}
+    created = requests.post(server.url(path), headers=auth(key), json=body, timeout=60)
+    assert created.status_code == 201, created.text
+    kept = created.json()
+    assert (kept["source"], kept["status"], kept["duration"]) == ("imported", "completed", 6.25)
+    assert kept["text"] == "And so, my fellow Americans, ask not what your country can do for you."
+    assert kept["speakers"] == ["Ada"]
+    assert [t["id"] for t in listed(server, key, search="COUNTRY")["results"]] == [kept["id"]]
+    subtitles = list(srt.parse(export(server, key, kept["id"], "srt").text))
+    assert [s.start for s in subtitles] == [timedelta(0), timedelta(seconds=3)]
+    assert subtitles[0].content == "Ada: And so, my fellow Americans,"
+
+    def refused(payload, status, words, headers=None):
+        response = requests.post(server.url(path), headers={**auth(key), **(headers or {})},
+                                 timeout=60, **payload)
+        assert response.status_code == status, (payload.get("json"), response.text)
+        assert words in response.json()["error"], response.text
+
+    segment = {"start": 0, "end": 1, "text": "x"}
+    refused({"json": {"segments": []}}, 400, "segments")
+    refused({"json": {"segments": [{**segment, "start": 2}]}}, 400, "segments[0]")
+    refused({"json": {"segments": [segment], "language": "english"}}, 400, "language")
+    refused({"json": {"segments": [segment], "owner": "someone"}}, 400, "unknown field")
+    huge = b'{"segments": [{"start": 0, "end": 1, "text": "' + b"x" * (9 << 20) + b'"}]}'
+    refused({"data": huge}, 413, "larger than", {"Content-Type": "application/json"})
+    anonymous = requests.post(server.url(path), json=body, timeout=60)
+    assert anonymous.status_code == 401, anonymous.text
+    assert listed(server, key)["count"] == 1
+
+
 def test_deleting_removes_the_transcript_and_its_job(server, owner, stored):
     key, ids = owner["key"], stored["ids"]
     for transcript_id in [ids[JFK], ids["job"]]:

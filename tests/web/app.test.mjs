@@ -1,7 +1,7 @@
 // The web app of `stt serve` in Debian's Chromium, driven by Playwright: an upload of jfk to its
 // transcript and exports, a click on a word moving the player, a bad file's error, live
-// captions from Chromium's fake microphone, axe-core's accessibility scan, and nothing loaded
-// from another origin. Screenshots of every screen at phone and desktop width go to
+// captions from Chromium's fake microphone kept in the library, a stored transcript's summary,
+// questions and speech, axe-core's accessibility scan, and nothing loaded from another origin. Screenshots of every screen at phone and desktop width go to
 // benches/out/web/.
 
 import assert from 'node:assert/strict';
@@ -81,6 +81,12 @@ async function transcribe(page, file) {
   await page.setInputFiles('#file', file);
   await page.click('#transcribe');
   await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 240_000 });
+}
+
+/** Waits for `selector`, or for an error, which fails the test with its words. */
+async function settle(page, selector, timeout = 120_000) {
+  await page.waitForSelector(`${selector}, #error:not([hidden])`, { timeout });
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
 }
 
 before(async () => {
@@ -205,6 +211,9 @@ describe('the web app', () => {
     assert.equal(await page.isEnabled('#live-save'), true);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#live-save')]);
     assert.match(readFileSync(await download.path(), 'utf8'), /printing/i);
+    await page.click('#live-keep');
+    await page.waitForFunction(() => /Saved to your library/.test(document.getElementById('notice').textContent));
+    assert.equal(await page.isDisabled('#live-keep'), true);
     assert.deepEqual(await seriousViolations(page), []);
     await page.context().close();
   });
@@ -215,10 +224,26 @@ describe('the web app', () => {
     await page.waitForSelector('#library-list li');
     assert.match(await page.textContent('#library-list'), /jfk\.flac/);
     await shoot(page, 'library');
+    await page.locator('#library-list li', { hasText: 'Live captions' }).getByRole('button', { name: /^Open/ }).click();
+    await settle(page, '#result:not([hidden])');
+    assert.match(await page.textContent('#transcript'), /printing/i);
     assert.deepEqual(await seriousViolations(page), []);
     await page.locator('#library-list li', { hasText: 'jfk.flac' }).first().getByRole('button', { name: /^Open/ }).click();
-    await page.waitForSelector('#result:not([hidden])');
-    assert.match(await page.textContent('#transcript'), /ask not what your country/);
+    await page.waitForFunction(() => /ask not/.test(document.getElementById('transcript').textContent));
+
+    // A stored transcript's summary, a question answered from it with its sources, read aloud.
+    await page.click('#summary-form button');
+    await settle(page, '#summary-speak:not([hidden])');
+    assert.match(await page.textContent('#summary'), /\w+ \w+ \w+/);
+    await page.fill('#chat-question', 'What should you ask?');
+    await page.click('#chat-form button');
+    await settle(page, '#chat-log .sources');
+    assert.match(await page.textContent('#chat-log .sources'), /country/);
+    assert.notEqual((await page.textContent('#chat-log .answer')).trim(), '');
+    await page.click('#chat-log .speak');
+    await page.waitForFunction(() => document.getElementById('speech')?.duration > 0.5, null, { timeout: 60_000 });
+    await shoot(page, 'assist');
+    assert.deepEqual(await seriousViolations(page), []);
     const before = await page.locator('#library-list li').count();
     page.once('dialog', (dialog) => dialog.accept());
     await page.locator('#library-list li').first().getByRole('button', { name: /^Delete/ }).click();

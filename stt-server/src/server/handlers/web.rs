@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// Each file of the app: its path, content type and text.
-const FILES: [(&str, &str, &str); 9] = [
+const FILES: [(&str, &str, &str); 10] = [
     (
         "/",
         "text/html; charset=utf-8",
@@ -34,6 +34,7 @@ const FILES: [(&str, &str, &str); 9] = [
         include_str!("../../../web/live-worklet.js"),
     ),
     ("/library.js", JS, include_str!("../../../web/library.js")),
+    ("/assist.js", JS, include_str!("../../../web/assist.js")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 

@@ -1,8 +1,12 @@
 //! What callers of the workspace API (`/api/v1/`) send: the transcript list's query, the
-//! usage period, the account fields a user may change, and export format names.
+//! usage period, the account fields a user may change, export format names, and transcripts
+//! made elsewhere to keep.
 
 use chrono::{DateTime, NaiveDate};
+use serde::Deserialize;
 use serde_json::Value;
+use stt_core::Transcript;
+use stt_core::transcript::Segment;
 
 use crate::server::error::{ApiError, Result};
 use crate::server::storage::accounts::{EmailPreferences, Profile};
@@ -210,6 +214,105 @@ fn email(value: &Value) -> Result<Option<String>> {
     Ok(Some(address.to_string()))
 }
 
+/// The largest body of `POST /api/v1/transcripts/`: hours of speech as text.
+pub const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+const MAX_IMPORT_SEGMENTS: usize = 50_000;
+const MAX_SEGMENT_CHARS: usize = 10_000;
+const MAX_LABEL_CHARS: usize = 255;
+/// A week, in seconds: no recording is longer.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    segments: Vec<ImportedSegment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportedSegment {
+    start: f64,
+    end: f64,
+    text: String,
+    #[serde(default)]
+    speaker: Option<String>,
+}
+
+/// A short label (a file, model or speaker name): printable, at most 255 characters.
+fn label(name: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.chars().count() > MAX_LABEL_CHARS
+        || value.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid `{name}`: a printable text of 1 to {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// The file name and transcript a client sends to keep (live captions saved by the web app,
+/// an import), checked: times in order within a week, bounded texts, an ISO 639-1 language.
+pub fn imported_transcript(body: ImportBody) -> Result<(Option<String>, Transcript)> {
+    let file_name = body
+        .file_name
+        .as_deref()
+        .map(|name| label("file_name", name))
+        .transpose()?;
+    if body.segments.is_empty() || body.segments.len() > MAX_IMPORT_SEGMENTS {
+        return Err(ApiError::bad_request(format!(
+            "invalid `segments`: 1 to {MAX_IMPORT_SEGMENTS} are kept"
+        )));
+    }
+    let language = body.language.unwrap_or_default();
+    if !(language.is_empty()
+        || language.len() == 2 && language.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid `language`: {language:?} is not a two-letter ISO 639-1 code"
+        )));
+    }
+    let model = label("model", body.model.as_deref().unwrap_or("imported"))?;
+    let mut segments = Vec::with_capacity(body.segments.len());
+    let mut last_start = 0.0;
+    for (index, given) in body.segments.into_iter().enumerate() {
+        let timed = given.start.is_finite()
+            && given.end.is_finite()
+            && given.start >= last_start
+            && given.start <= given.end
+            && given.end <= MAX_SECONDS;
+        if !timed {
+            return Err(ApiError::bad_request(format!(
+                "invalid `segments[{index}]`: times must be seconds with start <= end, \
+                 starts in order and ends within a week (got {} to {})",
+                given.start, given.end
+            )));
+        }
+        if given.text.chars().count() > MAX_SEGMENT_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "invalid `segments[{index}].text`: at most {MAX_SEGMENT_CHARS} characters"
+            )));
+        }
+        last_start = given.start;
+        let text = given.text.replace(|c: char| c.is_control(), " ");
+        let mut segment = Segment::from_text(index, given.start, given.end, &text);
+        segment.speaker = match given.speaker {
+            Some(speaker) => Some(label(&format!("segments[{index}].speaker"), &speaker)?),
+            None => None,
+        };
+        segments.push(segment);
+    }
+    let transcript = Transcript::from_segments(segments, &language, &model);
+    Ok((file_name, transcript))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +344,39 @@ mod tests {
         }
         let time = ListQuery::parse(Some("created_before=2026-12-01T01:00:00%2B01:00")).unwrap();
         assert_eq!(time.filter.created_before_ms, Some(1_796_083_200_000));
+    }
+
+    fn import(body: Value) -> Result<Transcript> {
+        let body = serde_json::from_value(body).map_err(|e| ApiError::bad_request(e.to_string()));
+        Ok(imported_transcript(body?)?.1)
+    }
+
+    #[test]
+    fn imported_transcripts_are_checked_before_they_are_kept() {
+        let kept = import(json!({"language": "en", "segments": [
+            {"start": 0.0, "end": 1.5, "text": " And so,", "speaker": "Ada"},
+            {"start": 1.5, "end": 3.0, "text": "my fellow\u{7}Americans"},
+        ]}))
+        .unwrap();
+        assert_eq!(kept.text, "And so, my fellow Americans");
+        assert_eq!((kept.duration, kept.model.as_str()), (3.0, "imported"));
+        assert_eq!(kept.speakers, ["Ada"]);
+        let segment = |start: f64, end: f64| json!({"start": start, "end": end, "text": "x"});
+        for bad in [
+            json!({"segments": []}),
+            json!({"segments": [segment(2.0, 1.0)]}),
+            json!({"segments": [segment(2.0, 3.0), segment(1.0, 3.0)]}),
+            json!({"segments": [segment(-1.0, 1.0)]}),
+            json!({"segments": [segment(0.0, 1e9)]}),
+            json!({"segments": [segment(0.0, 1.0)], "language": "english"}),
+            json!({"segments": [segment(0.0, 1.0)], "model": ""}),
+            json!({"segments": [segment(0.0, 1.0)], "file_name": "a\u{0}b"}),
+            json!({"segments": [{"start": 0, "end": 1, "text": "x", "speaker": "\n"}]}),
+            json!({"segments": [{"start": 0, "end": 1, "text": "x".repeat(10_001)}]}),
+            json!({"segments": [segment(0.0, 1.0)], "owner": "someone else"}),
+        ] {
+            assert!(import(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -40,16 +40,19 @@ pub enum TranscriptSource {
     Job,
     /// `POST /v1/audio/*`.
     OpenAi,
+    /// `POST /api/v1/transcripts/`: made elsewhere (live captions kept by the web app).
+    Imported,
 }
 
 impl TranscriptSource {
-    const ALL: [Self; 3] = [Self::Transcribe, Self::Job, Self::OpenAi];
+    const ALL: [Self; 4] = [Self::Transcribe, Self::Job, Self::OpenAi, Self::Imported];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Transcribe => "transcribe",
             Self::Job => "job",
             Self::OpenAi => "openai",
+            Self::Imported => "imported",
         }
     }
 }

@@ -32,7 +32,10 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .put(update_account)
                 .patch(update_account),
         ),
-        ("/api/v1/transcripts", routing::get(transcripts::list)),
+        (
+            "/api/v1/transcripts",
+            routing::get(transcripts::list).post(transcripts::create),
+        ),
         (
             "/api/v1/transcripts/{id}",
             routing::get(transcripts::detail).delete(transcripts::delete),

@@ -1,10 +1,10 @@
 //! `/api/v1/transcripts/`: the account's stored transcripts, listed (pages, filters, search),
-//! read with their segments, deleted, and exported to seven formats by the core's renderers.
+//! kept from elsewhere, read with their segments, deleted, and exported to seven formats by the core's renderers.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -15,8 +15,11 @@ use super::caller_key;
 use crate::server::AppState;
 use crate::server::error::{ApiError, Result};
 use crate::server::handlers::export::{Export, readable_date, speaker_names};
-use crate::server::request::workspace::ListQuery;
-use crate::server::storage::transcripts::{TranscriptRecord, TranscriptStatus};
+use crate::server::request::read_json_up_to;
+use crate::server::request::workspace::{
+    ImportBody, ListQuery, MAX_IMPORT_BYTES, imported_transcript,
+};
+use crate::server::storage::transcripts::{TranscriptRecord, TranscriptSource, TranscriptStatus};
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no transcript {id:?}"))
@@ -78,6 +81,34 @@ pub async fn list(
         "previous": (query.page > 1).then(|| query.link(query.page - 1)),
         "results": results,
     })))
+}
+
+/// `POST /api/v1/transcripts/`: keeps a transcript the caller made elsewhere (the web app's
+/// live captions): JSON `segments` (`start`, `end`, `text`, optional `speaker`) and optional
+/// `file_name`, `language` and `model`; 201 with the stored transcript's summary.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>)> {
+    let key = caller_key(&state, &headers).await?;
+    let body: ImportBody = read_json_up_to(request, MAX_IMPORT_BYTES).await?;
+    let (file_name, transcript) = imported_transcript(body)?;
+    let record = TranscriptRecord::new(
+        &key.account_id,
+        TranscriptSource::Imported,
+        file_name,
+        &transcript.model,
+    )
+    .fill(&transcript);
+    state
+        .db
+        .insert_transcript(&record, Some(&transcript))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut body = summary(&record);
+    body["text"] = json!(record.text);
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 async fn find(
