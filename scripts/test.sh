@@ -46,7 +46,7 @@ stage "set-up" scripts/setup.sh
 stage "fmt, clippy" lint
 stage "Rust tests (nextest)" cargo nextest run --release --no-fail-fast --status-level fail \
   --final-status-level slow
-stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q tests/python
+stage "converter and server (pytest)" "$STT_PYTHON" -m pytest -q --durations=12 tests/python
 stage "server on PostgreSQL" on_postgres
 stage "web app (Chromium)" node --test tests/web/app.test.mjs
 # The release's artifacts, built with zig for glibc 2.28; the archive and the binaries checked,

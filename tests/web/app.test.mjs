@@ -1,11 +1,12 @@
 // The web app of `stt serve` in Debian's Chromium, driven by Playwright: an upload of jfk to its
-// transcript and exports, a click on a word moving the player, a bad file's error, live
+// transcript and exports, an address the server fetches, a click on a word moving the player, a bad file's error, live
 // captions from Chromium's fake microphone kept in the library, a stored transcript's summary,
 // questions and speech, axe-core's accessibility scan, and nothing loaded from another origin. Screenshots of every screen at phone and desktop width go to
 // benches/out/web/.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,8 @@ let scratch;
 const foreign = []; // requests to any other origin
 
 function startServer(dataDir) {
-  const child = spawn(STT, ['serve', '--port', '0', '--data-dir', dataDir, '--anonymous'], {
+  // (private addresses allowed: the recording given by address is served on loopback)
+  const child = spawn(STT, ['serve', '--port', '0', '--data-dir', dataDir, '--anonymous', '--allow-private-urls'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -150,6 +152,22 @@ describe('the web app', () => {
     assert.equal(await page.textContent('#search-count'), '2 matches');
     await shoot(page, 'transcript');
     assert.deepEqual(await seriousViolations(page), []);
+    await page.context().close();
+  });
+
+  test('an address is fetched by the server and transcribed', async () => {
+    const files = createServer((request, response) => {
+      response.writeHead(200, { 'Content-Type': 'audio/flac' });
+      response.end(readFileSync(JFK));
+    });
+    await new Promise((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const page = await newPage();
+    await page.fill('#url', `http://127.0.0.1:${files.address().port}/speeches/jfk.flac`);
+    await page.click('#transcribe');
+    await settle(page, '#result:not([hidden])', 240_000);
+    assert.match(await page.textContent('#transcript'), /ask not what your country/i);
+    assert.equal(await page.textContent('#result-title'), 'jfk.flac');
+    files.close();
     await page.context().close();
   });
 
