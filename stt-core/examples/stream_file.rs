@@ -2,6 +2,7 @@
 //! engine goes, and prints every event with the stream time it was sent at.
 //!
 //! cargo run --release -p stt-core --example stream_file -- FILE [--realtime] [--model base]
+//!     [--options JSON]   (StreamOptions that differ from the defaults)
 
 use std::time::{Duration, Instant};
 
@@ -13,16 +14,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let file = args
         .first()
-        .ok_or("usage: stream_file FILE [--realtime] [--model NAME]")?;
+        .ok_or("usage: stream_file FILE [--realtime] [--model NAME] [--options JSON]")?;
     let realtime = args.iter().any(|a| a == "--realtime");
-    let model = args
-        .iter()
-        .position(|a| a == "--model")
-        .and_then(|i| args.get(i + 1))
-        .map_or("base", String::as_str);
+    let value = |name: &str| {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1).map(String::as_str)
+    };
+    let model = value("--model").unwrap_or("base");
+    let options = StreamOptions::from_json(value("--options").unwrap_or("{}"))?;
     let audio = stt_core::audio::load_file(std::path::Path::new(file))?;
     let mut transcriber = Transcriber::load(model, &LoadOptions::default())?;
-    let mut session = StreamSession::new(StreamOptions::default())?;
+    let mut session = StreamSession::new(options)?;
     let chunk = (CHUNK_SECONDS * 16_000.0) as usize;
     let started = Instant::now();
     let mut busy = Duration::ZERO;

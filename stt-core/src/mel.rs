@@ -213,20 +213,23 @@ impl MelWindows<'_> {
     /// Exactly [`LogMel::window`] of the whole spectrogram: `frames` frames from `start` as a
     /// model input `[n_mels, N_FRAMES]`, zero past them and past the end.
     pub fn window(&self, start: usize, frames: usize) -> Result<Vec<f32>> {
-        let mut out = vec![0.0f32; self.n_mels() * N_FRAMES];
-        let available = self
-            .n_frames
-            .saturating_sub(start)
-            .min(frames)
-            .min(N_FRAMES);
+        self.window_of_width(start, frames, N_FRAMES)
+    }
+
+    /// [`Self::window`] `width` frames wide (at most [`N_FRAMES`]): the spectrogram past
+    /// `frames` is left out when it does not fit, and zero past the end.
+    pub fn window_of_width(&self, start: usize, frames: usize, width: usize) -> Result<Vec<f32>> {
+        let width = width.min(N_FRAMES);
+        let mut out = vec![0.0f32; self.n_mels() * width];
+        let available = self.n_frames.saturating_sub(start).min(frames).min(width);
         if available == 0 {
             return Ok(out);
         }
         let range = start..start + available;
         let (base, chunk) = read_for_frames(self.source, self.total, range.clone())?;
         self.extractor
-            .raw_log_mel(self.total, base, &chunk, range, &mut out, N_FRAMES);
-        for row in out.chunks_mut(N_FRAMES) {
+            .raw_log_mel(self.total, base, &chunk, range, &mut out, width);
+        for row in out.chunks_mut(width) {
             normalize(&mut row[..available], self.floor);
         }
         Ok(out)

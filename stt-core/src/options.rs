@@ -81,6 +81,11 @@ pub struct TranscribeOptions {
     pub hallucination_silence_threshold: Option<f32>,
     /// Most tokens decoded per window; `None`: half the model's context (224).
     pub max_new_tokens: Option<usize>,
+    /// Encode a window shorter than 30 s as its audio and this many seconds of silence after
+    /// it, not padded to 30 s (whisper.cpp's `audio_ctx`): the encoder's work falls with the
+    /// window's length, as live streams want. Needs graphs converted by this version (older
+    /// ones always take 30 s). `None`, as the reference engines do, pads every window.
+    pub window_padding: Option<f32>,
     /// Label who speaks ("Speaker 1", "Speaker 2"...) on segments and words, splitting segments
     /// where the speaker changes. Needs the `diarization` feature and the `campplus` model. Off
     /// here; the HTTP contract's `/v1/transcribe` turns it on.
@@ -122,6 +127,7 @@ impl Default for TranscribeOptions {
             clip_timestamps: Vec::new(),
             hallucination_silence_threshold: None,
             max_new_tokens: None,
+            window_padding: None,
             diarize: false,
             speakers: 0,
             diarize_by_channel: false,
@@ -224,6 +230,13 @@ impl TranscribeOptions {
             return Err(Error::InvalidOption(
                 "diarize needs stt-core built with the `diarization` feature".into(),
             ));
+        }
+        if let Some(padding) = self.window_padding
+            && !(0.0..=30.0).contains(&padding)
+        {
+            return Err(Error::InvalidOption(format!(
+                "window_padding must be seconds from 0 to 30, got {padding}"
+            )));
         }
         if self.max_initial_timestamp.is_nan() || self.max_initial_timestamp < 0.0 {
             return Err(Error::InvalidOption(format!(

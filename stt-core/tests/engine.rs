@@ -30,6 +30,25 @@ fn jfk_matches_the_reference_text() {
 }
 
 #[test]
+fn a_window_encoded_short_reads_the_same_words() {
+    // jfk's 11 s as 12 s of frames instead of 30 s: the graphs converted here allow it.
+    let options = TranscribeOptions {
+        window_padding: Some(1.0),
+        ..TranscribeOptions::default()
+    };
+    let short = transcribe("jfk.flac", &options);
+    let full = transcribe("jfk.flac", &TranscribeOptions::default());
+    assert_eq!(words(&short.text), words(&full.text), "{}", short.text);
+    // Another encoder input: the same words, not the same probabilities.
+    assert_ne!(short.segments[0].avg_logprob, full.segments[0].avg_logprob);
+    let bad = TranscribeOptions {
+        window_padding: Some(-1.0),
+        ..TranscribeOptions::default()
+    };
+    assert!(bad.validate().is_err());
+}
+
+#[test]
 fn text_only_mode_gives_the_reference_punctuation() {
     let options = TranscribeOptions {
         without_timestamps: true,

@@ -47,6 +47,9 @@ export interface TranscribeOptions {
   hallucinationSilenceThreshold?: number | null;
   /** Most tokens decoded per 30 s window; `null`: half the model's context (224). */
   maxNewTokens?: number | null;
+  /** Encode a window shorter than 30 s as its audio and this many seconds of silence, not
+   * padded to 30 s (faster on short windows); `null` pads every window, as the references do. */
+  windowPadding?: number | null;
   /** Label who speaks ("Speaker 1"...) on segments and words (off by default). */
   diarize?: boolean;
   /** With `diarize`: the number of speakers when known; 0 estimates it. */

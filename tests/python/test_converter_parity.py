@@ -262,8 +262,13 @@ def test_graph_interface(name):
     m = converted(name)
     enc_in = {i.name: i for i in m.encoder.get_inputs()}
     assert list(enc_in) == ["input_features"]
-    assert enc_in["input_features"].shape[1:] == [m.config["num_mel_bins"], N_FRAMES]
+    # 3000 frames as the reference engines give them, or fewer (a short window, encoded at
+    # its positions), which the metadata tells the engine.
+    assert enc_in["input_features"].shape[1:] == [m.config["num_mel_bins"], "input_frames"]
+    assert m.encoder.get_modelmeta().custom_metadata_map["input_frames"] == "any_even"
     assert [o.name for o in m.encoder.get_outputs()] == ["last_hidden_state"]
+    short = np.zeros((1, m.config["num_mel_bins"], 400), dtype=np.float32)
+    assert m.encoder.run(None, {"input_features": short})[0].shape == (1, 200, m.config["d_model"])
 
     inputs = {i.name: i for i in m.decoder.get_inputs()}
     expected = {"input_ids", "encoder_hidden_states", "use_cache_branch", "logits_to_keep"}

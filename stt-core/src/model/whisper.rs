@@ -28,6 +28,10 @@ const LOGITS: &str = "logits";
 /// audio, shared by that audio's consecutive sequences.
 const CROSS_CACHE_KEY: &str = "cross_cache";
 const CROSS_CACHE_PER_AUDIO: &str = "per_audio";
+/// Encoder metadata of graphs that take windows shorter than [`N_FRAMES`] (an even number of
+/// frames, encoded at their positions).
+const ENCODER_FRAMES_KEY: &str = "input_frames";
+const ENCODER_FRAMES_ANY: &str = "any_even";
 
 /// Names of one layer's cache tensors: past inputs and the matching present outputs.
 struct LayerCacheNames {
@@ -60,6 +64,8 @@ pub struct WhisperModel {
     /// Whether the decoder takes `logits_to_keep`; other graphs compute every position's
     /// logits and the unwanted rows are dropped.
     keeps_logits: bool,
+    /// Whether the encoder takes windows shorter than 30 s (`input_frames` metadata).
+    short_windows: bool,
     device: Device,
     cancel: CancelToken,
 }
@@ -152,6 +158,11 @@ impl WhisperModel {
             .custom(CROSS_CACHE_KEY)
             .is_some_and(|value| value == CROSS_CACHE_PER_AUDIO);
         let keeps_logits = decoder.inputs().iter().any(|i| i.name() == LOGITS_TO_KEEP);
+        let short_windows = encoder
+            .metadata()
+            .map_err(inference)?
+            .custom(ENCODER_FRAMES_KEY)
+            .is_some_and(|value| value == ENCODER_FRAMES_ANY);
         Ok(Self {
             config,
             encoder,
@@ -162,6 +173,7 @@ impl WhisperModel {
             alignment,
             cross_cache_per_audio,
             keeps_logits,
+            short_windows,
             device,
             cancel: CancelToken::default(),
         })
@@ -183,18 +195,29 @@ impl WhisperModel {
         &self.cancel
     }
 
-    /// Runs the encoder on one window of log-mel features (`[n_mels, N_FRAMES]`, bin major).
+    /// Whether the encoder takes windows shorter than [`N_FRAMES`] (graphs converted by this
+    /// version); others take exactly [`N_FRAMES`].
+    pub fn encodes_short_windows(&self) -> bool {
+        self.short_windows
+    }
+
+    /// Runs the encoder on one window of log-mel features (`[n_mels, frames]`, bin major):
+    /// [`N_FRAMES`] frames, or, where [`Self::encodes_short_windows`], any even number below.
     pub fn encode(&mut self, window: Vec<f32>) -> Result<AudioFeatures> {
         self.cancel.check()?;
-        let shape = [1, self.config.n_mels, N_FRAMES];
-        if window.len() != shape.iter().product::<usize>() {
+        let n_mels = self.config.n_mels;
+        let frames = window.len() / n_mels;
+        let fits = window.len() % n_mels == 0
+            && (frames == N_FRAMES
+                || self.short_windows && frames > 0 && frames < N_FRAMES && frames % 2 == 0);
+        if !fits {
             return Err(Error::Inference(format!(
-                "encoder input has {} values, expected {}x{}",
+                "encoder input has {} values, expected {n_mels}x{N_FRAMES}{}",
                 window.len(),
-                shape[1],
-                shape[2]
+                if self.short_windows { " or fewer, even, frames" } else { "" }
             )));
         }
+        let shape = [1, n_mels, frames];
         let input = Tensor::from_array((shape, window)).map_err(inference)?;
         // A new window: the last one's decoder steps are over, and so are this pass's
         // activations once it returns.

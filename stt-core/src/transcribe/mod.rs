@@ -270,6 +270,18 @@ impl Transcriber {
         ))
     }
 
+    /// Frames the encoder reads for a window of `frames` frames of audio: [`N_FRAMES`], or
+    /// with `window_padding` on graphs that allow it, the audio and its padding.
+    fn window_width(&self, frames: usize, options: &TranscribeOptions) -> usize {
+        match options.window_padding {
+            Some(padding) if self.model.encodes_short_windows() => {
+                let padded = frames + (f64::from(padding) / FRAME_SECONDS).round() as usize;
+                (padded.div_ceil(2) * 2).clamp(2, N_FRAMES)
+            }
+            _ => N_FRAMES,
+        }
+    }
+
     /// The long-form loop over 16 kHz samples; `speech_map` places the samples in the
     /// original audio when they are its speech only.
     fn decode_samples(
@@ -319,7 +331,10 @@ impl Transcriber {
             let previous_seek = seek;
             let segment_frames = N_FRAMES.min(content_frames - seek).min(clip_end - seek);
             let time_offset = seek as f64 * FRAME_SECONDS;
-            let features = self.model.encode(mel.window(seek, segment_frames)?)?;
+            let width = self.window_width(segment_frames, options);
+            let features = self
+                .model
+                .encode(mel.window_of_width(seek, segment_frames, width)?)?;
 
             let language = match &mut language {
                 Some(language) => language,

@@ -11,7 +11,8 @@ The `stt-models` crate embeds this package and runs it as:
 CTranslate2 model in DIR/ct2/NAME (kept, so that CTranslate2 can load it as a reference)
 and converts it into DIR/models/NAME:
 
-    onnx/encoder_model.onnx            input_features [B, n_mels, 3000] -> last_hidden_state [B, 1500, D]
+    onnx/encoder_model.onnx            input_features [B, n_mels, F] -> last_hidden_state [B, F/2, D]
+                                       (F: 3000, or fewer, even, for a window encoded short)
                                        (self-attention is ONNX Runtime's com.microsoft
                                        MultiHeadAttention; the rest standard opset 17)
     onnx/decoder_model_merged.onnx     input_ids, encoder_hidden_states, past_key_values.*,

@@ -7,13 +7,16 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from .onnx_graph import GraphBuilder, finish_model, tensor_info
-from .whisper_config import N_FRAMES
 
 LAYER_NORM_EPS = 1e-5
 # Decoder metadata: the cross-attention cache inputs take one row per audio, shared by the
 # consecutive sequences (beams, samples) of that audio; without it, one row per sequence.
 CROSS_CACHE_KEY = "cross_cache"
 CROSS_CACHE_PER_AUDIO = "per_audio"
+# Encoder metadata: the input may have fewer than 3000 frames (an even number), whose first
+# positions are encoded (whisper.cpp's audio_ctx); without it, exactly 3000.
+ENCODER_FRAMES_KEY = "input_frames"
+ENCODER_FRAMES_ANY = "any_even"
 
 
 def layer_norm(g, x, w, prefix):
@@ -191,22 +194,24 @@ def conv1d(g, x, w, prefix, stride):
 
 
 def build_encoder(w, weight_dtype=np.float32):
-    """input_features [B, n_mels, 3000] -> last_hidden_state [B, 1500, D]."""
+    """input_features [B, n_mels, F] -> last_hidden_state [B, F/2, D], F even and at most 3000
+    (the reference engines always give 3000)."""
     g = GraphBuilder(weight_dtype)
     x = gelu(g, conv1d(g, "input_features", w, "encoder/conv1", stride=1))
     x = gelu(g, conv1d(g, x, w, "encoder/conv2", stride=2))
-    x = g.op("Transpose", [x], perm=[0, 2, 1])  # [B, 1500, D]
+    x = g.op("Transpose", [x], perm=[0, 2, 1])  # [B, F/2, D]
     positions = g.weight("encoder.position_encodings", w["encoder/position_encodings/encodings"])
-    x = g.op("Add", [x, positions])
+    length = g.op("Shape", [x], start=1, end=2)
+    x = g.op("Add", [x, g.op("Slice", [positions, g.const([0]), length, g.const([0])])])
     for layer in range(w.encoder_layers):
         x = encoder_layer(g, x, w, layer)
     layer_norm_out = layer_norm(g, x, w, "encoder/layer_norm")
     g.op("Identity", [layer_norm_out], outputs=["last_hidden_state"])
-    inputs = [tensor_info("input_features", TensorProto.FLOAT, ["batch_size", w.n_mels, N_FRAMES])]
-    outputs = [
-        tensor_info("last_hidden_state", TensorProto.FLOAT, ["batch_size", w.max_source_positions, w.d_model])
-    ]
-    return finish_model(g, "whisper_encoder", inputs, outputs)
+    inputs = [tensor_info("input_features", TensorProto.FLOAT, ["batch_size", w.n_mels, "input_frames"])]
+    outputs = [tensor_info("last_hidden_state", TensorProto.FLOAT, ["batch_size", "encoder_frames", w.d_model])]
+    model = finish_model(g, "whisper_encoder", inputs, outputs)
+    helper.set_model_props(model, {ENCODER_FRAMES_KEY: ENCODER_FRAMES_ANY})
+    return model
 
 
 def _past_names(layer):

@@ -50,6 +50,7 @@ class TranscribeOptions(TypedDict, total=False):
     clip_timestamps: Sequence[float]
     hallucination_silence_threshold: Optional[float]
     max_new_tokens: Optional[int]
+    window_padding: Optional[float]
     diarize: bool
     speakers: int
     diarize_by_channel: bool
