@@ -36,7 +36,13 @@ sys.path.insert(0, str(REPO / "stt-models" / "converter"))
 from stt_models.ct2 import read_ct2_model  # noqa: E402  (the reader the parity tests check)
 
 STT_HOME = Path(os.environ.get("STT_HOME", "~/.cache/stt")).expanduser()
-ALL_FIXTURES = [line.split("\t")[0] for line in (FIXTURES / "MANIFEST.tsv").read_text().splitlines()[1:] if line]
+MANIFEST = [line.split("\t") for line in (FIXTURES / "MANIFEST.tsv").read_text().splitlines()[1:] if line]
+# Imported and float16 graphs are compared with base on every language and a spread of English
+# (short, 8 kHz, two speakers over 30 s, long-form): all 35 recordings took minutes more.
+CHECKED_FIXTURES = [row[0] for row in MANIFEST if row[1] != "en"] + [
+    "jfk.flac", "en_librispeech_1272-128104-0004_8khz.wav", "2spk_pyannote_sample.wav",
+    "en_librivox_sonnets_001_002_106s.mp3",
+]
 
 
 @pytest.fixture
@@ -89,9 +95,9 @@ def graph_bytes(model_dir, suffix):
 
 @pytest.fixture(scope="module")
 def base_transcripts(tmp_path_factory):
-    """Every fixture transcribed by the pulled base (float32), the reference of the tests."""
+    """The checked fixtures transcribed by the pulled base (float32), the tests' reference."""
     out = tmp_path_factory.mktemp("base")
-    return transcripts(STT_HOME, "base", out, ALL_FIXTURES)
+    return transcripts(STT_HOME, "base", out, CHECKED_FIXTURES)
 
 
 def base_checkpoint(path, shards, torch_file=False):
@@ -113,7 +119,7 @@ def base_checkpoint(path, shards, torch_file=False):
     write_checkpoint(path, config, generation, tokenizer, tensors, shards=shards, torch_file=torch_file)
 
 
-def test_a_transformers_checkpoint_of_base_transcribes_every_fixture_like_base(home, tmp_path, base_transcripts):
+def test_a_transformers_checkpoint_of_base_transcribes_like_base(home, tmp_path, base_transcripts):
     checkpoint = tmp_path / "whisper-base-hf"
     base_checkpoint(checkpoint, shards=3)
 
@@ -131,8 +137,8 @@ def test_a_transformers_checkpoint_of_base_transcribes_every_fixture_like_base(h
     for file in ("config.json", "generation_config.json", "tokenizer.json"):
         assert json.loads((installed / file).read_text()) == json.loads((STT_HOME / "models/base" / file).read_text())
 
-    imported = transcripts(home, "base-hf", tmp_path / "out", ALL_FIXTURES)
-    for file in ALL_FIXTURES:
+    imported = transcripts(home, "base-hf", tmp_path / "out", CHECKED_FIXTURES)
+    for file in CHECKED_FIXTURES:
         assert tokens_of(imported[file]) == tokens_of(base_transcripts[file]), file
 
 
@@ -238,7 +244,7 @@ def served_by_its_name(home, tmp_path):
         server.stop()
 
 
-def test_float16_graphs_of_base_transcribe_every_fixture_like_float32_at_half_the_size(home, tmp_path, base_transcripts):
+def test_float16_graphs_of_base_transcribe_like_float32_at_half_the_size(home, tmp_path, base_transcripts):
     stt(home, "models", "import", STT_HOME / "ct2" / "base", "--name", "base-fp16", "--precision", "float16")
     model_dir = home / "models" / "base-fp16"
     assert marker(home, "base-fp16")["precisions"] == ["float16"]
@@ -248,8 +254,8 @@ def test_float16_graphs_of_base_transcribe_every_fixture_like_float32_at_half_th
     assert float16_bytes < 0.51 * float32_bytes
 
     # The default precision takes the float16 graphs when they are all a model has.
-    imported = transcripts(home, "base-fp16", tmp_path / "out", ALL_FIXTURES)
-    differences = [f for f in ALL_FIXTURES if tokens_of(imported[f]) != tokens_of(base_transcripts[f])]
+    imported = transcripts(home, "base-fp16", tmp_path / "out", CHECKED_FIXTURES)
+    differences = [f for f in CHECKED_FIXTURES if tokens_of(imported[f]) != tokens_of(base_transcripts[f])]
     assert differences == [], f"float16 transcribed these fixtures differently: {differences}"
 
 
