@@ -207,14 +207,21 @@ impl WhisperModel {
         self.cancel.check()?;
         let n_mels = self.config.n_mels;
         let frames = window.len() / n_mels;
-        let fits = window.len() % n_mels == 0
+        let fits = window.len().is_multiple_of(n_mels)
             && (frames == N_FRAMES
-                || self.short_windows && frames > 0 && frames < N_FRAMES && frames % 2 == 0);
+                || self.short_windows
+                    && frames > 0
+                    && frames < N_FRAMES
+                    && frames.is_multiple_of(2));
         if !fits {
             return Err(Error::Inference(format!(
                 "encoder input has {} values, expected {n_mels}x{N_FRAMES}{}",
                 window.len(),
-                if self.short_windows { " or fewer, even, frames" } else { "" }
+                if self.short_windows {
+                    " or fewer, even, frames"
+                } else {
+                    ""
+                }
             )));
         }
         let shape = [1, n_mels, frames];

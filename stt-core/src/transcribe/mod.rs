@@ -332,9 +332,9 @@ impl Transcriber {
             let segment_frames = N_FRAMES.min(content_frames - seek).min(clip_end - seek);
             let time_offset = seek as f64 * FRAME_SECONDS;
             let width = self.window_width(segment_frames, options);
-            let features = self
-                .model
-                .encode(mel.window_of_width(seek, segment_frames, width)?)?;
+            let features =
+                self.model
+                    .encode(mel.window_of_width(seek, segment_frames, width)?)?;
 
             let language = match &mut language {
                 Some(language) => language,
