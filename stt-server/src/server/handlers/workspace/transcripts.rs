@@ -1,5 +1,6 @@
 //! `/api/v1/transcripts/`: the account's stored transcripts, listed (pages, filters, search),
-//! kept from elsewhere, read with their segments, deleted, and exported to seven formats by the core's renderers.
+//! kept from elsewhere, read with their segments, deleted, and exported to seven formats by
+//! the core's renderers.
 
 use std::sync::Arc;
 
