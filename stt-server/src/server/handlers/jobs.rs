@@ -150,10 +150,8 @@ async fn callers_job(
         .map_err(ApiError::internal)?
         .ok_or_else(gone)?;
     let expired = job.created_unix + state.config.result_ttl as i64 <= now_unix();
-    if job.subject != caller.subject() || job.kind != JobKind::Async {
-        return Err(gone());
-    }
-    if expired && job.status.is_finished() {
+    let theirs = job.subject == caller.subject() && job.kind == JobKind::Async;
+    if !theirs || expired && job.status.is_finished() {
         return Err(gone());
     }
     Ok(job)
