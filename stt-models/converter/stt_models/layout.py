@@ -10,7 +10,7 @@ import tempfile
 import time
 
 MARKER = "stt-model.json"
-MARKER_FORMAT = 6  # 6: per-channel int8; fused encoder attention; cross cache per audio; logits_to_keep
+MARKER_FORMAT = 7  # 7: encoder input of any even frame count (short windows); 6: per-channel int8, fused encoder attention, cross cache per audio, logits_to_keep
 # The marker's "kind": what the Rust store may load the directory as.
 WHISPER_KIND = "whisper"
 VAD_KIND = "vad"
