@@ -31,6 +31,6 @@ pub use decode::LanguageDetection;
 pub use error::{Error, ErrorKind, Result};
 pub use model::{CancelToken, Device, LoadOptions, Precision};
 pub use options::{Task, TranscribeOptions};
-pub use stream::{StreamEvent, StreamOptions, StreamSession};
+pub use stream::{CommitPolicy, StreamEvent, StreamOptions, StreamSession};
 pub use transcribe::{OnProgress, Progress, Transcriber};
 pub use transcript::{Segment, Transcript};

@@ -52,7 +52,7 @@ pub fn pull(name: &str, python: &Path) -> Result<PathBuf> {
     }
     let home = store::stt_home();
     let dir = store::models_dir().join(name);
-    if dir.join(MARKER).is_file() {
+    if has_current_marker(&dir) {
         return Ok(dir);
     }
     let run = run_converter(python, &home, &["pull", name])?;
@@ -63,6 +63,19 @@ pub fn pull(name: &str, python: &Path) -> Result<PathBuf> {
         )));
     }
     Ok(dir)
+}
+
+/// The converter's `MARKER_FORMAT` (layout.py): a pulled directory of an older format lacks
+/// what this engine expects of it (Whisper graphs before 7 encode 30 s windows only), so it is
+/// pulled again.
+const MARKER_FORMAT: u64 = 7;
+
+/// Whether `dir` holds a finished pull of the current format.
+fn has_current_marker(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(MARKER))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|marker| marker["format"] == MARKER_FORMAT)
 }
 
 /// Installs a Whisper model the user already has into `$STT_HOME/models/NAME` and returns its
@@ -195,6 +208,21 @@ mod tests {
         on_disk.sort();
         let embedded: Vec<&str> = CONVERTER.iter().map(|(file, _)| *file).collect();
         assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn the_marker_format_is_the_converters() {
+        let (_, layout) = CONVERTER.iter().find(|(file, _)| *file == "layout.py").unwrap();
+        assert!(layout.contains(&format!("\nMARKER_FORMAT = {MARKER_FORMAT} ")));
+        let dir = std::env::temp_dir().join(format!("stt-marker-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!has_current_marker(&dir));
+        for (format, current) in [(MARKER_FORMAT - 1, false), (MARKER_FORMAT, true)] {
+            let marker = format!(r#"{{"kind": "whisper", "format": {format}}}"#);
+            std::fs::write(dir.join(MARKER), marker).unwrap();
+            assert_eq!(has_current_marker(&dir), current);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,21 +2,28 @@
 //! segments that are never revised.
 //!
 //! Each step decodes a bounded buffer (never the whole history), prompted with the text
-//! already committed. A word is committed when two consecutive hypotheses agree on it
-//! (LocalAgreement-2, as whisper_streaming), or at once when voice activity detection hears
-//! the utterance end. The buffer is cut at the last committed word once it grows long.
+//! already committed. A word is committed when its alignment puts it far enough before the end
+//! of the audio heard (AlignAtt), or when two consecutive decodes agree on it (LocalAgreement),
+//! and at once when voice activity detection hears the utterance end. The buffer is cut at the
+//! last committed word once it grows long.
+
+mod options;
+mod words;
 
 use std::ops::ControlFlow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::audio::{Audio, SAMPLE_RATE};
 use crate::model::CancelToken;
-use crate::options::{TranscribeOptions, parse_json, with_overrides};
+use crate::options::TranscribeOptions;
 use crate::transcribe::Transcriber;
 use crate::transcript::Word;
 use crate::vad::{FRAME_SAMPLES, VadStream};
-use crate::{Error, Result};
+use crate::Result;
+
+pub use options::{CommitPolicy, StreamOptions};
+use words::{common_prefix, fresh_words, join, settled_prefix};
 
 /// Committed words kept for the prompt and to recognise them when decoded again.
 const KEPT_WORDS: usize = 64;
@@ -24,77 +31,8 @@ const KEPT_WORDS: usize = 64;
 const PROMPT_CHARS: usize = 600;
 /// Audio kept after the last speech frame, for a word tail the detector heard as silence.
 const SPEECH_TAIL_SECONDS: f64 = 0.3;
-/// A word decoded again can start this much before the end of its committed twin.
-const OVERLAP_SECONDS: f64 = 0.1;
 /// Tokens per second of audio a decode may produce (fast speech is about 5).
 const TOKENS_PER_SECOND: f64 = 8.0;
-/// Longest run of committed words looked for at the start of a new hypothesis.
-const MAX_REPEATED_WORDS: usize = 5;
-
-/// How a stream is cut and decoded. Defaults favour latency: greedy decoding, a decode per
-/// second of new audio, an utterance ended by half a second of silence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StreamOptions {
-    /// How each buffer is decoded. Word timings are always on; `vad_filter` turns the
-    /// detection of utterance ends (and the skipping of silence) on or off.
-    pub transcribe: TranscribeOptions,
-    /// New audio needed before the buffer is decoded again, in seconds.
-    pub min_chunk_seconds: f64,
-    /// Silence that ends an utterance and commits all of its words, in seconds.
-    pub end_of_utterance_seconds: f64,
-    /// Once the buffer is longer than this it is cut at the last committed word, in seconds;
-    /// at twice this the words decoded so far are committed to make room.
-    pub max_buffer_seconds: f64,
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        Self {
-            transcribe: TranscribeOptions {
-                beam_size: 1,
-                // One sample per fallback temperature: a decode caught in a loop (the prompt
-                // of committed text invites them) is retried once or twice, not five ways.
-                best_of: 1,
-                ..TranscribeOptions::default()
-            },
-            min_chunk_seconds: 1.0,
-            end_of_utterance_seconds: 0.5,
-            max_buffer_seconds: 10.0,
-        }
-    }
-}
-
-impl StreamOptions {
-    /// Options from JSON that names only what differs from [`StreamOptions::default`], at any
-    /// depth: `{"transcribe": {"language": "de"}}` keeps the stream's greedy decoding.
-    pub fn from_json(json: &str) -> Result<Self> {
-        let options: Self = with_overrides(&Self::default(), parse_json(json)?)?;
-        options.validate()?;
-        Ok(options)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        self.transcribe.validate()?;
-        for (name, value, low, high) in [
-            ("min_chunk_seconds", self.min_chunk_seconds, 0.1, 10.0),
-            (
-                "end_of_utterance_seconds",
-                self.end_of_utterance_seconds,
-                0.1,
-                10.0,
-            ),
-            ("max_buffer_seconds", self.max_buffer_seconds, 2.0, 14.0),
-        ] {
-            if !(low..=high).contains(&value) {
-                return Err(Error::InvalidOption(format!(
-                    "{name} must be between {low} and {high} seconds, got {value}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// What a stream tells its listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -215,8 +153,13 @@ impl StreamSession {
             return Ok(Vec::new());
         }
         let mut decoded = self.decode(transcriber, cancel, end)?;
-        let agreed = common_prefix(&self.hypothesis, &decoded);
-        self.hypothesis = decoded.split_off(agreed);
+        let settled = match self.options.commit {
+            CommitPolicy::AlignAtt => {
+                settled_prefix(&decoded, seconds(end) - self.options.commit_margin_seconds)
+            }
+            CommitPolicy::LocalAgreement => common_prefix(&self.hypothesis, &decoded),
+        };
+        self.hypothesis = decoded.split_off(settled);
         let mut events = self.commit(decoded);
         if seconds(end - self.buffer_start) > 2.0 * self.options.max_buffer_seconds {
             // Hypotheses that never agree must not grow the buffer without end.
@@ -337,38 +280,7 @@ impl StreamSession {
                 end: word.end + offset,
                 ..word
             });
-        Ok(self.not_committed(words.collect()))
-    }
-
-    /// Drops the words of a decode that were committed already: those that start before the
-    /// last committed word ended, and a run of committed words heard again at the cut.
-    fn not_committed(&self, words: Vec<Word>) -> Vec<Word> {
-        let Some(last) = self.committed.last() else {
-            return words;
-        };
-        let mut words: Vec<Word> = words
-            .into_iter()
-            .filter(|w| w.start > last.end - OVERLAP_SECONDS)
-            .collect();
-        if words
-            .first()
-            .is_some_and(|w| (w.start - last.end).abs() < 1.0)
-        {
-            let longest = MAX_REPEATED_WORDS
-                .min(words.len())
-                .min(self.committed.len());
-            let tail = &self.committed[self.committed.len() - longest..];
-            if let Some(n) = (1..=longest).find(|&n| {
-                let committed = &tail[longest - n..];
-                committed
-                    .iter()
-                    .zip(&words[..n])
-                    .all(|(a, b)| same_word(a, b))
-            }) {
-                words.drain(..n);
-            }
-        }
-        words
+        Ok(fresh_words(&self.committed, words.collect()))
     }
 
     /// Makes `words` final.
@@ -455,31 +367,6 @@ impl StreamSession {
     }
 }
 
-/// How many leading words two hypotheses share.
-fn common_prefix(previous: &[Word], current: &[Word]) -> usize {
-    previous
-        .iter()
-        .zip(current)
-        .take_while(|(a, b)| same_word(a, b))
-        .count()
-}
-
-/// The same word, whatever its case, punctuation or spacing.
-fn same_word(a: &Word, b: &Word) -> bool {
-    let letters = |w: &Word| {
-        w.word
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
-    letters(a) == letters(b)
-}
-
-fn join(words: &[Word]) -> String {
-    words.iter().map(|w| w.word.as_str()).collect()
-}
-
 fn seconds(samples: usize) -> f64 {
     samples as f64 / f64::from(SAMPLE_RATE)
 }
@@ -494,68 +381,8 @@ fn samples_at(time: f64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::words::word;
     use super::*;
-
-    fn word(text: &str, start: f64, end: f64) -> Word {
-        Word {
-            word: text.into(),
-            start,
-            end,
-            probability: 0.9,
-            speaker: None,
-        }
-    }
-
-    #[test]
-    fn json_overrides_keep_the_stream_defaults() {
-        let options = StreamOptions::from_json(
-            r#"{"transcribe": {"language": "de"}, "min_chunk_seconds": 2}"#,
-        )
-        .unwrap();
-        assert_eq!(options.transcribe.language.as_deref(), Some("de"));
-        assert_eq!(options.transcribe.beam_size, 1);
-        assert_eq!(options.min_chunk_seconds, 2.0);
-        for bad in [
-            r#"{"transcribe": {"langauge": "de"}}"#,
-            r#"{"min_chunk_seconds": 0}"#,
-            r#"{"transcribe": {"beam_size": 0}}"#,
-            "[1]",
-        ] {
-            let error = StreamOptions::from_json(bad).unwrap_err();
-            assert_eq!(error.kind(), crate::ErrorKind::InvalidOption, "{bad}");
-        }
-    }
-
-    #[test]
-    fn agreement_ignores_case_and_punctuation() {
-        let before = [
-            word(" ask", 0.0, 0.3),
-            word(" not,", 0.3, 0.6),
-            word(" what", 0.6, 0.9),
-        ];
-        let after = [
-            word(" Ask", 0.0, 0.3),
-            word(" not.", 0.3, 0.6),
-            word(" why", 0.6, 0.9),
-        ];
-        assert_eq!(common_prefix(&before, &after), 2);
-        assert_eq!(common_prefix(&before, &[]), 0);
-    }
-
-    #[test]
-    fn committed_words_decoded_again_are_dropped() {
-        let mut session = StreamSession::new(StreamOptions::default()).unwrap();
-        session.commit(vec![word(" for", 5.0, 5.2), word(" your", 5.2, 5.5)]);
-        // Time alone drops " for"; " your" starts after the committed end minus the overlap
-        // allowed, so it is recognised as the committed word heard again.
-        let decoded = vec![
-            word(" for", 4.9, 5.2),
-            word(" your", 5.45, 5.6),
-            word(" country", 5.6, 6.1),
-        ];
-        let fresh = session.not_committed(decoded);
-        assert_eq!(fresh, vec![word(" country", 5.6, 6.1)]);
-    }
 
     #[test]
     fn a_commit_is_one_final_segment_and_clears_the_partial() {

@@ -1,0 +1,135 @@
+//! Words of successive decodes of one buffer: which are new, which agree, which are settled.
+
+use crate::transcript::Word;
+
+/// Longest run of committed words looked for in a new decode.
+const MAX_REPEATED_WORDS: usize = 5;
+/// How far the end of a committed word decoded again may move, in seconds.
+const REPEAT_TOLERANCE_SECONDS: f64 = 1.0;
+
+/// The words of `decoded` after those already `committed`. The buffer still holds the audio of
+/// recent commits, so a decode hears them again: the latest run of decoded words that repeats
+/// the committed tail and ends near where it did marks the cut, and what follows is new even
+/// when its timing overlaps. Without such a run, words centred before the last commit go.
+pub(super) fn fresh_words(committed: &[Word], decoded: Vec<Word>) -> Vec<Word> {
+    let Some(last) = committed.last() else {
+        return decoded;
+    };
+    let repeated = (0..decoded.len()).rev().find(|&i| {
+        (decoded[i].end - last.end).abs() < REPEAT_TOLERANCE_SECONDS
+            && ends_with_committed(committed, &decoded[..=i])
+    });
+    match repeated {
+        Some(i) => decoded.into_iter().skip(i + 1).collect(),
+        None => decoded
+            .into_iter()
+            .filter(|w| (w.start + w.end) / 2.0 > last.end)
+            .collect(),
+    }
+}
+
+/// Whether `words` ends with the last one to [`MAX_REPEATED_WORDS`] committed words.
+fn ends_with_committed(committed: &[Word], words: &[Word]) -> bool {
+    let longest = MAX_REPEATED_WORDS.min(words.len()).min(committed.len());
+    (1..=longest).any(|n| {
+        committed[committed.len() - n..]
+            .iter()
+            .zip(&words[words.len() - n..])
+            .all(|(a, b)| same_word(a, b))
+    })
+}
+
+/// How many leading words two hypotheses share (LocalAgreement).
+pub(super) fn common_prefix(previous: &[Word], current: &[Word]) -> usize {
+    previous
+        .iter()
+        .zip(current)
+        .take_while(|(a, b)| same_word(a, b))
+        .count()
+}
+
+/// How many leading words end by `limit` (AlignAtt).
+pub(super) fn settled_prefix(words: &[Word], limit: f64) -> usize {
+    words.iter().take_while(|w| w.end <= limit).count()
+}
+
+/// The same word, whatever its case, punctuation or spacing.
+fn same_word(a: &Word, b: &Word) -> bool {
+    let letters = |w: &Word| {
+        w.word
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    letters(a) == letters(b)
+}
+
+pub(super) fn join(words: &[Word]) -> String {
+    words.iter().map(|w| w.word.as_str()).collect()
+}
+
+#[cfg(test)]
+pub(super) fn word(text: &str, start: f64, end: f64) -> Word {
+    Word {
+        word: text.into(),
+        start,
+        end,
+        probability: 0.9,
+        speaker: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreement_ignores_case_and_punctuation() {
+        let before = [
+            word(" ask", 0.0, 0.3),
+            word(" not,", 0.3, 0.6),
+            word(" what", 0.6, 0.9),
+        ];
+        let after = [
+            word(" Ask", 0.0, 0.3),
+            word(" not.", 0.3, 0.6),
+            word(" why", 0.6, 0.9),
+        ];
+        assert_eq!(common_prefix(&before, &after), 2);
+        assert_eq!(common_prefix(&before, &[]), 0);
+        assert_eq!(settled_prefix(&after, 0.6), 2);
+        assert_eq!(settled_prefix(&after, 0.1), 0);
+    }
+
+    #[test]
+    fn committed_words_decoded_again_are_dropped() {
+        let committed = [word(" for", 5.0, 5.2), word(" your", 5.2, 5.5)];
+        let decoded = vec![
+            word(" for", 4.9, 5.2),
+            word(" your", 5.45, 5.6),
+            word(" country", 5.6, 6.1),
+        ];
+        assert_eq!(
+            fresh_words(&committed, decoded),
+            vec![word(" country", 5.6, 6.1)]
+        );
+    }
+
+    #[test]
+    fn a_new_word_timed_over_the_last_commit_is_kept() {
+        // jfk: "Americans," committed; the next decode times "ask" from before its end.
+        let committed = [word(" fellow", 2.0, 2.4), word(" Americans,", 2.4, 3.2)];
+        let decoded = vec![
+            word(" fellow", 2.0, 2.4),
+            word(" Americans,", 2.4, 3.0),
+            word(" ask", 2.9, 3.4),
+            word(" not", 3.4, 3.9),
+        ];
+        let fresh = fresh_words(&committed, decoded);
+        assert_eq!(join(&fresh), " ask not");
+        // Without the committed words heard again, time decides.
+        let decoded = vec![word(" cans,", 2.9, 3.1), word(" ask", 3.1, 3.6)];
+        assert_eq!(join(&fresh_words(&committed, decoded)), " ask");
+    }
+}
