@@ -236,7 +236,9 @@ def test_stream_limit_refuses_one_more_and_a_disconnect_frees_its_slot(server, k
         send_audio(ws, jfk_pcm[:32000 * 3])
     third = open_stream(server, key)
     refused = messages(third)
-    assert "limit of 2 live streams" in refused[0]["error"], refused
+    # At the limit of 2, or refused earlier by the measured load of the two.
+    error = refused[0]["error"]
+    assert "live streams" in error and "try again later" in error, refused
     assert third.close_code == 1013
     # Dropped without a close frame, while audio is being decoded.
     first.socket.close()
@@ -246,10 +248,42 @@ def test_stream_limit_refuses_one_more_and_a_disconnect_frees_its_slot(server, k
         reply = json.loads(ws.recv(timeout=TIMEOUT))
         if reply == {"status": "ready"}:
             break
-        assert "limit" in reply["error"] and time.time() < deadline, reply
+        assert "try again later" in reply["error"] and time.time() < deadline, reply
         time.sleep(0.5)
     ws.send(json.dumps({"action": "stop"}))
     assert messages(ws)[-1] == {"is_final": True}
     second.send(json.dumps({"action": "stop"}))
     assert messages(second)[-1] == {"is_final": True}
     assert server.alive()
+
+
+def test_streams_are_admitted_by_measured_capacity(start_server, jfk_pcm):
+    """Well below `--max-streams`, a stream is refused when the steps of those running would
+    no longer all fit in one round: here a round of 0.05 s, shorter than any step of base."""
+    busy = start_server("--max-streams", "8", "--stream-round-seconds", "0.05",
+                        name="stream-capacity")
+    key = busy.create_key(plan="paid", name="capacity")["key"]
+    first = open_stream(busy, key)
+    assert json.loads(first.recv(timeout=TIMEOUT)) == {"status": "ready"}
+    # Real time: 0.1 s of audio every 0.1 s, the paced steps that are measured.
+    for start in range(0, 32000 * 3, 3200):
+        first.send(jfk_pcm[start:start + 3200])
+        time.sleep(0.1)
+    second = open_stream(busy, key)
+    refused = messages(second)
+    assert "measured capacity: 1 live streams" in refused[0].get("error", ""), refused
+    assert second.close_code == 1013
+    first.send(json.dumps({"action": "stop"}))
+    assert messages(first)[-1] == {"is_final": True}
+    # With none running the next is admitted, whatever a step costs.
+    deadline = time.time() + 30
+    while True:
+        again = open_stream(busy, key)
+        reply = json.loads(again.recv(timeout=TIMEOUT))
+        if reply == {"status": "ready"}:
+            break
+        assert "try again later" in reply["error"] and time.time() < deadline, reply
+        time.sleep(0.5)
+    again.send(json.dumps({"action": "stop"}))
+    assert messages(again)[-1] == {"is_final": True}
+    busy.stop()

@@ -10,11 +10,9 @@
 mod options;
 mod words;
 
-use std::ops::ControlFlow;
-
 use serde::Serialize;
 
-use crate::audio::{Audio, SAMPLE_RATE};
+use crate::audio::SAMPLE_RATE;
 use crate::model::CancelToken;
 use crate::options::TranscribeOptions;
 use crate::transcribe::Transcriber;
@@ -23,7 +21,7 @@ use crate::vad::{FRAME_SAMPLES, VadStream};
 use crate::Result;
 
 pub use options::{CommitPolicy, StreamOptions};
-use words::{common_prefix, fresh_words, join, settled_prefix};
+use words::{common_prefix, fresh_words, join, settled_prefix, starts_with};
 
 /// Committed words kept for the prompt and to recognise them when decoded again.
 const KEPT_WORDS: usize = 64;
@@ -249,29 +247,34 @@ impl StreamSession {
         if end <= self.buffer_start {
             return Ok(Vec::new());
         }
-        let audio = Audio::from_samples(self.buffer[..end - self.buffer_start].to_vec());
+        let samples = self.buffer[..end - self.buffer_start].to_vec();
+        // The committed words the buffer still holds are forced as the decode's prefix: they
+        // are read in one pass instead of decoded again, and cannot come back changed.
+        let heard = self.committed_in_buffer();
+        let prefix = match heard.is_empty() {
+            true => self.options.transcribe.prefix.clone(),
+            false => Some(join(heard).trim().to_string()),
+        };
         let options = TranscribeOptions {
             // Enough for fast speech; a decode caught in a loop stops there instead of
             // spending seconds on the model's whole token budget.
-            max_new_tokens: Some((seconds(audio.samples.len()) * TOKENS_PER_SECOND) as usize + 16),
+            max_new_tokens: Some((seconds(samples.len()) * TOKENS_PER_SECOND) as usize + 16),
             language: self.language.clone(),
             initial_prompt: self.prompt(),
+            prefix,
             word_timestamps: true,
             vad_filter: false,
             clip_timestamps: Vec::new(),
             ..self.options.transcribe.clone()
         };
-        let transcript =
-            transcriber.transcribe_with_progress(&audio, &options, cancel, &mut |_| {
-                ControlFlow::Continue(())
-            })?;
+        let transcript = transcriber.transcribe_buffer(&samples, &options, cancel)?;
         self.decoded_until = end;
         if self.language.is_none() && !transcript.language.is_empty() {
             // Kept only once words are committed in it (see `commit`).
             self.detected = Some(transcript.language.clone());
         }
         let offset = seconds(self.buffer_start);
-        let words = transcript
+        let mut words: Vec<Word> = transcript
             .segments
             .into_iter()
             .flat_map(|segment| segment.words)
@@ -279,8 +282,21 @@ impl StreamSession {
                 start: word.start + offset,
                 end: word.end + offset,
                 ..word
-            });
-        Ok(fresh_words(&self.committed, words.collect()))
+            })
+            .collect();
+        let heard = self.committed_in_buffer();
+        if starts_with(&words, heard) {
+            words.drain(..heard.len());
+            return Ok(words);
+        }
+        Ok(fresh_words(&self.committed, words))
+    }
+
+    /// The committed words whose audio is still in the buffer (the others are the prompt).
+    fn committed_in_buffer(&self) -> &[Word] {
+        let cut = seconds(self.buffer_start) + 0.01;
+        let kept = self.committed.partition_point(|w| w.end <= cut);
+        &self.committed[kept..]
     }
 
     /// Makes `words` final.
@@ -316,13 +332,7 @@ impl StreamSession {
 
     /// The caller's prompt followed by the committed text whose audio has left the buffer.
     fn prompt(&self) -> Option<String> {
-        let cut = seconds(self.buffer_start) + 0.01;
-        let said: Vec<Word> = self
-            .committed
-            .iter()
-            .filter(|w| w.end <= cut)
-            .cloned()
-            .collect();
+        let said = &self.committed[..self.committed.len() - self.committed_in_buffer().len()];
         let text = format!(
             "{} {}",
             self.options
@@ -330,7 +340,7 @@ impl StreamSession {
                 .initial_prompt
                 .as_deref()
                 .unwrap_or(""),
-            join(&said)
+            join(said)
         );
         let text = text.trim();
         let skip = text.chars().count().saturating_sub(PROMPT_CHARS);

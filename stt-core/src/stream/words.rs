@@ -8,19 +8,22 @@ const MAX_REPEATED_WORDS: usize = 5;
 const REPEAT_TOLERANCE_SECONDS: f64 = 1.0;
 
 /// The words of `decoded` after those already `committed`. The buffer still holds the audio of
-/// recent commits, so a decode hears them again: the latest run of decoded words that repeats
-/// the committed tail and ends near where it did marks the cut, and what follows is new even
-/// when its timing overlaps. Without such a run, words centred before the last commit go.
+/// recent commits, so a decode hears them again: the decoded word that ends the longest repeat
+/// of the committed tail, nearest to where that tail ended, marks the cut, and what follows is
+/// new even when its timing overlaps. Without such a repeat, words centred before the last
+/// commit go.
 pub(super) fn fresh_words(committed: &[Word], decoded: Vec<Word>) -> Vec<Word> {
     let Some(last) = committed.last() else {
         return decoded;
     };
-    let repeated = (0..decoded.len()).rev().find(|&i| {
-        (decoded[i].end - last.end).abs() < REPEAT_TOLERANCE_SECONDS
-            && ends_with_committed(committed, &decoded[..=i])
-    });
-    match repeated {
-        Some(i) => decoded.into_iter().skip(i + 1).collect(),
+    let distance = |i: usize| (decoded[i].end - last.end).abs();
+    let repeat = (0..decoded.len())
+        .filter(|&i| distance(i) < REPEAT_TOLERANCE_SECONDS)
+        .map(|i| (repeated_words(committed, &decoded[..=i]), i))
+        .filter(|&(n, _)| n > 0)
+        .max_by(|a, b| a.0.cmp(&b.0).then(distance(b.1).total_cmp(&distance(a.1))));
+    match repeat {
+        Some((_, i)) => decoded.into_iter().skip(i + 1).collect(),
         None => decoded
             .into_iter()
             .filter(|w| (w.start + w.end) / 2.0 > last.end)
@@ -28,15 +31,18 @@ pub(super) fn fresh_words(committed: &[Word], decoded: Vec<Word>) -> Vec<Word> {
     }
 }
 
-/// Whether `words` ends with the last one to [`MAX_REPEATED_WORDS`] committed words.
-fn ends_with_committed(committed: &[Word], words: &[Word]) -> bool {
+/// How many of the last committed words (up to [`MAX_REPEATED_WORDS`]) `words` ends with.
+fn repeated_words(committed: &[Word], words: &[Word]) -> usize {
     let longest = MAX_REPEATED_WORDS.min(words.len()).min(committed.len());
-    (1..=longest).any(|n| {
-        committed[committed.len() - n..]
-            .iter()
-            .zip(&words[words.len() - n..])
-            .all(|(a, b)| same_word(a, b))
-    })
+    (1..=longest)
+        .rev()
+        .find(|&n| {
+            committed[committed.len() - n..]
+                .iter()
+                .zip(&words[words.len() - n..])
+                .all(|(a, b)| same_word(a, b))
+        })
+        .unwrap_or(0)
 }
 
 /// How many leading words two hypotheses share (LocalAgreement).
@@ -46,6 +52,11 @@ pub(super) fn common_prefix(previous: &[Word], current: &[Word]) -> usize {
         .zip(current)
         .take_while(|(a, b)| same_word(a, b))
         .count()
+}
+
+/// Whether `words` begins with `prefix`, word for word.
+pub(super) fn starts_with(words: &[Word], prefix: &[Word]) -> bool {
+    prefix.len() <= words.len() && common_prefix(prefix, words) == prefix.len()
 }
 
 /// How many leading words end by `limit` (AlignAtt).
@@ -128,6 +139,15 @@ mod tests {
         ];
         let fresh = fresh_words(&committed, decoded);
         assert_eq!(join(&fresh), " ask not");
+        // "as" heard again, then "as" once more: the longer repeat nearer in time is the cut.
+        let earlier = [word(" are", 7.2, 7.4), word(" as", 7.42, 7.74)];
+        let decoded = vec![
+            word(" are", 7.2, 7.4),
+            word(" as", 7.42, 7.7),
+            word(" national", 7.7, 8.2),
+            word(" as", 8.2, 8.4),
+        ];
+        assert_eq!(join(&fresh_words(&earlier, decoded)), " national as");
         // Without the committed words heard again, time decides.
         let decoded = vec![word(" cans,", 2.9, 3.1), word(" ask", 3.1, 3.6)];
         assert_eq!(join(&fresh_words(&committed, decoded)), " ask");

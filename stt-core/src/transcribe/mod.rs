@@ -51,6 +51,16 @@ pub struct Progress<'a> {
 /// [`Error::Cancelled`].
 pub type OnProgress<'a> = dyn FnMut(Progress<'_>) -> ControlFlow<()> + 'a;
 
+/// How many windows the long-form loop decodes.
+#[derive(Clone, Copy, PartialEq)]
+enum Windows {
+    All,
+    /// The first only: a live stream's buffer (under 30 s), decoded again at the next step
+    /// with more audio. Going on from the last timestamp would decode the tail after the last
+    /// complete segment alone, a second encode and decode for a fraction of a word.
+    First,
+}
+
 /// The language decoded in, and its token in the start sequence (English-only models have
 /// none).
 struct Language {
@@ -153,6 +163,19 @@ impl Transcriber {
         self.transcribe_speech(audio, probabilities.as_deref(), options, on_progress)
     }
 
+    /// One decode of a live stream's buffer (see [`Windows::First`]); no voice filter.
+    pub(crate) fn transcribe_buffer(
+        &mut self,
+        samples: &dyn SampleSource,
+        options: &TranscribeOptions,
+        cancel: &CancelToken,
+    ) -> Result<Transcript> {
+        let options = &options.clone().normalized()?;
+        self.model.watch(cancel);
+        let mut on_progress = |_: Progress<'_>| ControlFlow::Continue(());
+        self.decode_samples(samples, None, options, &mut on_progress, Windows::First)
+    }
+
     /// Transcribes `audio`, only where `probabilities` find speech when the options filter.
     fn transcribe_speech(
         &mut self,
@@ -168,7 +191,7 @@ impl Transcriber {
             .as_ref()
             .map_or(audio.samples(), |s| s as &dyn SampleSource);
         let speech_map = speech.as_ref().map(|s| &s.map);
-        let mut transcript = self.decode_samples(samples, speech_map, options, on_progress)?;
+        let mut transcript = self.decode_samples(samples, speech_map, options, on_progress, Windows::All)?;
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings().to_vec();
@@ -290,6 +313,7 @@ impl Transcriber {
         speech_map: Option<&SpeechMap>,
         options: &TranscribeOptions,
         on_progress: &mut OnProgress<'_>,
+        windows: Windows,
     ) -> Result<Transcript> {
         // Windows are computed as the loop reaches them: memory does not grow with length.
         let extractor = Arc::clone(&self.mel);
@@ -308,8 +332,12 @@ impl Transcriber {
         let mut clip_index = 0;
         let mut seek = clips.first().map_or(0, |clip| clip.0);
         let mut reported = 0;
+        let mut encoded = 0;
 
         while let Some(&(clip_start, clip_end)) = clips.get(clip_index) {
+            if windows == Windows::First && encoded == 1 {
+                break;
+            }
             let progress = Progress {
                 processed_seconds: seek.min(content_frames) as f64 * FRAME_SECONDS,
                 total_seconds: content_seconds,
@@ -335,6 +363,7 @@ impl Transcriber {
             let features =
                 self.model
                     .encode(mel.window_of_width(seek, segment_frames, width)?)?;
+            encoded += 1;
 
             let language = match &mut language {
                 Some(language) => language,

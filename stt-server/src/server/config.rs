@@ -38,11 +38,15 @@ pub struct ServeConfig {
     /// Requests waiting for a worker before new ones get 503.
     #[arg(long, env = "STT_QUEUE", default_value_t = 64)]
     pub queue: usize,
-    /// Live streams (`/v1/stream`) at once; one more is refused with a message to retry
-    /// rather than slowing all of them down [default: one per 2 cores, what the base model
-    /// keeps up with on CPU].
-    #[arg(long, env = "STT_MAX_STREAMS")]
-    pub max_streams: Option<usize>,
+    /// Most live streams (`/v1/stream`) at once; below it, `--stream-round-seconds` decides.
+    /// One more is refused with a message to retry rather than slowing all of them down.
+    #[arg(long, env = "STT_MAX_STREAMS", default_value_t = 64)]
+    pub max_streams: usize,
+    /// Streams are admitted by measured capacity: while one round of steps over every live
+    /// stream, at the measured time of a step, fits in this many seconds, i.e. each stream is
+    /// decoded at least this often.
+    #[arg(long, env = "STT_STREAM_ROUND_SECONDS", default_value_t = 1.0)]
+    pub stream_round_seconds: f64,
     /// Workers that decode live streams, apart from the transcription workers so that a long
     /// file never delays a stream; each serves the streams' steps in turn.
     #[arg(long, env = "STT_STREAM_WORKERS", default_value_t = 1)]
@@ -155,10 +159,6 @@ impl ServeConfig {
         (cores() / self.workers()).max(1)
     }
 
-    pub fn max_streams(&self) -> usize {
-        self.max_streams.unwrap_or_else(|| (cores() / 2).max(1))
-    }
-
     /// ONNX Runtime threads per stream worker: all the cores shared out between them (a
     /// stream's latency is one decode, which more threads shorten).
     pub fn threads_per_stream_worker(&self) -> usize {
@@ -205,8 +205,9 @@ impl fmt::Display for ServeConfig {
         )?;
         writeln!(
             f,
-            "  live streams   {} at once, {} workers x {} threads",
-            self.max_streams(),
+            "  live streams   each decoded every {} s at most, at most {}, {} workers x {} threads",
+            self.stream_round_seconds,
+            self.max_streams,
             self.stream_workers,
             self.threads_per_stream_worker()
         )?;

@@ -159,10 +159,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let streams = match config.role {
         Role::Worker => None,
         Role::All | Role::Api => {
-            let (stream_workers, stream_threads, max_streams) = (
+            let (stream_workers, stream_threads, max_streams, round) = (
                 config.stream_workers.max(1),
                 config.threads_per_stream_worker(),
-                config.max_streams(),
+                config.max_streams,
+                config.stream_round_seconds,
             );
             let default_model = catalog.default.clone();
             let started = tokio::task::spawn_blocking(move || {
@@ -170,6 +171,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                     stream_workers,
                     &load(stream_threads),
                     max_streams,
+                    round,
                     &default_model,
                 )
             });

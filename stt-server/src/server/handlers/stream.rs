@@ -3,7 +3,8 @@
 //! Each connection owns a core `StreamSession`; its steps run on the stream workers
 //! (`workers::stream`). A stream has at most one step in flight: audio that arrives meanwhile
 //! waits and goes into the next step, so a slow engine makes steps larger, not more numerous.
-//! At most `max_streams` run at once; one more is refused with a clear message.
+//! Streams are admitted while the stream workers' measured load leaves room for one more, and
+//! at most `max_streams`; one more is refused with a clear message.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -93,15 +94,9 @@ async fn admit(
             "this node runs no live streams",
         ));
     };
-    let slot = streams.try_slot().ok_or_else(|| {
-        Refusal::new(
-            close_code::AGAIN,
-            format!(
-                "the server is at its limit of {} live streams; try again later",
-                streams.max_streams
-            ),
-        )
-    })?;
+    let slot = streams
+        .try_slot()
+        .map_err(|reason| Refusal::new(close_code::AGAIN, reason))?;
     let admission = state.admit(&caller).await.map_err(refused)?;
     Ok(Admitted {
         caller,

@@ -1,11 +1,17 @@
 //! The stream workers: steps of live streams (`/v1/stream`), apart from the transcription
 //! workers so that a long file never delays a stream. A step takes a stream's core
 //! `StreamSession` (pure state) with the audio that arrived since the last step, and gives the
-//! session back with its events. At most `max_streams` streams hold a slot at once.
+//! session back with its events.
+//!
+//! Streams are admitted by measured capacity: while one round of steps over every stream, at
+//! the measured time of a step, fits in `round_seconds` (each stream is decoded at least that
+//! often), and never more than `max_streams`.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use stt_core::{CancelToken, LoadOptions, StreamEvent, StreamSession};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -17,8 +23,16 @@ use super::{Models, start_workers};
 /// streams rather than in one long step.
 pub const MAX_STEP_SAMPLES: usize = 16_000 * 10;
 
+/// Steps measured for the time of a step: the latest ones.
+const MEASURED_STEPS: usize = 32;
+/// A step that takes at most this much new audio is one of a stream that keeps pace with its
+/// audio: only those are measured (a client sending faster than real time makes longer steps,
+/// not more streams).
+const PACED_STEP_SAMPLES: usize = 16_000;
+
 /// One step of one stream, run on a stream worker.
 struct Step {
+    load: Arc<StreamLoad>,
     model: String,
     session: StreamSession,
     audio: Vec<f32>,
@@ -34,6 +48,8 @@ pub type StepResult = Result<StepReply, String>;
 pub struct StreamPool {
     queue: SyncSender<Step>,
     slots: Arc<Semaphore>,
+    load: Arc<StreamLoad>,
+    round_seconds: f64,
     pub max_streams: usize,
 }
 
@@ -44,6 +60,7 @@ impl StreamPool {
         workers: usize,
         load: &LoadOptions,
         max_streams: usize,
+        round_seconds: f64,
         preload: &str,
     ) -> Result<Self, String> {
         // Each stream has at most one step queued or running.
@@ -52,13 +69,33 @@ impl StreamPool {
         Ok(Self {
             queue,
             slots: Arc::new(Semaphore::new(max_streams)),
+            load: Arc::new(StreamLoad::new(workers)),
+            round_seconds,
             max_streams,
         })
     }
 
-    /// A slot for one more stream, held while it runs; `None` at the limit.
-    pub fn try_slot(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.slots).try_acquire_owned().ok()
+    /// A slot for one more stream, held while it runs, or why there is none.
+    pub fn try_slot(&self) -> Result<OwnedSemaphorePermit, String> {
+        let running = self.max_streams - self.slots.available_permits();
+        // One stream is always admitted, whatever its steps cost.
+        if let Some(step) = self.load.step_seconds()
+            && running > 0
+            && running >= self.load.capacity(step, self.round_seconds)
+        {
+            return Err(format!(
+                "the server's stream engine is at its measured capacity: {running} live \
+                 streams, at {:.2} s a step, are each decoded every {:.1} s; try again later",
+                step,
+                step * running as f64 / self.load.workers as f64
+            ));
+        }
+        Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            format!(
+                "the server is at its limit of {} live streams; try again later",
+                self.max_streams
+            )
+        })
     }
 
     /// Runs one step: pushes `audio` into `session` (ending the stream when `finish`).
@@ -71,6 +108,7 @@ impl StreamPool {
     ) -> StepResult {
         let (reply, answer) = oneshot::channel();
         let step = Step {
+            load: Arc::clone(&self.load),
             model: model.to_string(),
             session,
             audio,
@@ -100,6 +138,8 @@ fn run_step(mut step: Step, models: &mut Models) {
     if step.reply.is_closed() {
         return; // the client went away while this waited
     }
+    let started = Instant::now();
+    let paced = step.audio.len() <= PACED_STEP_SAMPLES && !step.finish;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let transcriber = models.get(&step.model)?;
         // Nothing cancels a step: a stream whose client left ends after the step in flight.
@@ -122,5 +162,66 @@ fn run_step(mut step: Step, models: &mut Models) {
         ))
     })
     .map_err(|e: stt_core::Error| e.to_string());
+    if paced {
+        step.load.record(started.elapsed());
+    }
     let _ = step.reply.send((step.session, outcome));
+}
+
+/// The time of the stream workers' latest paced steps.
+struct StreamLoad {
+    workers: usize,
+    steps: Mutex<VecDeque<Duration>>,
+}
+
+impl StreamLoad {
+    fn new(workers: usize) -> Self {
+        Self {
+            workers: workers.max(1),
+            steps: Mutex::new(VecDeque::with_capacity(MEASURED_STEPS)),
+        }
+    }
+
+    fn record(&self, took: Duration) {
+        let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        if steps.len() == MEASURED_STEPS {
+            steps.pop_front();
+        }
+        steps.push_back(took);
+    }
+
+    /// The mean time of a paced step, once one has been measured.
+    fn step_seconds(&self) -> Option<f64> {
+        let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        let total: Duration = steps.iter().sum();
+        (!steps.is_empty()).then(|| total.as_secs_f64() / steps.len() as f64)
+    }
+
+    /// Streams whose steps, `step` seconds each, all fit in `round` seconds of the workers.
+    fn capacity(&self, step: f64, round: f64) -> usize {
+        ((round * self.workers as f64) / step.max(1e-3)).floor() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_the_streams_whose_steps_fit_in_a_round() {
+        let load = StreamLoad::new(1);
+        assert_eq!(load.step_seconds(), None);
+        for _ in 0..MEASURED_STEPS {
+            load.record(Duration::from_millis(500));
+        }
+        // The oldest go as new ones come.
+        for _ in 0..MEASURED_STEPS {
+            load.record(Duration::from_millis(200));
+        }
+        let step = load.step_seconds().unwrap();
+        assert!((step - 0.2).abs() < 1e-9);
+        assert_eq!(load.capacity(step, 1.0), 5);
+        assert_eq!(StreamLoad::new(2).capacity(step, 1.0), 10);
+        assert_eq!(load.capacity(step, 0.1), 0);
+    }
 }
