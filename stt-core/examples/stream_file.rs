@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let audio = stt_core::audio::load_file(std::path::Path::new(file))?;
     let mut transcriber = Transcriber::load(model, &LoadOptions::default())?;
     let mut session = StreamSession::new(options)?;
-    let printer = Printer { json: flag("--json") };
+    let printer = Printer {
+        json: flag("--json"),
+    };
     let chunk = (CHUNK_SECONDS * 16_000.0) as usize;
     let started = Instant::now();
     // Seconds since the first chunk: the wall clock, or the simulated one.

@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn the_marker_format_is_the_converters() {
-        let (_, layout) = CONVERTER.iter().find(|(file, _)| *file == "layout.py").unwrap();
+        let (_, layout) = CONVERTER
+            .iter()
+            .find(|(file, _)| *file == "layout.py")
+            .unwrap();
         assert!(layout.contains(&format!("\nMARKER_FORMAT = {MARKER_FORMAT} ")));
         let dir = std::env::temp_dir().join(format!("stt-marker-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

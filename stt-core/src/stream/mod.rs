@@ -12,16 +12,16 @@ mod words;
 
 use serde::Serialize;
 
+use crate::Result;
 use crate::audio::SAMPLE_RATE;
 use crate::model::CancelToken;
 use crate::options::TranscribeOptions;
 use crate::transcribe::Transcriber;
 use crate::transcript::Word;
 use crate::vad::{FRAME_SAMPLES, VadStream};
-use crate::Result;
 
 pub use options::{CommitPolicy, StreamOptions};
-use words::{common_prefix, fresh_words, join, settled_prefix, starts_with};
+use words::{common_prefix, fresh_words, join, settled_prefix, starts_with, without_loop};
 
 /// Committed words kept for the prompt and to recognise them when decoded again.
 const KEPT_WORDS: usize = 64;
@@ -29,8 +29,10 @@ const KEPT_WORDS: usize = 64;
 const PROMPT_CHARS: usize = 600;
 /// Audio kept after the last speech frame, for a word tail the detector heard as silence.
 const SPEECH_TAIL_SECONDS: f64 = 0.3;
-/// Tokens per second of audio a decode may produce (fast speech is about 5).
+/// Tokens per second of new audio a decode may produce (fast speech is about 5), and a few
+/// more for timestamps.
 const TOKENS_PER_SECOND: f64 = 8.0;
+const SPARE_TOKENS: usize = 8;
 
 /// What a stream tells its listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,9 +182,14 @@ impl StreamSession {
         let speech_left = !self.options.transcribe.vad_filter
             || self.voice_end.is_some_and(|v| v > self.spoken_until);
         // Without speech left only the last hypothesis remains to commit.
-        let cut = match speech_left {
-            true => end,
-            false => self.decoded_until.min(end),
+        // Audio after the last speech is not decoded: a model reading only silence after
+        // the prefix invents text there.
+        let cut = match (speech_left, self.voice_end) {
+            (true, Some(voice_end)) if self.options.transcribe.vad_filter => {
+                (voice_end + samples_in(SPEECH_TAIL_SECONDS)).min(end)
+            }
+            (true, _) => end,
+            (false, _) => self.decoded_until.min(end),
         };
         let events = self.commit_all(transcriber, cancel, cut)?;
         self.cut_buffer(end);
@@ -251,14 +258,15 @@ impl StreamSession {
         // The committed words the buffer still holds are forced as the decode's prefix: they
         // are read in one pass instead of decoded again, and cannot come back changed.
         let heard = self.committed_in_buffer();
+        let new_audio = seconds(end) - heard.last().map_or(seconds(self.buffer_start), |w| w.end);
         let prefix = match heard.is_empty() {
             true => self.options.transcribe.prefix.clone(),
             false => Some(join(heard).trim().to_string()),
         };
         let options = TranscribeOptions {
-            // Enough for fast speech; a decode caught in a loop stops there instead of
-            // spending seconds on the model's whole token budget.
-            max_new_tokens: Some((seconds(samples.len()) * TOKENS_PER_SECOND) as usize + 16),
+            // Enough for fast speech in the audio after the prefix; a decode caught in a loop
+            // stops there instead of spending seconds on the model's whole token budget.
+            max_new_tokens: Some((new_audio.max(0.0) * TOKENS_PER_SECOND) as usize + SPARE_TOKENS),
             language: self.language.clone(),
             initial_prompt: self.prompt(),
             prefix,
@@ -285,11 +293,11 @@ impl StreamSession {
             })
             .collect();
         let heard = self.committed_in_buffer();
-        if starts_with(&words, heard) {
-            words.drain(..heard.len());
-            return Ok(words);
-        }
-        Ok(fresh_words(&self.committed, words))
+        let fresh = match starts_with(&words, heard) {
+            true => words.split_off(heard.len()),
+            false => fresh_words(&self.committed, words),
+        };
+        Ok(without_loop(fresh))
     }
 
     /// The committed words whose audio is still in the buffer (the others are the prompt).

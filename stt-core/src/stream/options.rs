@@ -9,19 +9,21 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommitPolicy {
+    /// LocalAgreement-2 (whisper_streaming): a word is final once two consecutive decodes
+    /// agree on it. With a decode every half second that is soon after it is first heard.
+    LocalAgreement,
     /// AlignAtt's rule (Papi et al., SimulStreaming): a word is final once the model's
     /// cross-attention places it at least `commit_margin_seconds` before the end of the audio
     /// heard, where later audio can no longer change it. One decode suffices. The alignment is
-    /// the one word timings use (the alignment heads, through dynamic time warping).
+    /// the one word timings use (the alignment heads, through dynamic time warping). As
+    /// accurate as LocalAgreement here but later at the median (README).
     AlignAtt,
-    /// LocalAgreement-2 (whisper_streaming): a word is final once two consecutive decodes
-    /// agree on it.
-    LocalAgreement,
 }
 
-/// How a stream is cut and decoded. Defaults favour latency: greedy decoding of only the
-/// audio there is, a decode per half second of new audio, words final by their alignment, an
-/// utterance ended by half a second of silence.
+/// How a stream is cut and decoded. Defaults favour latency: greedy decoding of the audio
+/// there is (and 5 s of padding, not 30 s), a decode per half second of new audio, words final
+/// when two decodes agree, an utterance ended by half a second of silence. They were chosen
+/// with `benches/stream_sweep.py` (README, "Live streaming").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamOptions {
@@ -50,13 +52,13 @@ impl Default for StreamOptions {
                 // One sample per fallback temperature: a decode caught in a loop (the prompt
                 // of committed text invites them) is retried once or twice, not five ways.
                 best_of: 1,
-                // The encoder reads the buffer and 2 s of silence, not 30 s (graphs of format
-                // 7): a third of the time, and fewer words lost than with 30 s (README).
-                window_padding: Some(2.0),
+                // The encoder reads the buffer and 5 s of silence instead of 30 s (graphs of
+                // format 7): less padding costs words, more costs time (README).
+                window_padding: Some(5.0),
                 ..TranscribeOptions::default()
             },
             min_chunk_seconds: 0.5,
-            commit: CommitPolicy::AlignAtt,
+            commit: CommitPolicy::LocalAgreement,
             commit_margin_seconds: 1.0,
             end_of_utterance_seconds: 0.5,
             max_buffer_seconds: 10.0,
@@ -77,7 +79,12 @@ impl StreamOptions {
         self.transcribe.validate()?;
         for (name, value, low, high) in [
             ("min_chunk_seconds", self.min_chunk_seconds, 0.1, 10.0),
-            ("commit_margin_seconds", self.commit_margin_seconds, 0.0, 5.0),
+            (
+                "commit_margin_seconds",
+                self.commit_margin_seconds,
+                0.0,
+                5.0,
+            ),
             (
                 "end_of_utterance_seconds",
                 self.end_of_utterance_seconds,
@@ -103,13 +110,13 @@ mod tests {
     #[test]
     fn json_overrides_keep_the_stream_defaults() {
         let options = StreamOptions::from_json(
-            r#"{"transcribe": {"language": "de"}, "min_chunk_seconds": 2, "commit": "local_agreement"}"#,
+            r#"{"transcribe": {"language": "de"}, "min_chunk_seconds": 2, "commit": "align_att"}"#,
         )
         .unwrap();
         assert_eq!(options.transcribe.language.as_deref(), Some("de"));
         assert_eq!(options.transcribe.beam_size, 1);
         assert_eq!(options.min_chunk_seconds, 2.0);
-        assert_eq!(options.commit, CommitPolicy::LocalAgreement);
+        assert_eq!(options.commit, CommitPolicy::AlignAtt);
         for bad in [
             r#"{"transcribe": {"langauge": "de"}}"#,
             r#"{"min_chunk_seconds": 0}"#,

@@ -54,6 +54,29 @@ pub(super) fn common_prefix(previous: &[Word], current: &[Word]) -> usize {
         .count()
 }
 
+/// Longest run of words looked for as a loop.
+const MAX_LOOP_WORDS: usize = 8;
+
+/// `words` up to the first pass of a loop: a run of 2 or more words said again at once and
+/// begun a third time, which speech does not do and a decode caught in a loop (over silence
+/// after the prefix, mostly) does until its token budget ends.
+pub(super) fn without_loop(mut words: Vec<Word>) -> Vec<Word> {
+    let same = |a: &[Word], b: &[Word]| a.iter().zip(b).all(|(a, b)| same_word(a, b));
+    let looped = (0..words.len()).find_map(|i| {
+        (2..=MAX_LOOP_WORDS)
+            .find(|&n| {
+                i + 2 * n < words.len()
+                    && same(&words[i..i + n], &words[i + n..i + 2 * n])
+                    && same_word(&words[i], &words[i + 2 * n])
+            })
+            .map(|n| i + n)
+    });
+    if let Some(end) = looped {
+        words.truncate(end);
+    }
+    words
+}
+
 /// Whether `words` begins with `prefix`, word for word.
 pub(super) fn starts_with(words: &[Word], prefix: &[Word]) -> bool {
     prefix.len() <= words.len() && common_prefix(prefix, words) == prefix.len()
@@ -111,6 +134,58 @@ mod tests {
         assert_eq!(common_prefix(&before, &[]), 0);
         assert_eq!(settled_prefix(&after, 0.6), 2);
         assert_eq!(settled_prefix(&after, 0.1), 0);
+    }
+
+    #[test]
+    fn a_loop_is_cut_after_its_first_pass() {
+        let text = |words: &[&str]| -> Vec<Word> {
+            let at = |i: usize| i as f64 * 0.2;
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| word(w, at(i), at(i + 1)))
+                .collect()
+        };
+        let looped = text(&[
+            " do",
+            " for",
+            " your",
+            " country.",
+            " You",
+            " can",
+            " do",
+            " for",
+            " your",
+            " country.",
+            " You",
+            " can",
+            " do",
+            " for",
+        ]);
+        assert_eq!(join(&without_loop(looped)), " do for your country. You can");
+        // Said twice is speech.
+        let twice = text(&[" New", " York,", " New", " York."]);
+        assert_eq!(without_loop(twice.clone()), twice);
+        let jfk = text(&[
+            " ask",
+            " not",
+            " what",
+            " your",
+            " country",
+            " can",
+            " do",
+            " for",
+            " you,",
+            " ask",
+            " what",
+            " you",
+            " can",
+            " do",
+            " for",
+            " your",
+            " country.",
+        ]);
+        assert_eq!(without_loop(jfk.clone()), jfk);
     }
 
     #[test]

@@ -191,7 +191,8 @@ impl Transcriber {
             .as_ref()
             .map_or(audio.samples(), |s| s as &dyn SampleSource);
         let speech_map = speech.as_ref().map(|s| &s.map);
-        let mut transcript = self.decode_samples(samples, speech_map, options, on_progress, Windows::All)?;
+        let mut transcript =
+            self.decode_samples(samples, speech_map, options, on_progress, Windows::All)?;
         transcript.duration = audio.duration();
         transcript.duration_after_vad = speech.map_or(audio.duration(), |s| s.duration());
         transcript.warnings = audio.warnings().to_vec();
