@@ -29,10 +29,10 @@ const KEPT_WORDS: usize = 64;
 const PROMPT_CHARS: usize = 600;
 /// Audio kept after the last speech frame, for a word tail the detector heard as silence.
 const SPEECH_TAIL_SECONDS: f64 = 0.3;
-/// Tokens per second of new audio a decode may produce (fast speech is about 5), and a few
-/// more for timestamps.
+/// Tokens per second of audio a decode may produce, its prefix included (fast speech is about
+/// 5), and a few more for timestamps.
 const TOKENS_PER_SECOND: f64 = 8.0;
-const SPARE_TOKENS: usize = 8;
+const SPARE_TOKENS: usize = 16;
 
 /// What a stream tells its listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -258,15 +258,16 @@ impl StreamSession {
         // The committed words the buffer still holds are forced as the decode's prefix: they
         // are read in one pass instead of decoded again, and cannot come back changed.
         let heard = self.committed_in_buffer();
-        let new_audio = seconds(end) - heard.last().map_or(seconds(self.buffer_start), |w| w.end);
         let prefix = match heard.is_empty() {
             true => self.options.transcribe.prefix.clone(),
             false => Some(join(heard).trim().to_string()),
         };
         let options = TranscribeOptions {
-            // Enough for fast speech in the audio after the prefix; a decode caught in a loop
-            // stops there instead of spending seconds on the model's whole token budget.
-            max_new_tokens: Some((new_audio.max(0.0) * TOKENS_PER_SECOND) as usize + SPARE_TOKENS),
+            // Enough for fast speech; a decode caught in a loop stops there instead of
+            // spending seconds on the model's whole token budget.
+            max_new_tokens: Some(
+                (seconds(samples.len()) * TOKENS_PER_SECOND) as usize + SPARE_TOKENS,
+            ),
             language: self.language.clone(),
             initial_prompt: self.prompt(),
             prefix,

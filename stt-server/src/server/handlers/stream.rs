@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Query, State};
@@ -142,6 +142,7 @@ async fn run(state: &Arc<AppState>, mut socket: WebSocket, admitted: Admitted) {
         model,
         session: Some(session),
         pending: Vec::new(),
+        pending_since: None,
         pcm: PcmJoiner::default(),
         received_samples: 0,
         quota,
@@ -227,8 +228,9 @@ struct StreamConnection {
     model: String,
     /// `None` while a step has it.
     session: Option<StreamSession>,
-    /// Audio received and not yet given to a step.
+    /// Audio received and not yet given to a step, and when the oldest of it came.
     pending: Vec<f32>,
+    pending_since: Option<Instant>,
     /// Joins samples split between two messages.
     pcm: PcmJoiner,
     received_samples: usize,
@@ -289,6 +291,15 @@ impl StreamConnection {
             false => self.pending.len().min(MAX_STEP_SAMPLES),
         };
         let audio: Vec<f32> = self.pending.drain(..take).collect();
+        let waited = self
+            .pending_since
+            .map_or(Duration::ZERO, |since| since.elapsed());
+        self.pending_since = (!self.pending.is_empty()).then(Instant::now);
+        if let Some(streams) = &self.state.streams
+            && !finish
+        {
+            streams.waited(waited);
+        }
         let (state, model) = (Arc::clone(&self.state), self.model.clone());
         Some(tokio::spawn(async move {
             match &state.streams {
@@ -373,6 +384,9 @@ impl StreamConnection {
             }
         }
         self.received_samples += accepted;
+        if accepted > 0 && self.pending.is_empty() {
+            self.pending_since = Some(Instant::now());
+        }
         self.pending.extend(
             samples[..accepted]
                 .iter()

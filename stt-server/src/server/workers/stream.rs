@@ -5,7 +5,8 @@
 //!
 //! Streams are admitted by measured capacity: while one round of steps over every stream, at
 //! the measured time of a step, fits in `round_seconds` (each stream is decoded at least that
-//! often), and never more than `max_streams`.
+//! often), while no stream's audio has lately waited long for its step, and never more than
+//! `max_streams`.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -23,6 +24,10 @@ use super::{Models, start_workers};
 /// streams rather than in one long step.
 pub const MAX_STEP_SAMPLES: usize = 16_000 * 10;
 
+/// Audio that waited this long for a step means the streams have fallen behind...
+const BEHIND: Duration = Duration::from_secs(2);
+/// ...and no stream is admitted for this long after.
+const BEHIND_MEMORY: Duration = Duration::from_secs(10);
 /// Steps measured for the time of a step: the latest ones.
 const MEASURED_STEPS: usize = 32;
 /// A step that takes at most this much new audio is one of a stream that keeps pace with its
@@ -79,6 +84,15 @@ impl StreamPool {
     pub fn try_slot(&self) -> Result<OwnedSemaphorePermit, String> {
         let running = self.max_streams - self.slots.available_permits();
         // One stream is always admitted, whatever its steps cost.
+        if running > 0
+            && let Some(waited) = self.load.fell_behind()
+        {
+            return Err(format!(
+                "the {running} live streams fall behind their audio (it waited {:.1} s for a \
+                 step); try again later",
+                waited.as_secs_f64()
+            ));
+        }
         if let Some(step) = self.load.step_seconds()
             && running > 0
             && running >= self.load.capacity(step, self.round_seconds)
@@ -96,6 +110,13 @@ impl StreamPool {
                 self.max_streams
             )
         })
+    }
+
+    /// Notes how long a stream's audio waited for the step that takes it now.
+    pub fn waited(&self, waited: Duration) {
+        if waited > BEHIND {
+            self.load.behind(waited);
+        }
     }
 
     /// Runs one step: pushes `audio` into `session` (ending the stream when `finish`).
@@ -172,6 +193,8 @@ fn run_step(mut step: Step, models: &mut Models) {
 struct StreamLoad {
     workers: usize,
     steps: Mutex<VecDeque<Duration>>,
+    /// When audio last waited more than [`BEHIND`] for its step, and how long.
+    behind: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl StreamLoad {
@@ -179,7 +202,20 @@ impl StreamLoad {
         Self {
             workers: workers.max(1),
             steps: Mutex::new(VecDeque::with_capacity(MEASURED_STEPS)),
+            behind: Mutex::new(None),
         }
+    }
+
+    fn behind(&self, waited: Duration) {
+        *self.behind.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), waited));
+    }
+
+    /// How long audio waited, when it last waited too long within [`BEHIND_MEMORY`].
+    fn fell_behind(&self) -> Option<Duration> {
+        let behind = *self.behind.lock().unwrap_or_else(|e| e.into_inner());
+        behind
+            .filter(|(at, _)| at.elapsed() < BEHIND_MEMORY)
+            .map(|(_, waited)| waited)
     }
 
     fn record(&self, took: Duration) {
@@ -223,5 +259,8 @@ mod tests {
         assert_eq!(load.capacity(step, 1.0), 5);
         assert_eq!(StreamLoad::new(2).capacity(step, 1.0), 10);
         assert_eq!(load.capacity(step, 0.1), 0);
+        assert_eq!(load.fell_behind(), None);
+        load.behind(Duration::from_secs(3));
+        assert_eq!(load.fell_behind(), Some(Duration::from_secs(3)));
     }
 }
