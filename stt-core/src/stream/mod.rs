@@ -181,9 +181,9 @@ impl StreamSession {
         let end = self.received();
         let speech_left = !self.options.transcribe.vad_filter
             || self.voice_end.is_some_and(|v| v > self.spoken_until);
-        // Without speech left only the last hypothesis remains to commit.
-        // Audio after the last speech is not decoded: a model reading only silence after
-        // the prefix invents text there.
+        // Without speech left only the last hypothesis remains to commit. With it, the audio
+        // after the last speech is not decoded: a model reading only silence after the prefix
+        // invents text there.
         let cut = match (speech_left, self.voice_end) {
             (true, Some(voice_end)) if self.options.transcribe.vad_filter => {
                 (voice_end + samples_in(SPEECH_TAIL_SECONDS)).min(end)
