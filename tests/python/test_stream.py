@@ -69,6 +69,21 @@ def send_audio(ws, pcm, frame_bytes=3200):
         ws.send(pcm[start:start + frame_bytes])
 
 
+def assert_admitted_again(server, key):
+    """A stream refused only with "try again later" until admitted, within 30 s, which then
+    ends cleanly."""
+    deadline = time.time() + 30
+    while True:
+        ws = open_stream(server, key)
+        reply = json.loads(ws.recv(timeout=TIMEOUT))
+        if reply == {"status": "ready"}:
+            break
+        assert "try again later" in reply["error"] and time.time() < deadline, reply
+        time.sleep(0.5)
+    ws.send(json.dumps({"action": "stop"}))
+    assert messages(ws)[-1] == {"is_final": True}
+
+
 def finals(received):
     return [m for m in received if "text" in m]
 
@@ -242,16 +257,7 @@ def test_stream_limit_refuses_one_more_and_a_disconnect_frees_its_slot(server, k
     assert third.close_code == 1013
     # Dropped without a close frame, while audio is being decoded.
     first.socket.close()
-    deadline = time.time() + 30
-    while True:
-        ws = open_stream(server, key)
-        reply = json.loads(ws.recv(timeout=TIMEOUT))
-        if reply == {"status": "ready"}:
-            break
-        assert "try again later" in reply["error"] and time.time() < deadline, reply
-        time.sleep(0.5)
-    ws.send(json.dumps({"action": "stop"}))
-    assert messages(ws)[-1] == {"is_final": True}
+    assert_admitted_again(server, key)
     second.send(json.dumps({"action": "stop"}))
     assert messages(second)[-1] == {"is_final": True}
     assert server.alive()
@@ -276,14 +282,5 @@ def test_streams_are_admitted_by_measured_capacity(start_server, jfk_pcm):
     first.send(json.dumps({"action": "stop"}))
     assert messages(first)[-1] == {"is_final": True}
     # With none running the next is admitted, whatever a step costs.
-    deadline = time.time() + 30
-    while True:
-        again = open_stream(busy, key)
-        reply = json.loads(again.recv(timeout=TIMEOUT))
-        if reply == {"status": "ready"}:
-            break
-        assert "try again later" in reply["error"] and time.time() < deadline, reply
-        time.sleep(0.5)
-    again.send(json.dumps({"action": "stop"}))
-    assert messages(again)[-1] == {"is_final": True}
+    assert_admitted_again(busy, key)
     busy.stop()
